@@ -1,0 +1,173 @@
+//! Password hashing with argon2id at OWASP's parameters (m = 19456 KiB, t = 2, p = 1), on a
+//! fixed set of threads, one per core, each reusing one memory buffer.
+//!
+//! Why not `web::block`: a burst of sign-ins there runs hundreds of hashes at once, each
+//! allocating 19 MiB, and the allocator keeps the memory (a prototype reached 7.4 GB).
+//! Here at most `threads` hashes run at once, their memory is allocated once per thread, and
+//! at most `queue` requests wait; beyond that [`HashError::Busy`] is returned at once and the
+//! web layer answers 429.
+
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+const M_COST_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+const OUTPUT_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("too many password checks are waiting")]
+    Busy,
+    #[error("the password hashing threads stopped")]
+    Stopped,
+    #[error("stored password hash is malformed: {0}")]
+    Malformed(String),
+}
+
+enum Job {
+    Hash { password: String, reply: oneshot::Sender<Result<String, HashError>> },
+    Verify { password: String, phc: Option<String>, reply: oneshot::Sender<Result<bool, HashError>> },
+}
+
+/// Cheap to clone; all clones feed the same threads.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    jobs: SyncSender<Job>,
+}
+
+impl PasswordHasher {
+    /// Starts `threads` hashing threads with room for `queue` waiting requests.
+    pub fn start(threads: usize, queue: usize) -> Self {
+        let (jobs, receiver) = sync_channel::<Job>(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..threads.max(1) {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("password-hash-{n}"))
+                .spawn(move || work(&receiver))
+                .expect("spawning a password hashing thread");
+        }
+        Self { jobs }
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) for `password`.
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Hash { password, reply })?;
+        answer.await.map_err(|_| HashError::Stopped)?
+    }
+
+    /// Whether `password` matches `phc`. With `None` (no such user) a hash is still computed,
+    /// so the answer takes as long as for a real user and does not reveal who exists.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Verify { password, phc, reply })?;
+        answer.await.map_err(|_| HashError::Stopped)?
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => HashError::Busy,
+            TrySendError::Disconnected(_) => HashError::Stopped,
+        })
+    }
+}
+
+fn work(receiver: &Mutex<Receiver<Job>>) {
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let job = match receiver.lock().map(|r| r.recv()) {
+            Ok(Ok(job)) => job,
+            _ => return,
+        };
+        match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(hash_with(&mut memory, &password));
+            }
+            Job::Verify { password, phc, reply } => {
+                let _ = reply.send(verify_with(&mut memory, &password, phc.as_deref()));
+            }
+        }
+    }
+}
+
+fn params() -> Params {
+    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).expect("valid argon2 parameters")
+}
+
+fn compute(memory: &mut Vec<Block>, params: Params, password: &str, salt: &[u8], out: &mut [u8]) -> Result<(), HashError> {
+    let blocks = params.block_count();
+    if memory.len() != blocks {
+        memory.clear();
+        memory.resize(blocks, Block::default());
+        memory.shrink_to_fit();
+    }
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+        .map_err(|e| HashError::Malformed(e.to_string()))
+}
+
+fn hash_with(memory: &mut Vec<Block>, password: &str) -> Result<String, HashError> {
+    let salt: [u8; 16] = rand::random();
+    let mut out = [0u8; OUTPUT_LEN];
+    compute(memory, params(), password, &salt, &mut out)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Malformed(e.to_string()))?;
+    let params = params();
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(|e: argon2::password_hash::Error| HashError::Malformed(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| HashError::Malformed(e.to_string()))?),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify_with(memory: &mut Vec<Block>, password: &str, phc: Option<&str>) -> Result<bool, HashError> {
+    let Some(phc) = phc else {
+        hash_with(memory, password)?;
+        return Ok(false);
+    };
+    let malformed = |e: argon2::password_hash::Error| HashError::Malformed(e.to_string());
+    let parsed = PasswordHash::new(phc).map_err(malformed)?;
+    let params = Params::try_from(&parsed).map_err(|e| HashError::Malformed(e.to_string()))?;
+    let expected = parsed.hash.ok_or_else(|| HashError::Malformed("no hash".into()))?;
+    let mut salt_buf = [0u8; 64];
+    let salt = parsed
+        .salt
+        .ok_or_else(|| HashError::Malformed("no salt".into()))?
+        .decode_b64(&mut salt_buf)
+        .map_err(malformed)?;
+    let mut out = vec![0u8; expected.len()];
+    compute(memory, params, password, salt, &mut out)?;
+    // Output's equality is constant-time.
+    Ok(Output::new(&out).map_err(malformed)? == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() {
+        let hasher = PasswordHasher::start(1, 4);
+        let phc = hasher.hash("correct horse battery".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(hasher.verify("correct horse battery".into(), Some(phc.clone())).await.unwrap());
+        assert!(!hasher.verify("correct horse battery!".into(), Some(phc)).await.unwrap());
+        assert!(!hasher.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_instead_of_piling_up() {
+        let hasher = PasswordHasher::start(1, 1);
+        let pending: Vec<_> = (0..8).map(|_| hasher.hash("pw-pw-pw-pw".into())).collect();
+        let results = futures_util::future::join_all(pending).await;
+        assert!(results.iter().any(|r| matches!(r, Err(HashError::Busy))));
+        assert!(results.iter().any(|r| r.is_ok()));
+    }
+}

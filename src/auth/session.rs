@@ -1,0 +1,110 @@
+//! What the session cookie holds: the signed-in user's id, the CSRF token, the account used
+//! last and flash messages. Never a role or a membership: those are read from the database
+//! on every request so a change takes effect at once.
+
+use actix_session::Session;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+const USER_ID: &str = "uid";
+const CSRF: &str = "csrf";
+const LAST_ACCOUNT: &str = "last";
+const FLASHES: &str = "flash";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashKind {
+    Success,
+    Error,
+    Info,
+}
+
+/// A message shown once, on the next page, after a redirect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub message: String,
+}
+
+impl Flash {
+    pub fn success(message: impl Into<String>) -> Self {
+        Self { kind: FlashKind::Success, message: message.into() }
+    }
+
+    pub fn info(message: impl Into<String>) -> Self {
+        Self { kind: FlashKind::Info, message: message.into() }
+    }
+
+    pub fn class(&self) -> &'static str {
+        match self.kind {
+            FlashKind::Success => "flash--success",
+            FlashKind::Error => "flash--error",
+            FlashKind::Info => "flash--info",
+        }
+    }
+}
+
+pub fn user_id(session: &Session) -> Option<i64> {
+    session.get::<i64>(USER_ID).ok().flatten()
+}
+
+/// Starts a signed-in session: drops whatever the anonymous session held, issues a new
+/// cookie and a new CSRF token, so a token planted before sign-in is worthless after it.
+pub fn sign_in(session: &Session, user_id: i64) {
+    let last = last_account(session);
+    session.clear();
+    session.renew();
+    let _ = session.insert(USER_ID, user_id);
+    let _ = session.insert(CSRF, new_token());
+    if let Some(last) = last {
+        let _ = session.insert(LAST_ACCOUNT, last);
+    }
+}
+
+pub fn sign_out(session: &Session) {
+    session.purge();
+}
+
+/// The session's CSRF token, created on first use.
+pub fn csrf_token(session: &Session) -> String {
+    if let Ok(Some(token)) = session.get::<String>(CSRF) {
+        return token;
+    }
+    let token = new_token();
+    let _ = session.insert(CSRF, &token);
+    token
+}
+
+/// The CSRF token if the session has one (never creates one).
+pub fn existing_csrf_token(session: &Session) -> Option<String> {
+    session.get::<String>(CSRF).ok().flatten()
+}
+
+pub fn last_account(session: &Session) -> Option<String> {
+    session.get::<String>(LAST_ACCOUNT).ok().flatten()
+}
+
+/// Remembers the account in use, writing the cookie only when it changes.
+pub fn remember_account(session: &Session, slug: &str) {
+    if last_account(session).as_deref() != Some(slug) {
+        let _ = session.insert(LAST_ACCOUNT, slug);
+    }
+}
+
+pub fn push_flash(session: &Session, flash: Flash) {
+    let mut flashes = session.get::<Vec<Flash>>(FLASHES).ok().flatten().unwrap_or_default();
+    flashes.push(flash);
+    let _ = session.insert(FLASHES, flashes);
+}
+
+/// The pending flash messages; they are shown once.
+pub fn take_flashes(session: &Session) -> Vec<Flash> {
+    match session.remove_as::<Vec<Flash>>(FLASHES) {
+        Some(Ok(flashes)) => flashes,
+        _ => Vec::new(),
+    }
+}
+
+fn new_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}

@@ -1,0 +1,94 @@
+//! Settings of `teamdeck serve`: each a flag and an environment variable (12-factor).
+//! Secrets are never printed: `--help` hides their values and `Debug` redacts them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Clone)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "TEAMDECK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Directory for the SQLite database, the generated session key and the mail outbox.
+    #[arg(long, env = "TEAMDECK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: postgres://… or sqlite://PATH [default: a SQLite file in the data dir].
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The public URL of this server, for links in emails and secure cookies when https
+    /// [default: http://BIND].
+    #[arg(long, env = "TEAMDECK_BASE_URL")]
+    pub base_url: Option<String>,
+
+    /// Secret for signing and encrypting session cookies, at least 32 bytes; share it between
+    /// instances [default: generated once and kept in DATA_DIR/session.key].
+    #[arg(long, env = "TEAMDECK_SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+
+    /// HTTP worker threads [default: one per core].
+    #[arg(long, env = "TEAMDECK_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "TEAMDECK_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+
+    /// Sign-in requests allowed to wait for a password check before new ones get 429.
+    #[arg(long, env = "TEAMDECK_PASSWORD_QUEUE", default_value_t = 64)]
+    pub password_queue: usize,
+
+    /// Wrong passwords allowed per email address in 15 minutes.
+    #[arg(long, env = "TEAMDECK_LOGIN_FAILURES_PER_EMAIL", default_value_t = 10)]
+    pub login_failures_per_email: u32,
+
+    /// Sign-in attempts allowed per client address in 15 minutes.
+    #[arg(long, env = "TEAMDECK_LOGIN_ATTEMPTS_PER_CLIENT", default_value_t = 100)]
+    pub login_attempts_per_client: u32,
+
+    /// Seconds to finish in-flight requests after SIGTERM or Ctrl-C.
+    #[arg(long, env = "TEAMDECK_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+}
+
+impl Settings {
+    /// Defaults for tests and tools: every flag at its default, environment ignored.
+    pub fn defaults_in(data_dir: PathBuf) -> Self {
+        Self {
+            bind: "127.0.0.1:0".into(),
+            data_dir,
+            database_url: None,
+            base_url: None,
+            session_key: None,
+            workers: None,
+            db_pool_size: 16,
+            password_queue: 64,
+            login_failures_per_email: 10,
+            login_attempts_per_client: 100,
+            shutdown_timeout: 30,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("teamdeck.db").display())
+        })
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redacted(&self.database_url))
+            .field("base_url", &self.base_url)
+            .field("session_key", &redacted(&self.session_key))
+            .field("workers", &self.workers)
+            .field("db_pool_size", &self.db_pool_size)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,144 @@
+//! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations and
+//! the write-transaction helper.
+//!
+//! Rules: every query runs on the blocking pool through [`Db::run`], never on an async
+//! worker. A transaction that reads and then writes goes through [`write_transaction`], which
+//! takes the write lock first (SQLite `BEGIN IMMEDIATE`), so two such transactions never
+//! deadlock on a lock upgrade and invariants checked inside them hold.
+//! Errors: query functions return `QueryResult`; [`DbError`] adds the pool and the blocking
+//! pool; the web layer maps both into its one error type.
+
+mod pool;
+pub mod schema;
+
+pub use pool::{Backend, ConnectionManager};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// One connection to whichever backend the URL named. SQLite stays last: the derive tries
+/// the variants in order when establishing from a bare URL, and SQLite accepts any string as
+/// a file name.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available")]
+    Pool(#[from] r2d2::Error),
+    #[error("database query failed")]
+    Query(#[from] diesel::result::Error),
+    #[error("the blocking thread pool is gone")]
+    Blocking,
+}
+
+/// The application's handle on the database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    /// Opens a pool on `url` and brings the schema up to date.
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let manager = ConnectionManager::new(url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(manager)?;
+        let db = Db { pool };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, keeping the caller's span.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Blocking))?
+    }
+
+    /// [`Db::run`] for a closure that only queries.
+    pub async fn query<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| f(conn).map_err(DbError::from)).await
+    }
+
+    /// A connection for code that is already off the async workers (CLI, seeding, tests).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its first statement: SQLite
+/// `BEGIN IMMEDIATE`; on PostgreSQL a plain transaction in which callers lock the rows they
+/// read with `FOR UPDATE` (see [`lock_rows`]).
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(_) => DbConnection::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            DbConnection::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            DbConnection::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// Whether row locks (`SELECT … FOR UPDATE`) are needed: on SQLite the immediate
+/// transaction already holds the database's only write lock.
+pub fn lock_rows(conn: &DbConnection) -> bool {
+    matches!(conn, DbConnection::Postgres(_))
+}
+
+/// True when `e` is a unique-constraint violation (a concurrent insert won the race).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,99 @@
+//! The r2d2 connection manager: picks the backend from the URL scheme and prepares every new
+//! SQLite connection (busy timeout before WAL, then synchronous=NORMAL and foreign keys).
+
+use super::DbConnection;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{Error, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug)]
+pub struct ConnectionManager {
+    backend: Backend,
+    /// For PostgreSQL the URL as given; for SQLite the file path.
+    target: String,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000;
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA temp_store = MEMORY;";
+
+impl ConnectionManager {
+    /// `postgres://…` and `postgresql://…` open PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or
+    /// a plain path open SQLite. Any other scheme is refused rather than guessed.
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let (backend, target) = parse_url(url)?;
+        Ok(Self { backend, target })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+pub fn parse_url(url: &str) -> anyhow::Result<(Backend, String)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if let Some((scheme, _)) = path.split_once("://") {
+        anyhow::bail!("unsupported database URL scheme `{scheme}`: use postgres:// or sqlite://");
+    }
+    if path.is_empty() {
+        anyhow::bail!("the SQLite database path is empty");
+    }
+    Ok((Backend::Sqlite, path.to_owned()))
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = Error;
+
+    fn connect(&self) -> Result<DbConnection, Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target)
+                .map(DbConnection::Postgres)
+                .map_err(Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn =
+                    SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Error> {
+        conn.ping().map_err(Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        assert_eq!(parse_url("postgres://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(parse_url("postgresql://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(parse_url("sqlite://data/x.db").unwrap(), (Backend::Sqlite, "data/x.db".into()));
+        assert_eq!(parse_url("sqlite:x.db").unwrap(), (Backend::Sqlite, "x.db".into()));
+        assert_eq!(parse_url("./data/x.db").unwrap(), (Backend::Sqlite, "./data/x.db".into()));
+        assert!(parse_url("mysql://h/db").is_err());
+        assert!(parse_url("sqlite://").is_err());
+    }
+}

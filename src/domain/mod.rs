@@ -1,0 +1,43 @@
+//! Domain types that parse their input: once built they are valid everywhere.
+
+mod email;
+mod names;
+mod role;
+
+pub use email::EmailAddress;
+pub use names::{PersonName, Slug, TeamName};
+pub use role::{Permission, Role};
+
+/// A fresh random id: positive, 63 bits, never sequential.
+pub fn new_id() -> i64 {
+    (rand::random::<u64>() >> 1) as i64
+}
+
+/// Now, as UTC milliseconds since the epoch (the unit of every `*_at` column).
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Whether an account is someone's personal account or a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    Personal,
+    Team,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Personal => "personal",
+            AccountKind::Team => "team",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Self {
+        if s == "personal" {
+            AccountKind::Personal
+        } else {
+            AccountKind::Team
+        }
+    }
+}

@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    teamdeck::cli::run(teamdeck::cli::Cli::parse())
+}

@@ -1,0 +1,112 @@
+//! Accounts (personal and team) as a member sees them, for the switcher and for resolving
+//! `/a/{slug}` with the member's live role.
+
+use crate::db::DbConnection;
+use crate::db::schema::{accounts, memberships};
+use crate::domain::{AccountKind, Role};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: i64,
+    pub kind: String,
+    pub slug: String,
+    pub name: String,
+    pub personal_owner_id: Option<i64>,
+    pub created_at: i64,
+    pub archived_at: Option<i64>,
+}
+
+impl Account {
+    pub fn kind(&self) -> AccountKind {
+        AccountKind::from_db(&self.kind)
+    }
+
+    pub fn is_personal(&self) -> bool {
+        self.kind() == AccountKind::Personal
+    }
+
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = accounts)]
+pub struct NewAccount<'a> {
+    pub id: i64,
+    pub kind: &'a str,
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub personal_owner_id: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = memberships)]
+pub struct NewMembership<'a> {
+    pub account_id: i64,
+    pub user_id: i64,
+    pub role: &'a str,
+    pub created_at: i64,
+}
+
+/// One account a user belongs to, with their role in it.
+#[derive(Debug, Clone)]
+pub struct AccountMembership {
+    pub account: Account,
+    pub role: Role,
+}
+
+/// Every account of `user_id`: the personal one first, then teams by name.
+pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<AccountMembership>> {
+    let rows: Vec<(Account, String)> = accounts::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .select((Account::as_select(), memberships::role))
+        .load(conn)?;
+    let mut list: Vec<AccountMembership> = rows
+        .into_iter()
+        .filter_map(|(account, role)| Some(AccountMembership { account, role: role.parse().ok()? }))
+        .collect();
+    list.sort_by(|a, b| {
+        (!a.account.is_personal(), a.account.name.to_lowercase(), &a.account.slug)
+            .cmp(&(!b.account.is_personal(), b.account.name.to_lowercase(), &b.account.slug))
+    });
+    Ok(list)
+}
+
+/// Whether `slug` is taken by any account.
+pub fn slug_taken(conn: &mut DbConnection, slug: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(accounts::table.filter(accounts::slug.eq(slug)))).get_result(conn)
+}
+
+/// Inserts an account and its first member as admin (call inside a transaction).
+pub fn insert_with_admin(conn: &mut DbConnection, account: &NewAccount<'_>, user_id: i64) -> QueryResult<()> {
+    diesel::insert_into(accounts::table).values(account).execute(conn)?;
+    diesel::insert_into(memberships::table)
+        .values(&NewMembership {
+            account_id: account.id,
+            user_id,
+            role: Role::Admin.as_str(),
+            created_at: account.created_at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A slug for a new account: the name's own slug, or the first free `slug-N`.
+pub fn free_slug(conn: &mut DbConnection, base: &crate::domain::Slug) -> QueryResult<String> {
+    if !slug_taken(conn, base.as_str())? {
+        return Ok(base.as_str().to_owned());
+    }
+    for n in 2..1000 {
+        let candidate = base.with_suffix(n);
+        if !slug_taken(conn, candidate.as_str())? {
+            return Ok(candidate.as_str().to_owned());
+        }
+    }
+    // A thousand teams of one name: fall back to a random suffix.
+    Ok(base.with_suffix(rand::random::<u32>() % 1_000_000 + 1000).as_str().to_owned())
+}

@@ -1,0 +1,7 @@
+//! The operations of the product, one module per resource. Each owns its transactions
+//! (taking the write lock first where it reads then writes) and returns plain values; the
+//! web and API layers only call them inside `Db::run`.
+
+pub mod accounts;
+pub mod teams;
+pub mod users;

@@ -1,0 +1,79 @@
+//! Teams: creation (the creator becomes admin) and renaming.
+
+use super::accounts::{self, Account, NewAccount};
+use crate::db::schema::{accounts as accounts_t, memberships};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::{AccountKind, Slug, TeamName, new_id, now_ms};
+use diesel::prelude::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    #[error("You already belong to a team named “{0}”. Choose another name.")]
+    DuplicateName(String),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Whether `user_id` already belongs to a team called `name` (compared case-insensitively),
+/// other than `except`.
+fn has_team_named(conn: &mut DbConnection, user_id: i64, name: &TeamName, except: Option<i64>) -> QueryResult<bool> {
+    let names: Vec<(i64, String)> = accounts_t::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .filter(accounts_t::kind.eq(AccountKind::Team.as_str()))
+        .select((accounts_t::id, accounts_t::name))
+        .load(conn)?;
+    let wanted = name.as_str().to_lowercase();
+    Ok(names.iter().any(|(id, n)| Some(*id) != except && n.to_lowercase() == wanted))
+}
+
+/// Creates a team with a unique slug; `creator` becomes its admin.
+pub fn create(conn: &mut DbConnection, creator: i64, name: &TeamName) -> Result<Account, TeamError> {
+    // A concurrent creation on PostgreSQL can take the same free slug; try again then.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = write_transaction(conn, |conn| {
+            if has_team_named(conn, creator, name, None)? {
+                return Err(TeamError::DuplicateName(name.to_string()));
+            }
+            let slug = accounts::free_slug(conn, &Slug::from_name(name.as_str(), "team"))?;
+            let now = now_ms();
+            let new = NewAccount {
+                id: new_id(),
+                kind: AccountKind::Team.as_str(),
+                slug: &slug,
+                name: name.as_str(),
+                personal_owner_id: None,
+                created_at: now,
+            };
+            accounts::insert_with_admin(conn, &new, creator)?;
+            Ok(Account {
+                id: new.id,
+                kind: new.kind.to_owned(),
+                slug,
+                name: name.to_string(),
+                personal_owner_id: None,
+                created_at: now,
+                archived_at: None,
+            })
+        });
+        match result {
+            Err(TeamError::Db(e)) if attempts < 3 && crate::db::is_unique_violation(&e) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Renames an account; the slug (and so every URL) stays.
+pub fn rename(conn: &mut DbConnection, account_id: i64, by_user: i64, name: &TeamName) -> Result<(), TeamError> {
+    write_transaction(conn, |conn| {
+        if has_team_named(conn, by_user, name, Some(account_id))? {
+            return Err(TeamError::DuplicateName(name.to_string()));
+        }
+        diesel::update(accounts_t::table.find(account_id))
+            .set(accounts_t::name.eq(name.as_str()))
+            .execute(conn)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,106 @@
+//! Users: sign-up (the user and their personal account, in one transaction) and the lookups
+//! sign-in and every signed-in request need.
+
+use super::accounts::{self, NewAccount};
+use crate::db::schema::users;
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::{AccountKind, EmailAddress, PersonName, Slug, new_id, now_ms};
+use diesel::prelude::*;
+
+/// A user as pages show them (never the password hash).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    id: i64,
+    email: &'a str,
+    email_normalized: &'a str,
+    name: &'a str,
+    password_hash: &'a str,
+    created_at: i64,
+}
+
+/// A new user and the slug of their personal account.
+#[derive(Debug, Clone)]
+pub struct SignedUp {
+    pub user: User,
+    pub personal_slug: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpError {
+    #[error("An account with this email already exists. Sign in instead.")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Creates the user and their personal account (named after them, they its admin).
+pub fn sign_up(
+    conn: &mut DbConnection,
+    name: &PersonName,
+    email: &EmailAddress,
+    password_hash: &str,
+) -> Result<SignedUp, SignUpError> {
+    let result = write_transaction(conn, |conn| {
+        let taken: bool = diesel::select(diesel::dsl::exists(
+            users::table.filter(users::email_normalized.eq(email.normalized())),
+        ))
+        .get_result(conn)?;
+        if taken {
+            return Err(SignUpError::EmailTaken);
+        }
+        let now = now_ms();
+        let user = User { id: new_id(), email: email.as_typed().to_owned(), name: name.as_str().to_owned() };
+        diesel::insert_into(users::table)
+            .values(&NewUser {
+                id: user.id,
+                email: &user.email,
+                email_normalized: email.normalized(),
+                name: &user.name,
+                password_hash,
+                created_at: now,
+            })
+            .execute(conn)?;
+        let local_part = email.normalized().split('@').next().unwrap_or("me");
+        let slug = accounts::free_slug(conn, &Slug::from_name(name.as_str(), &Slug::from_name(local_part, "me").to_string()))?;
+        accounts::insert_with_admin(
+            conn,
+            &NewAccount {
+                id: new_id(),
+                kind: AccountKind::Personal.as_str(),
+                slug: &slug,
+                name: name.as_str(),
+                personal_owner_id: Some(user.id),
+                created_at: now,
+            },
+            user.id,
+        )?;
+        Ok(SignedUp { user, personal_slug: slug })
+    });
+    match result {
+        // Two sign-ups with one email at the same moment on PostgreSQL: the second loses here.
+        Err(SignUpError::Db(e)) if crate::db::is_unique_violation(&e) => Err(SignUpError::EmailTaken),
+        other => other,
+    }
+}
+
+/// The id and password hash stored for a normalised email, if such a user exists.
+pub fn credentials(conn: &mut DbConnection, email_normalized: &str) -> QueryResult<Option<(i64, String)>> {
+    users::table
+        .filter(users::email_normalized.eq(email_normalized))
+        .select((users::id, users::password_hash))
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<User>> {
+    users::table.find(user_id).select(User::as_select()).first(conn).optional()
+}

@@ -1,0 +1,141 @@
+//! Builds the application: database, session key, workers, middleware and routes, bound to
+//! a listener (port 0 in tests) so callers learn the real port.
+
+use crate::auth::{LoginLimiter, PasswordHasher};
+use crate::config::Settings;
+use crate::db::{Backend, Db};
+use crate::web;
+use crate::web::site::Site;
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+use tracing_actix_web::TracingLogger;
+
+pub struct Application {
+    port: u16,
+    site: Site,
+    backend: Backend,
+    server: Server,
+}
+
+const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+const SESSION_DAYS: i64 = 14;
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        let database_url = settings.database_url();
+        let backend = crate::db::ConnectionManager::new(&database_url)?.backend();
+        let pool_size = settings.db_pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, pool_size)).await??;
+
+        let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let address = listener.local_addr()?;
+        let site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
+        let key = session_key(&settings)?;
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let hasher = PasswordHasher::start(cores, settings.password_queue);
+        let limiter = actix_web::web::Data::new(LoginLimiter::new(
+            LOGIN_WINDOW,
+            settings.login_failures_per_email,
+            settings.login_attempts_per_client,
+        ));
+
+        let app_site = site.clone();
+        let server = HttpServer::new(move || {
+            let routes = web::routes();
+            App::new()
+                .app_data(actix_web::web::Data::new(db.clone()))
+                .app_data(actix_web::web::Data::new(hasher.clone()))
+                .app_data(limiter.clone())
+                .app_data(actix_web::web::Data::new(app_site.clone()))
+                .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
+                .configure(|cfg| routes.configure(cfg))
+                .wrap(from_fn(web::csrf::verify))
+                .wrap(from_fn(web::access::enforce))
+                .wrap(session_middleware(key.clone(), app_site.https))
+                .wrap(actix_htmx::HtmxMiddleware)
+                .wrap(from_fn(web::error::render_errors))
+                .wrap(web::headers::security_headers(app_site.https))
+                .wrap(TracingLogger::default())
+        })
+        .workers(settings.workers.unwrap_or(cores))
+        .shutdown_timeout(settings.shutdown_timeout)
+        .listen(listener)?
+        .run();
+        Ok(Self { port: address.port(), site, backend, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.site.base_url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn session_middleware(key: Key, https: bool) -> SessionMiddleware<CookieSessionStore> {
+    SessionMiddleware::builder(CookieSessionStore::default(), key)
+        .cookie_name(if https { "__Host-teamdeck" } else { "teamdeck" }.to_owned())
+        .cookie_secure(https)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_owned())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(SESSION_DAYS)))
+        .build()
+}
+
+/// The key that signs and encrypts session cookies: from the settings, else the one kept in
+/// the data directory, else a new one written there readable by the owner only.
+fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(secret) = &settings.session_key {
+        anyhow::ensure!(secret.len() >= 32, "TEAMDECK_SESSION_KEY must be at least 32 bytes long");
+        return Ok(Key::derive_from(secret.as_bytes()));
+    }
+    let path = settings.data_dir.join("session.key");
+    load_or_create_key(&path)
+}
+
+fn load_or_create_key(path: &Path) -> anyhow::Result<Key> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim()).with_context(|| format!("reading {}", path.display()))?;
+            anyhow::ensure!(bytes.len() >= 64, "{} holds fewer than 64 bytes", path.display());
+            Ok(Key::from(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 64];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+            file.write_all(hex::encode(bytes).as_bytes())?;
+            tracing::info!(path = %path.display(), "generated a new session key");
+            Ok(Key::from(&bytes))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}

@@ -1,0 +1,129 @@
+//! Who may call what: every route is registered through [`RouteTable`] with the access it
+//! needs, and [`enforce`] refuses a request whose route declared nothing (deny by default)
+//! or that needs a signed-in user and has none. The team permission itself is checked by
+//! the `Authorized<P>` extractor, which also refuses to run when its `P` disagrees with the
+//! route's declaration.
+
+use super::error::AppError;
+use crate::auth::session;
+use crate::domain::Permission;
+use actix_session::SessionExt;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, Handler, HttpMessage, Responder};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a route requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-in pages, health checks, static files).
+    Public,
+    /// A signed-in user; no account involved.
+    SignedIn,
+    /// A member of the account named by `{slug}` whose live role allows the permission.
+    Team(Permission),
+}
+
+/// One registered route: method, path pattern and what it requires.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+type Register = Box<dyn Fn(&mut ServiceConfig)>;
+
+/// The only way routes get into the app: each with its declared access.
+#[derive(Default)]
+pub struct RouteTable {
+    entries: Vec<(RouteSpec, Register)>,
+}
+
+impl RouteTable {
+    pub fn add<F, Args>(&mut self, method: Method, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let route_method = method.clone();
+        self.entries.push((
+            RouteSpec { method, path, access },
+            Box::new(move |cfg| {
+                cfg.route(path, web::method(route_method.clone()).to(handler.clone()));
+            }),
+        ));
+        self
+    }
+
+    pub fn get<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::GET, path, access, handler)
+    }
+
+    pub fn post<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::POST, path, access, handler)
+    }
+
+    pub fn specs(&self) -> Vec<RouteSpec> {
+        self.entries.iter().map(|(spec, _)| spec.clone()).collect()
+    }
+
+    /// Registers every route, and the declarations [`enforce`] reads.
+    pub fn configure(&self, cfg: &mut ServiceConfig) {
+        let declared: HashMap<(Method, &'static str), Access> =
+            self.entries.iter().map(|(s, _)| ((s.method.clone(), s.path), s.access)).collect();
+        cfg.app_data(web::Data::new(Declared(Arc::new(declared))));
+        for (_, register) in &self.entries {
+            register(cfg);
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Declared(Arc<HashMap<(Method, &'static str), Access>>);
+
+/// Refuses before any handler runs: undeclared routes (404, logged as a bug) and, for
+/// anything but `Public`, callers without a session. Leaves the declared access in the
+/// request's extensions for the extractors.
+pub async fn enforce<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let Some(pattern) = req.match_pattern() else {
+        return pass(req, next).await; // no route: the router answers 404
+    };
+    let declared = req.app_data::<web::Data<Declared>>().map(|d| d.0.clone());
+    // HEAD is answered by the GET route.
+    let method = if req.method() == Method::HEAD { Method::GET } else { req.method().clone() };
+    let access = declared.as_ref().and_then(|d| d.get(&(method, pattern.as_str())).copied());
+    let Some(access) = access else {
+        let other_method_declared = declared.is_some_and(|d| d.keys().any(|(_, p)| *p == pattern));
+        if other_method_declared {
+            return pass(req, next).await; // the router answers 405
+        }
+        tracing::error!(%pattern, "route registered without a declared access: refused");
+        return Ok(req.error_response(AppError::NotFound).map_into_right_body());
+    };
+    if access != Access::Public && session::user_id(&req.get_session()).is_none() {
+        return Ok(req.error_response(AppError::SignInRequired).map_into_right_body());
+    }
+    req.extensions_mut().insert(access);
+    pass(req, next).await
+}
+
+/// Hands the request on (for middleware that may also answer by itself).
+pub async fn pass<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}

@@ -1,0 +1,119 @@
+//! Sign-in. A wrong password and an unknown email get the same words and take the same time;
+//! attempts are rate-limited per email and per client address; password checks wait in a
+//! bounded queue and are refused with 429 when it is full.
+
+use super::super::error::AppError;
+use super::super::layout::Head;
+use super::super::render::{page_with_status, safe_next, see_other};
+use crate::auth::{HashError, LoginLimiter, PasswordHasher, RetryAfter, session};
+use crate::db::Db;
+use crate::service::users;
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    head: Head,
+    csrf: String,
+    email: String,
+    next: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+const WRONG_CREDENTIALS: &str = "That email and password don't match an account. Check them and try again.";
+
+pub async fn show(session: Session, query: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if session::user_id(&session).is_some() {
+        return Ok(see_other(if next.is_empty() { "/" } else { &next }));
+    }
+    let page = LoginPage {
+        head: Head::new("Sign in"),
+        csrf: session::csrf_token(&session),
+        email: String::new(),
+        next,
+        error: None,
+        notice: query.signed_out.as_ref().map(|_| "You are signed out."),
+    };
+    page_with_status(StatusCode::OK, &page)
+}
+
+#[tracing::instrument(name = "sign in", skip_all)]
+pub async fn submit(
+    req: HttpRequest,
+    session: Session,
+    form: web::Form<LoginForm>,
+    db: web::Data<Db>,
+    hasher: web::Data<PasswordHasher>,
+    limiter: web::Data<LoginLimiter>,
+) -> Result<HttpResponse, AppError> {
+    let LoginForm { email, password, next } = form.into_inner();
+    let next = safe_next(Some(&next));
+    let normalized = email.trim().to_lowercase();
+    let again = |status: StatusCode, error: String| {
+        let page = LoginPage {
+            head: Head::new("Sign in"),
+            csrf: session::csrf_token(&session),
+            email: email.clone(),
+            next: next.clone(),
+            error: Some(error),
+            notice: None,
+        };
+        page_with_status(status, &page)
+    };
+
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    if let Err(RetryAfter(wait)) = limiter.check(&normalized, &client) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let mut response = again(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many sign-in attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
+        )?;
+        response.headers_mut().insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+        return Ok(response);
+    }
+
+    let lookup = normalized.clone();
+    let stored = db.query(move |conn| users::credentials(conn, &lookup)).await?;
+    let (user_id, phc) = stored.map_or((None, None), |(id, phc)| (Some(id), Some(phc)));
+    match hasher.verify(password, phc).await {
+        Ok(true) => {
+            let user_id = user_id.ok_or_else(|| AppError::internal(anyhow::anyhow!("verified without a user")))?;
+            session::sign_in(&session, user_id);
+            tracing::info!(user_id, "signed in");
+            Ok(see_other(if next.is_empty() { "/" } else { &next }))
+        }
+        Ok(false) => {
+            limiter.record_failure(&normalized);
+            again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into())
+        }
+        Err(HashError::Busy) => {
+            let mut response = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Many people are signing in right now. Try again in a few seconds.".into(),
+            )?;
+            response.headers_mut().insert(header::RETRY_AFTER, 2.into());
+            Ok(response)
+        }
+        Err(e) => Err(AppError::internal(e)),
+    }
+}

@@ -1,0 +1,151 @@
+//! Sign-up: the user and their personal account, then signed in and on that account.
+
+use super::super::error::AppError;
+use super::super::layout::Head;
+use super::super::render::{page_with_status, safe_next, see_other};
+use crate::auth::session::{self, Flash};
+use crate::auth::{HashError, PasswordHasher};
+use crate::db::Db;
+use crate::domain::{EmailAddress, PersonName};
+use crate::service::users::{self, SignUpError};
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 256;
+
+#[derive(Default)]
+struct Errors {
+    form: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup.html")]
+struct SignupPage {
+    head: Head,
+    csrf: String,
+    name: String,
+    email: String,
+    next: String,
+    errors: Errors,
+}
+
+#[derive(Deserialize)]
+pub struct SignupQuery {
+    next: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    name: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn show(session: Session, query: web::Query<SignupQuery>) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if session::user_id(&session).is_some() {
+        return Ok(see_other(if next.is_empty() { "/" } else { &next }));
+    }
+    let page = SignupPage {
+        head: Head::new("Create your account"),
+        csrf: session::csrf_token(&session),
+        name: String::new(),
+        email: query.email.clone().unwrap_or_default(),
+        next,
+        errors: Errors::default(),
+    };
+    page_with_status(StatusCode::OK, &page)
+}
+
+#[tracing::instrument(name = "sign up", skip_all)]
+pub async fn submit(
+    session: Session,
+    form: web::Form<SignupForm>,
+    db: web::Data<Db>,
+    hasher: web::Data<PasswordHasher>,
+) -> Result<HttpResponse, AppError> {
+    let SignupForm { name, email, password, next } = form.into_inner();
+    let next = safe_next(Some(&next));
+    let again = |status: StatusCode, errors: Errors| {
+        let page = SignupPage {
+            head: Head::new("Create your account"),
+            csrf: session::csrf_token(&session),
+            name: name.clone(),
+            email: email.clone(),
+            next: next.clone(),
+            errors,
+        };
+        page_with_status(status, &page)
+    };
+
+    let parsed_name = PersonName::parse(&name);
+    let parsed_email = EmailAddress::parse(&email);
+    let password_chars = password.chars().count();
+    let password_error = if password_chars < MIN_PASSWORD_CHARS {
+        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters."))
+    } else if password_chars > MAX_PASSWORD_CHARS {
+        Some(format!("Use at most {MAX_PASSWORD_CHARS} characters."))
+    } else {
+        None
+    };
+    let (person, address) = match (parsed_name, parsed_email, password_error) {
+        (Ok(person), Ok(address), None) => (person, address),
+        (n, e, p) => {
+            let errors = Errors {
+                form: None,
+                name: n.err().map(|e| e.to_string()),
+                email: e.err().map(|e| e.to_string()),
+                password: p,
+            };
+            return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+        }
+    };
+
+    let hash = match hasher.hash(password).await {
+        Ok(hash) => hash,
+        Err(HashError::Busy) => {
+            let errors = Errors {
+                form: Some("Many people are signing up right now. Try again in a few seconds.".into()),
+                ..Errors::default()
+            };
+            let mut response = again(StatusCode::TOO_MANY_REQUESTS, errors)?;
+            response.headers_mut().insert(header::RETRY_AFTER, 2.into());
+            return Ok(response);
+        }
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    let result = {
+        let (person, address) = (person.clone(), address.clone());
+        db.run(move |conn| Ok::<_, AppError>(users::sign_up(conn, &person, &address, &hash))).await?
+    };
+    match result {
+        Ok(signed_up) => {
+            session::sign_in(&session, signed_up.user.id);
+            session::push_flash(
+                &session,
+                Flash::success(format!(
+                    "Welcome to Teamdeck, {}. This is your personal account; create a team to share keys and billing with others.",
+                    person.as_str()
+                )),
+            );
+            tracing::info!(user_id = signed_up.user.id, "signed up");
+            let home = format!("/a/{}", signed_up.personal_slug);
+            Ok(see_other(if next.is_empty() { &home } else { &next }))
+        }
+        Err(SignUpError::EmailTaken) => {
+            let errors = Errors { email: Some(SignUpError::EmailTaken.to_string()), ..Errors::default() };
+            again(StatusCode::UNPROCESSABLE_ENTITY, errors)
+        }
+        Err(SignUpError::Db(e)) => Err(AppError::internal(e)),
+    }
+}

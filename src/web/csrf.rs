@@ -1,0 +1,82 @@
+//! CSRF protection for every state-changing browser request (anything but GET, HEAD and
+//! OPTIONS outside `/api/`, whose callers authenticate with headers, not cookies):
+//! 1. a request the browser marks as cross-site (`Sec-Fetch-Site`) or whose `Origin` is not
+//!    this site is refused;
+//! 2. the session's token must come back, in the `X-CSRF-Token` header (htmx sends it from
+//!    `hx-headers` on `<body>`) or in the `csrf_token` form field (plain forms).
+//! The comparison is constant-time. Sign-in is covered too: the anonymous session has a token.
+
+use super::error::AppError;
+use super::site::Site;
+use crate::auth::session;
+use actix_session::SessionExt;
+use actix_web::body::{EitherBody, MessageBody};
+use super::access::pass;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::web;
+use subtle::ConstantTimeEq;
+
+pub const HEADER: &str = "X-CSRF-Token";
+pub const FIELD: &str = "csrf_token";
+/// Larger bodies are refused before they are read (file uploads go through their own route
+/// with the token in the header or query).
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+pub async fn verify<B: MessageBody>(mut req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.path().starts_with("/api/") {
+        return pass(req, next).await;
+    }
+    let refuse = |req: ServiceRequest| Ok(req.error_response(AppError::CsrfRejected).map_into_right_body());
+    if !same_site(&req) {
+        tracing::warn!(path = %req.path(), "cross-site request refused");
+        return refuse(req);
+    }
+    let Some(expected) = session::existing_csrf_token(&req.get_session()) else {
+        return refuse(req);
+    };
+    let mut sent = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if sent.is_none() && is_urlencoded_form(&req) {
+        let body = match req.extract::<web::Bytes>().await {
+            Ok(body) if body.len() <= MAX_FORM_BYTES => body,
+            Ok(_) => return Ok(req.error_response(actix_web::error::ErrorPayloadTooLarge("form too large")).map_into_right_body()),
+            Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+        };
+        sent = form_field(&body, FIELD);
+        req.set_payload(Payload::from(body));
+    }
+    match sent {
+        Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => pass(req, next).await,
+        _ => refuse(req),
+    }
+}
+
+fn same_site(req: &ServiceRequest) -> bool {
+    if let Some(site) = req.headers().get("Sec-Fetch-Site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true; // older clients and non-browsers: the token still has to match
+    };
+    let base = req.app_data::<web::Data<Site>>().map(|s| s.origin.clone());
+    let host = req.connection_info().host().to_owned();
+    base.as_deref() == Some(origin)
+        || origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host.as_str())
+}
+
+fn is_urlencoded_form(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == name).then_some(v))
+}

@@ -1,0 +1,147 @@
+//! Extractors that say who is calling and what they may do, refusing before the handler runs.
+//!
+//! - [`SignedIn`]: the session's user, loaded from the database, with every account they
+//!   belong to (for the switcher).
+//! - [`Authorized<P>`]: additionally the account named by `{slug}` and the member's **live**
+//!   role in it; refuses with 404 when they are not a member (another team's pages do not
+//!   exist for them) and 403 when their role lacks `P`'s permission.
+
+use super::access::Access;
+use super::error::AppError;
+use crate::auth::session;
+use crate::db::Db;
+use crate::domain::{Permission, Role};
+use crate::service::accounts::{self, Account, AccountMembership};
+use crate::service::users::{self, User};
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use std::marker::PhantomData;
+
+pub struct SignedIn {
+    pub user: User,
+    pub accounts: Vec<AccountMembership>,
+    pub session: Session,
+}
+
+impl SignedIn {
+    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
+        let session = req.get_session();
+        let user_id = session::user_id(&session).ok_or(AppError::SignInRequired)?;
+        let db = req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?.clone();
+        let (user, accounts) = db
+            .run(move |conn| -> Result<_, AppError> {
+                let Some(user) = users::find(conn, user_id)? else { return Ok((None, Vec::new())) };
+                Ok((Some(user), accounts::accounts_of(conn, user_id)?))
+            })
+            .await?;
+        let Some(user) = user else {
+            // The user is gone: the cookie is worthless.
+            session::sign_out(&session);
+            return Err(AppError::SignInRequired);
+        };
+        Ok(Self { user, accounts, session })
+    }
+
+    /// The user's personal account.
+    pub fn personal(&self) -> Option<&AccountMembership> {
+        self.accounts.iter().find(|m| m.account.is_personal())
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { SignedIn::load(&req).await })
+    }
+}
+
+/// A permission named as a type, so a handler's signature states what it needs.
+pub trait Need {
+    const PERMISSION: Permission;
+}
+
+/// Marker types for [`Authorized`], one per [`Permission`].
+pub mod need {
+    use super::Need;
+    use crate::domain::Permission;
+
+    macro_rules! markers {
+        ($($name:ident),* $(,)?) => {$(
+            pub struct $name;
+            impl Need for $name {
+                const PERMISSION: Permission = Permission::$name;
+            }
+        )*};
+    }
+
+    markers!(
+        ViewTeam, UseTeamResources, ManageSecrets, ViewKeys, ManageKeys, ViewBilling, ManageBilling,
+        ManageInvites, ManageMembers, ManageTeam, LeaveTeam,
+    );
+}
+
+pub struct Authorized<P> {
+    pub signed_in: SignedIn,
+    pub account: Account,
+    pub role: Role,
+    _need: PhantomData<P>,
+}
+
+impl<P: Need> Authorized<P> {
+    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
+        let declared = req.extensions().get::<Access>().copied();
+        if declared != Some(Access::Team(P::PERMISSION)) {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "route {:?} declares {declared:?} but its handler needs {:?}",
+                req.match_pattern(),
+                P::PERMISSION
+            )));
+        }
+        let slug = req
+            .match_info()
+            .get("slug")
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("team route without {{slug}}")))?
+            .to_owned();
+        let signed_in = SignedIn::load(req).await?;
+        let membership = signed_in.accounts.iter().find(|m| m.account.slug == slug).cloned().ok_or(AppError::NotFound)?;
+        check(&membership, P::PERMISSION)?;
+        session::remember_account(&signed_in.session, &slug);
+        Ok(Self { signed_in, account: membership.account, role: membership.role, _need: PhantomData })
+    }
+}
+
+/// Whether `membership` may use `permission` now.
+fn check(membership: &AccountMembership, permission: Permission) -> Result<(), AppError> {
+    let account = &membership.account;
+    if account.is_personal() && !permission.applies_to_personal() {
+        return Err(AppError::NotFound);
+    }
+    if !membership.role.allows(permission) {
+        return Err(AppError::Forbidden(format!(
+            "Your role in {} is {}, which cannot {}. Ask an admin of {} if you need this.",
+            account.name,
+            membership.role.label(),
+            permission.describe(),
+            account.name
+        )));
+    }
+    if account.is_archived() && permission.changes_team() {
+        return Err(AppError::Forbidden(format!("{} is archived and read-only.", account.name)));
+    }
+    Ok(())
+}
+
+impl<P: Need + 'static> FromRequest for Authorized<P> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Authorized::<P>::load(&req).await })
+    }
+}

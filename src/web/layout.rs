@@ -1,0 +1,143 @@
+//! What every page's frame shows: the head, the team switcher, the account's navigation
+//! (only the entries the member's role may use), the user menu and flash messages.
+
+use super::assets;
+use super::extract::{Authorized, SignedIn};
+use crate::auth::session::{self, Flash};
+use crate::domain::{Permission, Role};
+use crate::service::accounts::AccountMembership;
+
+/// The `<head>` of every page.
+pub struct Head {
+    pub title: String,
+    pub css: String,
+    pub js: String,
+    pub htmx: String,
+    pub favicon: String,
+}
+
+impl Head {
+    pub fn new(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            css: assets::url("app.css"),
+            js: assets::url("app.js"),
+            htmx: assets::url("htmx.min.js"),
+            favicon: assets::url("favicon.svg"),
+        }
+    }
+}
+
+pub struct Layout {
+    pub head: Head,
+    pub user_name: String,
+    pub user_email: String,
+    pub csrf: String,
+    pub flashes: Vec<Flash>,
+    pub switcher: Switcher,
+    pub nav: Vec<NavItem>,
+    pub current: Option<CurrentAccount>,
+}
+
+pub struct Switcher {
+    pub personal: Option<SwitcherEntry>,
+    pub teams: Vec<SwitcherEntry>,
+    pub archived: Vec<SwitcherEntry>,
+}
+
+pub struct SwitcherEntry {
+    pub slug: String,
+    pub name: String,
+    pub role_label: &'static str,
+    pub role_class: &'static str,
+    pub current: bool,
+}
+
+pub struct CurrentAccount {
+    pub slug: String,
+    pub name: String,
+    pub personal: bool,
+    pub archived: bool,
+    pub role_label: &'static str,
+    pub role_class: &'static str,
+}
+
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+/// The account navigation: label, path under `/a/{slug}`, and the permission it needs.
+/// An entry is listed only for members whose role allows it (the route refuses anyway).
+const NAV: &[(&str, &str, Permission)] =
+    &[("Overview", "", Permission::ViewTeam), ("Settings", "/settings", Permission::ManageTeam)];
+
+pub fn role_class(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "badge--admin",
+        Role::Developer => "badge--developer",
+        Role::Billing => "badge--billing",
+    }
+}
+
+impl Layout {
+    /// The frame of a page that belongs to no account (e.g. "Create team").
+    pub fn for_user(signed_in: &SignedIn, title: impl Into<String>) -> Self {
+        Self::build(signed_in, title.into(), None, "")
+    }
+
+    /// The frame of an account's page; `page` is its path under `/a/{slug}` ("" for the
+    /// overview), marking the current navigation entry.
+    pub fn for_account<P>(auth: &Authorized<P>, title: impl Into<String>, page: &str) -> Self {
+        let current = AccountMembership { account: auth.account.clone(), role: auth.role };
+        Self::build(&auth.signed_in, title.into(), Some(&current), page)
+    }
+
+    fn build(signed_in: &SignedIn, title: String, current: Option<&AccountMembership>, page: &str) -> Self {
+        let current_id = current.map(|m| m.account.id);
+        let entry = |m: &AccountMembership| SwitcherEntry {
+            slug: m.account.slug.clone(),
+            name: m.account.name.clone(),
+            role_label: m.role.label(),
+            role_class: role_class(m.role),
+            current: Some(m.account.id) == current_id,
+        };
+        let switcher = Switcher {
+            personal: signed_in.personal().map(entry),
+            teams: signed_in.accounts.iter().filter(|m| !m.account.is_personal() && !m.account.is_archived()).map(entry).collect(),
+            archived: signed_in.accounts.iter().filter(|m| m.account.is_archived()).map(entry).collect(),
+        };
+        let nav = current
+            .map(|m| {
+                NAV.iter()
+                    .filter(|(_, _, permission)| {
+                        m.role.allows(*permission) && (!m.account.is_personal() || permission.applies_to_personal())
+                    })
+                    .map(|(label, path, _)| NavItem {
+                        label,
+                        href: format!("/a/{}{}", m.account.slug, path),
+                        current: *path == page,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            head: Head::new(title),
+            user_name: signed_in.user.name.clone(),
+            user_email: signed_in.user.email.clone(),
+            csrf: session::csrf_token(&signed_in.session),
+            flashes: session::take_flashes(&signed_in.session),
+            switcher,
+            nav,
+            current: current.map(|m| CurrentAccount {
+                slug: m.account.slug.clone(),
+                name: m.account.name.clone(),
+                personal: m.account.is_personal(),
+                archived: m.account.is_archived(),
+                role_label: m.role.label(),
+                role_class: role_class(m.role),
+            }),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The browser-facing web layer: routes with their declared access, extractors, pages.
+//!
+//! A handler is short: extractors say who and with which permission, one call into a
+//! service inside `Db::run`, then a template or a redirect.
+
+pub mod access;
+pub mod assets;
+pub mod csrf;
+pub mod error;
+pub mod extract;
+pub mod headers;
+pub mod layout;
+pub mod render;
+pub mod site;
+
+mod accounts;
+mod auth;
+mod health;
+mod home;
+mod teams;
+
+use crate::domain::Permission;
+use access::{Access, RouteTable};
+
+/// Every route of the site, each with the access it requires.
+pub fn routes() -> RouteTable {
+    use Access::{Public, SignedIn, Team};
+    let mut r = RouteTable::default();
+    r.get("/healthz", Public, health::healthz)
+        .get("/readyz", Public, health::readyz)
+        .get("/static/{name}", Public, assets::serve)
+        .get("/login", Public, auth::login::show)
+        .post("/login", Public, auth::login::submit)
+        .get("/signup", Public, auth::signup::show)
+        .post("/signup", Public, auth::signup::submit)
+        .post("/logout", Public, auth::logout::submit)
+        .get("/", SignedIn, home::show)
+        .get("/teams/new", SignedIn, teams::new::show)
+        .post("/teams/new", SignedIn, teams::new::submit)
+        .get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
+        .get("/a/{slug}/settings", Team(Permission::ManageTeam), accounts::settings::show)
+        .post("/a/{slug}/settings/name", Team(Permission::ManageTeam), accounts::settings::rename);
+    r
+}

@@ -1,0 +1,74 @@
+//! Small response helpers shared by the handlers.
+
+use super::error::AppError;
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use askama::Template;
+
+/// A page with a status other than 200 (a form shown again with its errors, say).
+pub fn page_with_status(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template.render().map_err(AppError::internal)?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+/// After a successful form post: 303 to the page that shows the result.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// A local path to go to after sign-in, or "" when `next` is missing or points elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            n.to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+/// A time for display: ISO 8601 for `<time datetime>` and a UTC text that app.js replaces
+/// with the viewer's local time.
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
+impl When {
+    pub fn from_ms(ms: i64) -> Self {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let iso = t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let text = t
+            .format(time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC"))
+            .unwrap_or_default();
+        Self { iso, text }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/a/acme/members?page=2")), "/a/acme/members?page=2");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/a\r\nX: y"] {
+            assert_eq!(safe_next(Some(bad)), "", "{bad}");
+        }
+        assert_eq!(safe_next(None), "");
+    }
+
+    #[test]
+    fn times_render_in_utc() {
+        let when = When::from_ms(1_795_800_000_000);
+        assert_eq!(when.iso, "2026-11-27T17:20:00Z");
+        assert_eq!(when.text, "27 Nov 2026, 17:20 UTC");
+    }
+}

@@ -1,0 +1,37 @@
+//! Facts about this deployment that pages and middleware need.
+
+/// Where the site is served, as the outside world sees it.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Without a trailing slash, e.g. `https://teamdeck.example.com`.
+    pub base_url: String,
+    /// Scheme, host and port of `base_url`, as browsers send it in `Origin`.
+    pub origin: String,
+    /// Cookies get `Secure` and the `__Host-` prefix when the base URL is https.
+    pub https: bool,
+}
+
+impl Site {
+    pub fn new(base_url: &str) -> Self {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let https = base_url.starts_with("https://");
+        let after_scheme = base_url.split_once("://").map(|(_, rest)| rest).unwrap_or(&base_url);
+        let host = after_scheme.split('/').next().unwrap_or_default();
+        let scheme = if https { "https" } else { "http" };
+        Self { origin: format!("{scheme}://{host}"), base_url, https }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        let site = Site::new("https://teams.example.com:8443/deck/");
+        assert_eq!(site.origin, "https://teams.example.com:8443");
+        assert_eq!(site.base_url, "https://teams.example.com:8443/deck");
+        assert!(site.https);
+        assert!(!Site::new("http://127.0.0.1:8080").https);
+    }
+}

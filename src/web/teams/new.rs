@@ -1,0 +1,63 @@
+//! "Create team": the creator becomes its admin and lands in it at once.
+
+use super::super::error::AppError;
+use super::super::extract::SignedIn;
+use super::super::layout::Layout;
+use super::super::render::{page_with_status, see_other};
+use crate::auth::session::{self, Flash};
+use crate::db::Db;
+use crate::domain::TeamName;
+use crate::service::teams::{self, TeamError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "teams/new.html")]
+struct NewTeamPage {
+    layout: Layout,
+    name: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NewTeamForm {
+    name: String,
+}
+
+pub async fn show(user: SignedIn) -> Result<HttpResponse, AppError> {
+    let page = NewTeamPage { layout: Layout::for_user(&user, "Create a team"), name: String::new(), error: None };
+    page_with_status(StatusCode::OK, &page)
+}
+
+#[tracing::instrument(name = "create team", skip_all, fields(user_id = user.user.id))]
+pub async fn submit(user: SignedIn, form: web::Form<NewTeamForm>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let typed = form.into_inner().name;
+    let again = |error: String| {
+        let page = NewTeamPage { layout: Layout::for_user(&user, "Create a team"), name: typed.clone(), error: Some(error) };
+        page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    };
+    let name = match TeamName::parse(&typed) {
+        Ok(name) => name,
+        Err(e) => return again(e.to_string()),
+    };
+    let creator = user.user.id;
+    let created = {
+        let name = name.clone();
+        db.run(move |conn| Ok::<_, AppError>(teams::create(conn, creator, &name))).await?
+    };
+    match created {
+        Ok(team) => {
+            session::remember_account(&user.session, &team.slug);
+            session::push_flash(
+                &user.session,
+                Flash::success(format!("Team {} created. You are its admin and are now working in it.", team.name)),
+            );
+            tracing::info!(account_id = team.id, "team created");
+            Ok(see_other(&format!("/a/{}", team.slug)))
+        }
+        Err(TeamError::DuplicateName(_)) => again(created.unwrap_err().to_string()),
+        Err(TeamError::Db(e)) => Err(AppError::internal(e)),
+    }
+}
