@@ -72,9 +72,7 @@ impl Settings {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("teamdeck.db").display())
-        })
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("teamdeck.db").display()))
     }
 }
 

@@ -102,7 +102,9 @@ fn session_middleware(key: Key, https: bool) -> SessionMiddleware<CookieSessionS
         .cookie_same_site(SameSite::Lax)
         .cookie_path("/".to_owned())
         .cookie_content_security(CookieContentSecurity::Private)
-        .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(SESSION_DAYS)))
+        .session_lifecycle(
+            PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(SESSION_DAYS)),
+        )
         .build()
 }
 

@@ -99,7 +99,13 @@ fn params() -> Params {
     Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).expect("valid argon2 parameters")
 }
 
-fn compute(memory: &mut Vec<Block>, params: Params, password: &str, salt: &[u8], out: &mut [u8]) -> Result<(), HashError> {
+fn compute(
+    memory: &mut Vec<Block>,
+    params: Params,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
     let blocks = params.block_count();
     if memory.len() != blocks {
         memory.clear();

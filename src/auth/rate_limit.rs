@@ -50,7 +50,14 @@ impl LoginLimiter {
         let _ = self.count(&self.failures_by_email, email, u32::MAX, Instant::now(), 1);
     }
 
-    fn count(&self, map: &Mutex<HashMap<String, Window>>, key: &str, max: u32, now: Instant, add: u32) -> Result<(), RetryAfter> {
+    fn count(
+        &self,
+        map: &Mutex<HashMap<String, Window>>,
+        key: &str,
+        max: u32,
+        now: Instant,
+        add: u32,
+    ) -> Result<(), RetryAfter> {
         let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if map.len() >= MAX_TRACKED {
             map.retain(|_, w| now.duration_since(w.started) < self.window);

@@ -137,8 +137,5 @@ pub fn lock_rows(conn: &DbConnection) -> bool {
 
 /// True when `e` is a unique-constraint violation (a concurrent insert won the race).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }

@@ -42,10 +42,7 @@ pub fn parse_url(url: &str) -> anyhow::Result<(Backend, String)> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_owned()));
     }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     if let Some((scheme, _)) = path.split_once("://") {
         anyhow::bail!("unsupported database URL scheme `{scheme}`: use postgres:// or sqlite://");
     }
@@ -61,12 +58,11 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target)
-                .map(DbConnection::Postgres)
-                .map_err(Error::ConnectionError),
+            Backend::Postgres => {
+                PgConnection::establish(&self.target).map(DbConnection::Postgres).map_err(Error::ConnectionError)
+            }
             Backend::Sqlite => {
-                let mut conn =
-                    SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }

@@ -70,9 +70,19 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "   ", "alice", "@example.com", "alice@", "alice@example", "a b@example.com",
-            "alice@exa mple.com", "alice@.example.com", "<a>@example.com", "a\r\nBcc: x@y.z@example.com"]
-        {
+        for bad in [
+            "",
+            "   ",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "alice@exa mple.com",
+            "alice@.example.com",
+            "<a>@example.com",
+            "a\r\nBcc: x@y.z@example.com",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(EmailAddress::parse(&format!("{}@example.com", "a".repeat(250))), Err(EmailError::TooLong));

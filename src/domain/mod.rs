@@ -34,10 +34,6 @@ impl AccountKind {
     }
 
     pub fn from_db(s: &str) -> Self {
-        if s == "personal" {
-            AccountKind::Personal
-        } else {
-            AccountKind::Team
-        }
+        if s == "personal" { AccountKind::Personal } else { AccountKind::Team }
     }
 }

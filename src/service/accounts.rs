@@ -71,8 +71,11 @@ pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Acc
         .filter_map(|(account, role)| Some(AccountMembership { account, role: role.parse().ok()? }))
         .collect();
     list.sort_by(|a, b| {
-        (!a.account.is_personal(), a.account.name.to_lowercase(), &a.account.slug)
-            .cmp(&(!b.account.is_personal(), b.account.name.to_lowercase(), &b.account.slug))
+        (!a.account.is_personal(), a.account.name.to_lowercase(), &a.account.slug).cmp(&(
+            !b.account.is_personal(),
+            b.account.name.to_lowercase(),
+            &b.account.slug,
+        ))
     });
     Ok(list)
 }

@@ -71,9 +71,7 @@ pub fn rename(conn: &mut DbConnection, account_id: i64, by_user: i64, name: &Tea
         if has_team_named(conn, by_user, name, Some(account_id))? {
             return Err(TeamError::DuplicateName(name.to_string()));
         }
-        diesel::update(accounts_t::table.find(account_id))
-            .set(accounts_t::name.eq(name.as_str()))
-            .execute(conn)?;
+        diesel::update(accounts_t::table.find(account_id)).set(accounts_t::name.eq(name.as_str())).execute(conn)?;
         Ok(())
     })
 }

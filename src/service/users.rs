@@ -50,10 +50,9 @@ pub fn sign_up(
     password_hash: &str,
 ) -> Result<SignedUp, SignUpError> {
     let result = write_transaction(conn, |conn| {
-        let taken: bool = diesel::select(diesel::dsl::exists(
-            users::table.filter(users::email_normalized.eq(email.normalized())),
-        ))
-        .get_result(conn)?;
+        let taken: bool =
+            diesel::select(diesel::dsl::exists(users::table.filter(users::email_normalized.eq(email.normalized()))))
+                .get_result(conn)?;
         if taken {
             return Err(SignUpError::EmailTaken);
         }
@@ -70,7 +69,8 @@ pub fn sign_up(
             })
             .execute(conn)?;
         let local_part = email.normalized().split('@').next().unwrap_or("me");
-        let slug = accounts::free_slug(conn, &Slug::from_name(name.as_str(), &Slug::from_name(local_part, "me").to_string()))?;
+        let slug =
+            accounts::free_slug(conn, &Slug::from_name(name.as_str(), &Slug::from_name(local_part, "me").to_string()))?;
         accounts::insert_with_admin(
             conn,
             &NewAccount {

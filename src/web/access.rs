@@ -1,10 +1,12 @@
 //! Who may call what: every route is registered through [`RouteTable`] with the access it
-//! needs, and [`enforce`] refuses a request whose route declared nothing (deny by default)
-//! or that needs a signed-in user and has none. The team permission itself is checked by
-//! the `Authorized<P>` extractor, which also refuses to run when its `P` disagrees with the
-//! route's declaration.
+//! needs, and [`enforce`] checks it before the handler runs (before the body is read):
+//! a route that declared nothing is refused (deny by default); `SignedIn` needs a user;
+//! `Team(p)` needs a member of the account in `/a/{slug}/…` whose live role allows `p`
+//! (404 for non-members, 403 for a role without `p`). The extractors then hand over what
+//! was loaded, and `Authorized<P>` refuses to run when `P` is not the declared permission.
 
 use super::error::AppError;
+use super::extract::{SignedIn, TeamContext, resolve_team};
 use crate::auth::session;
 use crate::domain::Permission;
 use actix_session::SessionExt;
@@ -38,6 +40,10 @@ pub struct RouteSpec {
 
 type Register = Box<dyn Fn(&mut ServiceConfig)>;
 
+/// Where every account's pages live; `enforce` reads the slug from this position because
+/// middleware runs before the router fills in the path's parameters.
+const TEAM_PREFIX: &str = "/a/{slug}";
+
 /// The only way routes get into the app: each with its declared access.
 #[derive(Default)]
 pub struct RouteTable {
@@ -51,6 +57,10 @@ impl RouteTable {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
+        assert!(
+            !matches!(access, Access::Team(_)) || path.starts_with(TEAM_PREFIX),
+            "team routes live under {TEAM_PREFIX}: {path}"
+        );
         let route_method = method.clone();
         self.entries.push((
             RouteSpec { method, path, access },
@@ -100,7 +110,10 @@ struct Declared(Arc<HashMap<(Method, &'static str), Access>>);
 /// Refuses before any handler runs: undeclared routes (404, logged as a bug) and, for
 /// anything but `Public`, callers without a session. Leaves the declared access in the
 /// request's extensions for the extractors.
-pub async fn enforce<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+pub async fn enforce<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let Some(pattern) = req.match_pattern() else {
         return pass(req, next).await; // no route: the router answers 404
     };
@@ -116,14 +129,33 @@ pub async fn enforce<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Resu
         tracing::error!(%pattern, "route registered without a declared access: refused");
         return Ok(req.error_response(AppError::NotFound).map_into_right_body());
     };
-    if access != Access::Public && session::user_id(&req.get_session()).is_none() {
-        return Ok(req.error_response(AppError::SignInRequired).map_into_right_body());
+    if access != Access::Public {
+        if session::user_id(&req.get_session()).is_none() {
+            return Ok(req.error_response(AppError::SignInRequired).map_into_right_body());
+        }
+        let loaded = match SignedIn::load(req.request()).await {
+            Ok(signed_in) => signed_in,
+            Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+        };
+        if let Access::Team(permission) = access {
+            let slug = req.path().split('/').nth(2).unwrap_or_default();
+            match resolve_team(&loaded, slug, permission) {
+                Ok(membership) => {
+                    req.extensions_mut().insert(TeamContext(membership));
+                }
+                Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+            }
+        }
+        req.extensions_mut().insert(loaded);
     }
     req.extensions_mut().insert(access);
     pass(req, next).await
 }
 
 /// Hands the request on (for middleware that may also answer by itself).
-pub async fn pass<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+pub async fn pass<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }

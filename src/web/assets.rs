@@ -15,14 +15,21 @@ struct Asset {
 
 const ASSETS: &[Asset] = &[
     Asset { name: "app.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../static/app.css") },
-    Asset { name: "app.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/app.js") },
-    Asset { name: "htmx.min.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/htmx.min.js") },
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/app.js"),
+    },
+    Asset {
+        name: "htmx.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/htmx.min.js"),
+    },
     Asset { name: "favicon.svg", content_type: "image/svg+xml", body: include_bytes!("../../static/favicon.svg") },
 ];
 
-static VERSIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    ASSETS.iter().map(|a| hex::encode(&Sha256::digest(a.body)[..6])).collect()
-});
+static VERSIONS: LazyLock<Vec<String>> =
+    LazyLock::new(|| ASSETS.iter().map(|a| hex::encode(&Sha256::digest(a.body)[..6])).collect());
 
 /// The URL of a static file, with its content hash.
 pub fn url(name: &str) -> String {
@@ -40,11 +47,8 @@ pub async fn serve(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     let etag = format!("\"{}\"", VERSIONS[i]);
     let versioned = req.query_string().contains(&format!("v={}", VERSIONS[i]));
     let cache = if versioned { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == etag);
+    let not_modified =
+        req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
     let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     response
         .insert_header((header::CACHE_CONTROL, cache))

@@ -4,14 +4,15 @@
 //!    this site is refused;
 //! 2. the session's token must come back, in the `X-CSRF-Token` header (htmx sends it from
 //!    `hx-headers` on `<body>`) or in the `csrf_token` form field (plain forms).
+//!
 //! The comparison is constant-time. Sign-in is covered too: the anonymous session has a token.
 
+use super::access::pass;
 use super::error::AppError;
 use super::site::Site;
 use crate::auth::session;
 use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
-use super::access::pass;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
@@ -24,7 +25,10 @@ pub const FIELD: &str = "csrf_token";
 /// with the token in the header or query).
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-pub async fn verify<B: MessageBody>(mut req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+pub async fn verify<B: MessageBody>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.path().starts_with("/api/") {
         return pass(req, next).await;
     }
@@ -40,7 +44,11 @@ pub async fn verify<B: MessageBody>(mut req: ServiceRequest, next: Next<B>) -> R
     if sent.is_none() && is_urlencoded_form(&req) {
         let body = match req.extract::<web::Bytes>().await {
             Ok(body) if body.len() <= MAX_FORM_BYTES => body,
-            Ok(_) => return Ok(req.error_response(actix_web::error::ErrorPayloadTooLarge("form too large")).map_into_right_body()),
+            Ok(_) => {
+                return Ok(req
+                    .error_response(actix_web::error::ErrorPayloadTooLarge("form too large"))
+                    .map_into_right_body());
+            }
             Err(e) => return Ok(req.error_response(e).map_into_right_body()),
         };
         sent = form_field(&body, FIELD);

@@ -153,8 +153,11 @@ pub async fn render_errors<B: MessageBody + 'static>(
     let res = next.call(req).await?.map_into_left_body();
     let status = res.status();
     let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
-    let has_body = !matches!(res.response().body().size(), actix_web::body::BodySize::Sized(0) | actix_web::body::BodySize::None);
-    if !(status.is_client_error() || status.is_server_error()) || (app_error.is_none() && has_body && res.response().error().is_none()) {
+    let has_body =
+        !matches!(res.response().body().size(), actix_web::body::BodySize::Sized(0) | actix_web::body::BodySize::None);
+    if !(status.is_client_error() || status.is_server_error())
+        || (app_error.is_none() && has_body && res.response().error().is_none())
+    {
         return Ok(res);
     }
     if let Some(AppError::Internal(cause)) = app_error {
@@ -189,7 +192,8 @@ pub async fn render_errors<B: MessageBody + 'static>(
             .content_type("text/html; charset=utf-8")
             .body(body)
     } else {
-        let page = ErrorPage { head: super::layout::Head::new(title(status)), status: status.as_u16(), message: &message };
+        let page =
+            ErrorPage { head: super::layout::Head::new(title(status)), status: status.as_u16(), message: &message };
         builder.content_type("text/html; charset=utf-8").body(page.render().unwrap_or_default())
     };
     Ok(res.into_response(response).map_into_right_body())

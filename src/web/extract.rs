@@ -1,10 +1,14 @@
-//! Extractors that say who is calling and what they may do, refusing before the handler runs.
+//! Extractors that say who is calling and what they may do.
 //!
 //! - [`SignedIn`]: the session's user, loaded from the database, with every account they
 //!   belong to (for the switcher).
 //! - [`Authorized<P>`]: additionally the account named by `{slug}` and the member's **live**
-//!   role in it; refuses with 404 when they are not a member (another team's pages do not
+//!   role in it; refused with 404 when they are not a member (another team's pages do not
 //!   exist for them) and 403 when their role lacks `P`'s permission.
+//!
+//! Both are loaded and checked by `access::enforce` before the request reaches the handler
+//! (before its body is even read); the extractors hand over what it established, and
+//! `Authorized<P>` refuses to run when `P` is not the permission its route declared.
 
 use super::access::Access;
 use super::error::AppError;
@@ -16,9 +20,9 @@ use crate::service::users::{self, User};
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
 use std::marker::PhantomData;
 
+#[derive(Clone)]
 pub struct SignedIn {
     pub user: User,
     pub accounts: Vec<AccountMembership>,
@@ -26,10 +30,11 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
+    pub(super) async fn load(req: &HttpRequest) -> Result<Self, AppError> {
         let session = req.get_session();
         let user_id = session::user_id(&session).ok_or(AppError::SignInRequired)?;
-        let db = req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?.clone();
+        let db =
+            req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?.clone();
         let (user, accounts) = db
             .run(move |conn| -> Result<_, AppError> {
                 let Some(user) = users::find(conn, user_id)? else { return Ok((None, Vec::new())) };
@@ -52,11 +57,15 @@ impl SignedIn {
 
 impl FromRequest for SignedIn {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+    type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { SignedIn::load(&req).await })
+        std::future::ready(req.extensions().get::<SignedIn>().cloned().ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "route {:?} is public but its handler needs a user",
+                req.match_pattern()
+            ))
+        }))
     }
 }
 
@@ -80,8 +89,17 @@ pub mod need {
     }
 
     markers!(
-        ViewTeam, UseTeamResources, ManageSecrets, ViewKeys, ManageKeys, ViewBilling, ManageBilling,
-        ManageInvites, ManageMembers, ManageTeam, LeaveTeam,
+        ViewTeam,
+        UseTeamResources,
+        ManageSecrets,
+        ViewKeys,
+        ManageKeys,
+        ViewBilling,
+        ManageBilling,
+        ManageInvites,
+        ManageMembers,
+        ManageTeam,
+        LeaveTeam,
     );
 }
 
@@ -92,27 +110,20 @@ pub struct Authorized<P> {
     _need: PhantomData<P>,
 }
 
-impl<P: Need> Authorized<P> {
-    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
-        let declared = req.extensions().get::<Access>().copied();
-        if declared != Some(Access::Team(P::PERMISSION)) {
-            return Err(AppError::internal(anyhow::anyhow!(
-                "route {:?} declares {declared:?} but its handler needs {:?}",
-                req.match_pattern(),
-                P::PERMISSION
-            )));
-        }
-        let slug = req
-            .match_info()
-            .get("slug")
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("team route without {{slug}}")))?
-            .to_owned();
-        let signed_in = SignedIn::load(req).await?;
-        let membership = signed_in.accounts.iter().find(|m| m.account.slug == slug).cloned().ok_or(AppError::NotFound)?;
-        check(&membership, P::PERMISSION)?;
-        session::remember_account(&signed_in.session, &slug);
-        Ok(Self { signed_in, account: membership.account, role: membership.role, _need: PhantomData })
-    }
+/// The account of a team route and the caller's live role in it, as `enforce` found them.
+#[derive(Clone)]
+pub(super) struct TeamContext(pub AccountMembership);
+
+/// Finds the account `slug` among the user's and checks `permission` against the live role.
+pub(super) fn resolve_team(
+    signed_in: &SignedIn,
+    slug: &str,
+    permission: Permission,
+) -> Result<AccountMembership, AppError> {
+    let membership = signed_in.accounts.iter().find(|m| m.account.slug == slug).cloned().ok_or(AppError::NotFound)?;
+    check(&membership, permission)?;
+    session::remember_account(&signed_in.session, slug);
+    Ok(membership)
 }
 
 /// Whether `membership` may use `permission` now.
@@ -138,10 +149,21 @@ fn check(membership: &AccountMembership, permission: Permission) -> Result<(), A
 
 impl<P: Need + 'static> FromRequest for Authorized<P> {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+    type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { Authorized::<P>::load(&req).await })
+        let extensions = req.extensions();
+        let declared = extensions.get::<Access>().copied();
+        let result = match (declared, extensions.get::<SignedIn>(), extensions.get::<TeamContext>()) {
+            (Some(Access::Team(p)), Some(signed_in), Some(TeamContext(m))) if p == P::PERMISSION => {
+                Ok(Self { signed_in: signed_in.clone(), account: m.account.clone(), role: m.role, _need: PhantomData })
+            }
+            _ => Err(AppError::internal(anyhow::anyhow!(
+                "route {:?} declares {declared:?} but its handler needs {:?}",
+                req.match_pattern(),
+                P::PERMISSION
+            ))),
+        };
+        std::future::ready(result)
     }
 }

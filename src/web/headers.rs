@@ -21,9 +21,5 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
         // Pages hold private data: never stored by shared caches or kept in history caches.
         // Static files set their own, longer policy.
         .add(("Cache-Control", "no-store"));
-    if https {
-        headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-    } else {
-        headers
-    }
+    if https { headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains")) } else { headers }
 }

@@ -105,7 +105,12 @@ impl Layout {
         };
         let switcher = Switcher {
             personal: signed_in.personal().map(entry),
-            teams: signed_in.accounts.iter().filter(|m| !m.account.is_personal() && !m.account.is_archived()).map(entry).collect(),
+            teams: signed_in
+                .accounts
+                .iter()
+                .filter(|m| !m.account.is_personal() && !m.account.is_archived())
+                .map(entry)
+                .collect(),
             archived: signed_in.accounts.iter().filter(|m| m.account.is_archived()).map(entry).collect(),
         };
         let nav = current

@@ -42,9 +42,7 @@ impl When {
     pub fn from_ms(ms: i64) -> Self {
         let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let iso = t
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let iso = t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         let text = t
             .format(time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC"))
             .unwrap_or_default();

@@ -35,7 +35,8 @@ pub async fn show(user: SignedIn) -> Result<HttpResponse, AppError> {
 pub async fn submit(user: SignedIn, form: web::Form<NewTeamForm>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let typed = form.into_inner().name;
     let again = |error: String| {
-        let page = NewTeamPage { layout: Layout::for_user(&user, "Create a team"), name: typed.clone(), error: Some(error) };
+        let page =
+            NewTeamPage { layout: Layout::for_user(&user, "Create a team"), name: typed.clone(), error: Some(error) };
         page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
     };
     let name = match TeamName::parse(&typed) {

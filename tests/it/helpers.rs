@@ -1,0 +1,187 @@
+//! The harness: `spawn_app()` and a cookie-keeping `Browser` that submits forms with the
+//! CSRF token of the page they came from, as a browser does.
+
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+use reqwest::redirect::Policy;
+use reqwest::{Response, StatusCode};
+use std::sync::LazyLock;
+use teamdeck::config::Settings;
+use teamdeck::db::Db;
+use teamdeck::domain::Role;
+use teamdeck::startup::Application;
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub data_dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app with settings adjusted by `adjust` (on top of test defaults).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    static LOGS: LazyLock<()> = LazyLock::new(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            teamdeck::telemetry::init();
+        }
+    });
+    LazyLock::force(&LOGS);
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut settings = Settings::defaults_in(data_dir.path().to_path_buf());
+    settings.workers = Some(1);
+    settings.db_pool_size = 4;
+    settings.database_url = Some(test_database_url().await);
+    adjust(&mut settings);
+    let database_url = settings.database_url();
+    let app = Application::build(settings).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, 2)).await.unwrap().unwrap();
+    TestApp { address, db, data_dir }
+}
+
+/// A fresh database: a new one on the PostgreSQL server of `TEST_DATABASE_URL`, else a
+/// SQLite file in the test's own directory (left to the caller: `None` here means SQLite).
+async fn test_database_url() -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            tokio::task::spawn_blocking(move || create_pg_database(&server)).await.unwrap()
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("a temporary directory").keep();
+            format!("sqlite://{}", dir.join("test.db").display())
+        }
+    }
+}
+
+fn create_pg_database(server: &str) -> String {
+    use diesel::Connection;
+    let name = format!("teamdeck_test_{:016x}", rand::random::<u64>());
+    let mut conn = diesel::PgConnection::establish(server).expect("TEST_DATABASE_URL reachable");
+    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("creating a test database");
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (server, String::new()),
+    };
+    let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(base);
+    format!("{root}/{name}{query}")
+}
+
+impl TestApp {
+    /// A new browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            base: self.address.clone(),
+            client: reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap(),
+        }
+    }
+
+    /// A browser signed up (and so signed in) as a new user named `name`.
+    pub async fn signed_up(&self, name: &str, email: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser.sign_up(name, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-up of {email} should succeed");
+        browser
+    }
+
+    /// Adds `email`'s user to the team `slug` with `role`, as an accepted invite would.
+    pub async fn add_member(&self, slug: &str, email: &str, role: Role) {
+        let (slug, email) = (slug.to_owned(), email.to_lowercase());
+        self.db
+            .query(move |conn| {
+                diesel::sql_query(format!(
+                    "INSERT INTO memberships (account_id, user_id, role, created_at) \
+                     SELECT a.id, u.id, '{}', 0 FROM accounts a, users u \
+                     WHERE a.slug = '{}' AND u.email_normalized = '{}'",
+                    role.as_str(),
+                    slug.replace('\'', "''"),
+                    email.replace('\'', "''")
+                ))
+                .execute(conn)
+            })
+            .await
+            .expect("adding a member");
+    }
+
+    /// Changes a member's role directly, as another admin's action would.
+    pub async fn set_role(&self, slug: &str, email: &str, role: Role) {
+        let (slug, email) = (slug.to_owned(), email.to_lowercase());
+        self.db
+            .query(move |conn| {
+                diesel::sql_query(format!(
+                    "UPDATE memberships SET role = '{}' WHERE account_id = (SELECT id FROM accounts WHERE slug = '{}') \
+                     AND user_id = (SELECT id FROM users WHERE email_normalized = '{}')",
+                    role.as_str(),
+                    slug.replace('\'', "''"),
+                    email.replace('\'', "''")
+                ))
+                .execute(conn)
+            })
+            .await
+            .expect("changing a role");
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// GET and read the body, asserting the status.
+    pub async fn page(&self, path: &str, status: StatusCode) -> String {
+        let response = self.get(path).await;
+        let got = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(got, status, "GET {path}: {body}");
+        body
+    }
+
+    /// Loads `page` and posts `fields` to `action` with the page's CSRF token, as a person
+    /// filling in the form on that page would.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let html = self.get(page).await.text().await.unwrap();
+        let token = csrf_token(&html).unwrap_or_else(|| panic!("no CSRF token on {page}"));
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend_from_slice(fields);
+        self.client.post(self.url(action)).form(&form).send().await.expect("POST")
+    }
+
+    pub async fn sign_up(&self, name: &str, email: &str, password: &str) -> Response {
+        self.submit("/signup", "/signup", &[("name", name), ("email", email), ("password", password)]).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.submit("/login", "/login", &[("email", email), ("password", password)]).await
+    }
+
+    /// Creates a team and returns its slug (from the redirect into it).
+    pub async fn create_team(&self, name: &str) -> String {
+        let response = self.submit("/teams/new", "/teams/new", &[("name", name)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "creating team {name}");
+        location(&response).strip_prefix("/a/").expect("a redirect into the team").to_owned()
+    }
+}
+
+/// The CSRF token a page carries (hidden field or `hx-headers`).
+pub fn csrf_token(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(html[start..].split('"').next()?.to_owned())
+}
+
+pub fn location(response: &Response) -> String {
+    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}

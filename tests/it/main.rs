@@ -1,0 +1,10 @@
+//! One integration test binary. Every test spawns Teamdeck on port 0 against a database of
+//! its own (SQLite in a temporary directory, or a fresh PostgreSQL database when
+//! `TEST_DATABASE_URL` is set) and drives it over real HTTP like a browser would.
+
+mod helpers;
+
+mod auth;
+mod routes;
+mod security;
+mod teams;

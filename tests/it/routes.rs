@@ -1,0 +1,96 @@
+//! Walks every registered route and checks that what it declares is what it enforces:
+//! signed-out callers are sent to sign in, non-members get 404, members whose role lacks the
+//! permission get 403, everyone allowed gets through, and nothing answers 5xx.
+
+use crate::helpers::{Browser, csrf_token, location, spawn_app};
+use actix_web::http::Method;
+use reqwest::StatusCode;
+use teamdeck::domain::Role;
+use teamdeck::web::access::Access;
+
+fn concrete(path: &str, slug: &str) -> String {
+    path.replace("{slug}", slug).replace("{name}", "app.css")
+}
+
+async fn call(browser: &Browser, method: &Method, path: &str, token: &str) -> reqwest::Response {
+    let request = if method == Method::GET {
+        browser.client.get(browser.url(path))
+    } else {
+        browser.client.post(browser.url(path)).form(&[("csrf_token", token)])
+    };
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn every_route_declares_its_access_and_enforces_it() {
+    let app = spawn_app().await;
+    let admin = app.signed_up("Admin", "admin@example.com").await;
+    let slug = admin.create_team("Acme").await;
+    let outsider = app.signed_up("Outsider", "outsider@example.com").await;
+    let mut members = vec![(Role::Admin, admin)];
+    for role in [Role::Developer, Role::Billing] {
+        let email = format!("{}@example.com", role.as_str());
+        let browser = app.signed_up(role.label(), &email).await;
+        app.add_member(&slug, &email, role).await;
+        members.push((role, browser));
+    }
+    let token_of = |html: String| csrf_token(&html).unwrap();
+    let outsider_token = token_of(outsider.page("/teams/new", StatusCode::OK).await);
+    let mut member_tokens = Vec::new();
+    for (_, browser) in &members {
+        member_tokens.push(token_of(browser.page("/teams/new", StatusCode::OK).await));
+    }
+
+    let specs = teamdeck::web::routes().specs();
+    assert!(specs.len() >= 14, "the table lists the routes: {specs:?}");
+    for spec in specs {
+        let path = concrete(spec.path, &slug);
+        let what = format!("{} {}", spec.method, spec.path);
+        // Signed out.
+        let anonymous = call(&app.browser(), &spec.method, &path, "").await;
+        match spec.access {
+            Access::Public => assert_ne!(location(&anonymous).split('?').next(), Some("/login"), "{what} is public"),
+            _ => {
+                assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "{what} needs a signed-in user");
+                assert!(location(&anonymous).starts_with("/login"), "{what}");
+            }
+        }
+        assert!(!anonymous.status().is_server_error(), "{what}: {}", anonymous.status());
+        let Access::Team(permission) = spec.access else { continue };
+        // Signed in, not a member.
+        let response = call(&outsider, &spec.method, &path, &outsider_token).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what} as a non-member");
+        // Each role.
+        for ((role, browser), token) in members.iter().zip(&member_tokens) {
+            let status = call(browser, &spec.method, &path, token).await.status();
+            if role.allows(permission) {
+                assert!(
+                    status.is_success()
+                        || status.is_redirection()
+                        || status == StatusCode::BAD_REQUEST
+                        || status == StatusCode::UNPROCESSABLE_ENTITY,
+                    "{what} as {role:?} should be allowed, got {status}"
+                );
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what} as {role:?}");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_route_registered_without_a_declared_access_is_refused() {
+    use actix_web::{App, HttpResponse, middleware::from_fn, test, web};
+    let table = teamdeck::web::routes();
+    let app = test::init_service(
+        App::new()
+            .configure(|cfg| table.configure(cfg))
+            .route("/sneaky", web::get().to(|| async { HttpResponse::Ok().body("secret") }))
+            .wrap(from_fn(teamdeck::web::access::enforce)),
+    )
+    .await;
+
+    let response = test::call_service(&app, test::TestRequest::get().uri("/sneaky").to_request()).await;
+
+    assert_eq!(response.status(), actix_web::http::StatusCode::NOT_FOUND);
+}

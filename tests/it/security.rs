@@ -1,0 +1,212 @@
+//! CSRF, security headers, cookies, escaping and error rendering.
+
+use crate::helpers::{csrf_token, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+
+const HEADERS: [(&str, &str); 4] = [
+    ("content-security-policy", "default-src 'none'; script-src 'self'; style-src 'self';"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+];
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada", "ada@example.com").await;
+    for path in ["/a/ada", "/login", "/a/missing", "/no/such/page", "/static/app.css", "/healthz"] {
+        let response = browser.get(path).await;
+        for (name, expected) in HEADERS {
+            let value = response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+            assert!(value.as_deref().is_some_and(|v| v.starts_with(expected)), "{path}: {name} = {value:?}");
+        }
+        let csp = response.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    }
+}
+
+#[tokio::test]
+async fn pages_have_no_inline_script_or_style_and_configure_htmx_safely() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada", "ada@example.com").await;
+    let page = browser.page("/a/ada", StatusCode::OK).await;
+    assert!(!page.contains("<script>") && !page.contains("style="), "nothing inline");
+    assert!(page.contains("\"includeIndicatorStyles\":false") && page.contains("\"allowEval\":false"));
+    assert!(page.contains("<body class=\"app\" hx-headers='{\"X-CSRF-Token\": \""), "htmx sends the token");
+}
+
+#[tokio::test]
+async fn a_form_post_without_the_csrf_token_is_refused() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada", "ada@example.com").await;
+
+    let missing = browser.client.post(browser.url("/teams/new")).form(&[("name", "Acme")]).send().await.unwrap();
+    let wrong = browser
+        .client
+        .post(browser.url("/teams/new"))
+        .form(&[("csrf_token", "forged"), ("name", "Acme")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    assert!(wrong.text().await.unwrap().contains("This form has expired or was sent from another site."));
+    assert_eq!(browser.get("/a/acme").await.status(), StatusCode::NOT_FOUND, "no team was created");
+}
+
+#[tokio::test]
+async fn an_htmx_request_is_checked_by_its_header_and_refused_with_a_toast() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada", "ada@example.com").await;
+    let token = csrf_token(&browser.page("/teams/new", StatusCode::OK).await).unwrap();
+
+    let refused = browser
+        .client
+        .post(browser.url("/teams/new"))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", "forged")
+        .form(&[("name", "Acme")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.headers()["hx-retarget"], "#toasts");
+    let toast = refused.text().await.unwrap();
+    assert!(toast.starts_with("<div class=\"toast toast--error\" role=\"status\">"), "{toast}");
+
+    let accepted = browser
+        .client
+        .post(browser.url("/teams/new"))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", token)
+        .form(&[("name", "Acme")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada", "ada@example.com").await;
+    let token = csrf_token(&browser.page("/teams/new", StatusCode::OK).await).unwrap();
+    let post = |header: (&'static str, &'static str)| {
+        browser
+            .client
+            .post(browser.url("/teams/new"))
+            .header(header.0, header.1)
+            .form(&[("csrf_token", token.as_str()), ("name", "Acme")])
+            .send()
+    };
+
+    assert_eq!(post(("Sec-Fetch-Site", "cross-site")).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(("Sec-Fetch-Site", "same-site")).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(("Origin", "https://evil.example")).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(("Sec-Fetch-Site", "same-origin")).await.unwrap().status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn signing_in_needs_the_token_of_the_sign_in_page() {
+    let app = spawn_app().await;
+    app.signed_up("Ada", "ada@example.com").await;
+    let browser = app.browser();
+
+    let response = browser
+        .client
+        .post(browser.url("/login"))
+        .form(&[("email", "ada@example.com"), ("password", crate::helpers::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "login CSRF is refused");
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(crate::helpers::location(&browser.get("/").await), "/login");
+}
+
+#[tokio::test]
+async fn markup_in_a_team_name_is_shown_as_text() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada <b>", "ada@example.com").await;
+    let payload = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+
+    let slug = browser.create_team(payload).await;
+
+    let page = browser.page(&format!("/a/{slug}"), StatusCode::OK).await;
+    assert!(!page.contains("<script>alert(1)</script>"), "{page}");
+    assert!(!page.contains("<img src=x"));
+    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#62;&#60;img src=x onerror=alert(2)&#62;"));
+    assert!(page.contains("Ada &#60;b&#62;"));
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site() {
+    let app = spawn_app().await;
+    let response = app.browser().get("/login").await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("teamdeck="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
+    assert!(!cookie.contains("Secure"), "plain http here");
+}
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure_and_host_prefixed() {
+    let app = spawn_app_with(|s| s.base_url = Some("https://teamdeck.example.com".into())).await;
+    let response = app.browser().get("/login").await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-teamdeck="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && !cookie.contains("Domain="));
+    assert!(response.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+}
+
+#[tokio::test]
+async fn a_generated_session_key_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let metadata = std::fs::metadata(app.data_dir.path().join("session.key")).expect("a session key file");
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn static_files_are_cached_for_a_year_under_their_content_hash() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let page = browser.page("/login", StatusCode::OK).await;
+    let start = page.find("/static/app.css?v=").unwrap();
+    let url = &page[start..page[start..].find('"').unwrap() + start];
+
+    let response = browser.get(url).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(response.headers()["content-type"], "text/css; charset=utf-8");
+    let etag = response.headers()["etag"].clone();
+    let again = browser.client.get(browser.url(url)).header("If-None-Match", etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(browser.get("/static/nope.js").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    assert_eq!(browser.page("/healthz", StatusCode::OK).await, "ok");
+    assert_eq!(browser.page("/readyz", StatusCode::OK).await, "ready");
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_full_error_page_and_api_paths_get_json() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let html = browser.page("/nowhere", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("<h1>Page not found</h1>") && html.contains("Go to your dashboard"));
+
+    let response = browser.get("/api/v1/nowhere").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "not_found");
+    assert!(body["message"].as_str().unwrap().len() > 10);
+}
