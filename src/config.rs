@@ -28,6 +28,31 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
 
+    /// SMTP relay for outgoing mail: smtp://user:pass@host:port or smtps://… [default: none,
+    /// messages are written as .eml files under DATA_DIR/outbox and invite links logged].
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of Teamdeck's emails.
+    #[arg(long, env = "TEAMDECK_MAIL_FROM", default_value = "Teamdeck <teamdeck@localhost>")]
+    pub mail_from: String,
+
+    /// Days an invitation link stays valid.
+    #[arg(long, env = "TEAMDECK_INVITE_TTL_DAYS", default_value_t = 7)]
+    pub invite_ttl_days: u32,
+
+    /// Invitations (sent or resent) one team may make in 24 hours.
+    #[arg(long, env = "TEAMDECK_INVITES_PER_DAY", default_value_t = 200)]
+    pub invites_per_day: u32,
+
+    /// Seconds before the first retry of an email that failed; doubled each time.
+    #[arg(long, env = "TEAMDECK_EMAIL_RETRY_SECONDS", default_value_t = 30)]
+    pub email_retry_seconds: u64,
+
+    /// Attempts before an email is given up as failed.
+    #[arg(long, env = "TEAMDECK_EMAIL_MAX_ATTEMPTS", default_value_t = 5)]
+    pub email_max_attempts: u32,
+
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "TEAMDECK_WORKERS")]
     pub workers: Option<usize>,
@@ -62,6 +87,12 @@ impl Settings {
             database_url: None,
             base_url: None,
             session_key: None,
+            smtp_url: None,
+            mail_from: "Teamdeck <teamdeck@localhost>".into(),
+            invite_ttl_days: 7,
+            invites_per_day: 200,
+            email_retry_seconds: 30,
+            email_max_attempts: 5,
             workers: None,
             db_pool_size: 16,
             password_queue: 64,
@@ -85,6 +116,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &redacted(&self.database_url))
             .field("base_url", &self.base_url)
             .field("session_key", &redacted(&self.session_key))
+            .field("smtp_url", &redacted(&self.smtp_url))
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
             .finish_non_exhaustive()

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod mail;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

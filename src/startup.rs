@@ -4,6 +4,8 @@
 use crate::auth::{LoginLimiter, PasswordHasher};
 use crate::config::Settings;
 use crate::db::{Backend, Db};
+use crate::mail::Mailer;
+use crate::mail::worker::{OutboxConfig, OutboxSignal};
 use crate::web;
 use crate::web::site::Site;
 use actix_session::SessionMiddleware;
@@ -38,10 +40,22 @@ impl Application {
         let backend = crate::db::ConnectionManager::new(&database_url)?.backend();
         let pool_size = settings.db_pool_size;
         let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, pool_size)).await??;
+        let signal = OutboxSignal::default();
 
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
-        let site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
+        let mut site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
+        site.invite_ttl_ms = i64::from(settings.invite_ttl_days) * 24 * 3600 * 1000;
+        site.invites_per_day = i64::from(settings.invites_per_day);
+        let mailer = Mailer::new(settings.smtp_url.as_deref(), settings.data_dir.join("outbox"))?;
+        let outbox_config = OutboxConfig {
+            from: settings.mail_from.parse().context("TEAMDECK_MAIL_FROM is not a mailbox")?,
+            retry_base: Duration::from_secs(settings.email_retry_seconds),
+            max_attempts: settings.email_max_attempts.max(1) as i32,
+            poll: Duration::from_secs(2),
+            log_links: settings.smtp_url.is_none(),
+        };
+        Self::start_outbox(db.clone(), mailer, outbox_config, signal.clone());
         let key = session_key(&settings)?;
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let hasher = PasswordHasher::start(cores, settings.password_queue);
@@ -52,6 +66,7 @@ impl Application {
         ));
 
         let app_site = site.clone();
+        let app_signal = signal.clone();
         let server = HttpServer::new(move || {
             let routes = web::routes();
             App::new()
@@ -59,6 +74,7 @@ impl Application {
                 .app_data(actix_web::web::Data::new(hasher.clone()))
                 .app_data(limiter.clone())
                 .app_data(actix_web::web::Data::new(app_site.clone()))
+                .app_data(actix_web::web::Data::new(app_signal.clone()))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 .configure(|cfg| routes.configure(cfg))
                 .wrap(from_fn(web::csrf::verify))
@@ -74,6 +90,12 @@ impl Application {
         .listen(listener)?
         .run();
         Ok(Self { port: address.port(), site, backend, server })
+    }
+
+    /// The outbox worker runs beside the server in the same process. Mail lives in the
+    /// database until sent, so stopping the process loses nothing.
+    fn start_outbox(db: Db, mailer: Mailer, config: OutboxConfig, signal: OutboxSignal) {
+        tokio::spawn(crate::mail::worker::run(db, mailer, config, signal));
     }
 
     pub fn port(&self) -> u16 {

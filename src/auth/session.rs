@@ -31,6 +31,10 @@ impl Flash {
         Self { kind: FlashKind::Success, message: message.into() }
     }
 
+    pub fn error(message: impl Into<String>) -> Self {
+        Self { kind: FlashKind::Error, message: message.into() }
+    }
+
     pub fn info(message: impl Into<String>) -> Self {
         Self { kind: FlashKind::Info, message: message.into() }
     }

@@ -29,10 +29,62 @@ diesel::table! {
         account_id -> BigInt,
         user_id -> BigInt,
         role -> Text,
+        sort_name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        email -> Text,
+        email_normalized -> Text,
+        role -> Text,
+        invited_by -> Nullable<BigInt>,
+        token_hash -> Text,
+        state -> Text,
+        delivery -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_emails (id) {
+        id -> BigInt,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        invitation_id -> Nullable<BigInt>,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease -> Nullable<BigInt>,
+        leased_until -> Nullable<BigInt>,
+        sent_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        actor_name -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Text,
         created_at -> BigInt,
     }
 }
 
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(memberships -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, accounts, memberships);
+diesel::joinable!(invitations -> accounts (account_id));
+diesel::joinable!(audit_events -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(users, accounts, memberships, invitations, outbox_emails, audit_events);

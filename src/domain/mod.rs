@@ -1,12 +1,13 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
 mod email;
+pub mod invite_csv;
 mod names;
 mod role;
 
 pub use email::EmailAddress;
 pub use names::{PersonName, Slug, TeamName};
-pub use role::{Permission, Role};
+pub use role::{Permission, Role, UnknownRole};
 
 /// A fresh random id: positive, 63 bits, never sequential.
 pub fn new_id() -> i64 {

@@ -49,7 +49,13 @@ pub struct NewMembership<'a> {
     pub account_id: i64,
     pub user_id: i64,
     pub role: &'a str,
+    pub sort_name: String,
     pub created_at: i64,
+}
+
+/// The key the members list is ordered by.
+pub fn sort_name(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// One account a user belongs to, with their role in it.
@@ -86,13 +92,19 @@ pub fn slug_taken(conn: &mut DbConnection, slug: &str) -> QueryResult<bool> {
 }
 
 /// Inserts an account and its first member as admin (call inside a transaction).
-pub fn insert_with_admin(conn: &mut DbConnection, account: &NewAccount<'_>, user_id: i64) -> QueryResult<()> {
+pub fn insert_with_admin(
+    conn: &mut DbConnection,
+    account: &NewAccount<'_>,
+    user_id: i64,
+    user_name: &str,
+) -> QueryResult<()> {
     diesel::insert_into(accounts::table).values(account).execute(conn)?;
     diesel::insert_into(memberships::table)
         .values(&NewMembership {
             account_id: account.id,
             user_id,
             role: Role::Admin.as_str(),
+            sort_name: sort_name(user_name),
             created_at: account.created_at,
         })
         .execute(conn)?;

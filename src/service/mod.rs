@@ -3,5 +3,9 @@
 //! web and API layers only call them inside `Db::run`.
 
 pub mod accounts;
+pub mod audit;
+pub mod invitations;
+pub mod members;
+pub mod outbox;
 pub mod teams;
 pub mod users;

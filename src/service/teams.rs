@@ -1,6 +1,8 @@
 //! Teams: creation (the creator becomes admin) and renaming.
 
 use super::accounts::{self, Account, NewAccount};
+use super::audit::{self, Action, Actor};
+use super::invitations;
 use crate::db::schema::{accounts as accounts_t, memberships};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{AccountKind, Slug, TeamName, new_id, now_ms};
@@ -27,8 +29,13 @@ fn has_team_named(conn: &mut DbConnection, user_id: i64, name: &TeamName, except
     Ok(names.iter().any(|(id, n)| Some(*id) != except && n.to_lowercase() == wanted))
 }
 
-/// Creates a team with a unique slug; `creator` becomes its admin.
-pub fn create(conn: &mut DbConnection, creator: i64, name: &TeamName) -> Result<Account, TeamError> {
+/// Creates a team with a unique slug; `creator` (named `creator_name`) becomes its admin.
+pub fn create(
+    conn: &mut DbConnection,
+    creator: i64,
+    creator_name: &str,
+    name: &TeamName,
+) -> Result<Account, TeamError> {
     // A concurrent creation on PostgreSQL can take the same free slug; try again then.
     let mut attempts = 0;
     loop {
@@ -47,7 +54,7 @@ pub fn create(conn: &mut DbConnection, creator: i64, name: &TeamName) -> Result<
                 personal_owner_id: None,
                 created_at: now,
             };
-            accounts::insert_with_admin(conn, &new, creator)?;
+            accounts::insert_with_admin(conn, &new, creator, creator_name)?;
             Ok(Account {
                 id: new.id,
                 kind: new.kind.to_owned(),
@@ -66,12 +73,53 @@ pub fn create(conn: &mut DbConnection, creator: i64, name: &TeamName) -> Result<
 }
 
 /// Renames an account; the slug (and so every URL) stays.
-pub fn rename(conn: &mut DbConnection, account_id: i64, by_user: i64, name: &TeamName) -> Result<(), TeamError> {
+pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &TeamName) -> Result<(), TeamError> {
     write_transaction(conn, |conn| {
-        if has_team_named(conn, by_user, name, Some(account_id))? {
+        if has_team_named(conn, actor.id, name, Some(account.id))? {
             return Err(TeamError::DuplicateName(name.to_string()));
         }
-        diesel::update(accounts_t::table.find(account_id)).set(accounts_t::name.eq(name.as_str())).execute(conn)?;
+        diesel::update(accounts_t::table.find(account.id)).set(accounts_t::name.eq(name.as_str())).execute(conn)?;
+        audit::record(conn, account.id, actor, Action::TeamRenamed, &account.name, name.as_str())?;
+        Ok(())
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("Type the team's name exactly as shown to confirm.")]
+    NameMismatch,
+    #[error("A personal account cannot be archived.")]
+    Personal,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Archives a team for good: read-only from now on, its pending invitations cancelled.
+pub fn archive(
+    conn: &mut DbConnection,
+    account: &Account,
+    actor: &Actor,
+    typed_name: &str,
+) -> Result<(), ArchiveError> {
+    if account.is_personal() {
+        return Err(ArchiveError::Personal);
+    }
+    if typed_name.trim() != account.name {
+        return Err(ArchiveError::NameMismatch);
+    }
+    write_transaction(conn, |conn| {
+        diesel::update(accounts_t::table.find(account.id).filter(accounts_t::archived_at.is_null()))
+            .set(accounts_t::archived_at.eq(now_ms()))
+            .execute(conn)?;
+        let cancelled = invitations::cancel_all_pending(conn, account.id)?;
+        audit::record(
+            conn,
+            account.id,
+            actor,
+            Action::TeamArchived,
+            &account.name,
+            &format!("{cancelled} pending invites cancelled"),
+        )?;
         Ok(())
     })
 }

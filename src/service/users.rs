@@ -82,6 +82,7 @@ pub fn sign_up(
                 created_at: now,
             },
             user.id,
+            &user.name,
         )?;
         Ok(SignedUp { user, personal_slug: slug })
     });

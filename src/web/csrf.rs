@@ -3,7 +3,8 @@
 //! 1. a request the browser marks as cross-site (`Sec-Fetch-Site`) or whose `Origin` is not
 //!    this site is refused;
 //! 2. the session's token must come back, in the `X-CSRF-Token` header (htmx sends it from
-//!    `hx-headers` on `<body>`) or in the `csrf_token` form field (plain forms).
+//!    `hx-headers` on `<body>`) or in the `csrf_token` field of a form (url-encoded or
+//!    multipart).
 //!
 //! The comparison is constant-time. Sign-in is covered too: the anonymous session has a token.
 
@@ -41,7 +42,8 @@ pub async fn verify<B: MessageBody>(
         return refuse(req);
     };
     let mut sent = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if sent.is_none() && is_urlencoded_form(&req) {
+    let body_kind = body_kind(&req);
+    if sent.is_none() && body_kind.is_some() {
         let body = match req.extract::<web::Bytes>().await {
             Ok(body) if body.len() <= MAX_FORM_BYTES => body,
             Ok(_) => {
@@ -51,7 +53,10 @@ pub async fn verify<B: MessageBody>(
             }
             Err(e) => return Ok(req.error_response(e).map_into_right_body()),
         };
-        sent = form_field(&body, FIELD);
+        sent = match body_kind {
+            Some(BodyKind::Multipart) => multipart_field(&body, FIELD),
+            _ => form_field(&body, FIELD),
+        };
         req.set_payload(Payload::from(body));
     }
     match sent {
@@ -75,11 +80,31 @@ fn same_site(req: &ServiceRequest) -> bool {
         || origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host.as_str())
 }
 
-fn is_urlencoded_form(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+#[derive(Clone, Copy)]
+enum BodyKind {
+    UrlEncoded,
+    Multipart,
+}
+
+fn body_kind(req: &ServiceRequest) -> Option<BodyKind> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())?;
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        Some(BodyKind::UrlEncoded)
+    } else if ct.starts_with("multipart/form-data") {
+        Some(BodyKind::Multipart)
+    } else {
+        None
+    }
+}
+
+/// The value of a small text part of a multipart body (the CSRF token precedes the file).
+fn multipart_field(body: &[u8], name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\"");
+    let at = body.windows(marker.len()).position(|w| w == marker.as_bytes())?;
+    let rest = &body[at..];
+    let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let len = rest[start..].windows(2).position(|w| w == b"\r\n")?;
+    String::from_utf8(rest[start..start + len].to_vec()).ok()
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {

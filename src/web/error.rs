@@ -20,6 +20,9 @@ pub enum AppError {
     /// Unknown, or not the caller's to know about (another team's pages).
     #[error("not found")]
     NotFound,
+    /// The request itself is wrong; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
     /// Known to the caller but not allowed; the message says why and what to do.
     #[error("{0}")]
     Forbidden(String),
@@ -42,6 +45,7 @@ impl AppError {
         match self {
             AppError::SignInRequired => "unauthenticated",
             AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "bad_request",
             AppError::Forbidden(_) => "forbidden",
             AppError::CsrfRejected => "csrf_rejected",
             AppError::TooManyRequests { .. } => "rate_limited",
@@ -52,7 +56,7 @@ impl AppError {
     /// What the person is told.
     pub fn user_message(&self) -> String {
         match self {
-            AppError::Forbidden(m) => m.clone(),
+            AppError::Forbidden(m) | AppError::BadRequest(m) => m.clone(),
             AppError::TooManyRequests { message, .. } => message.clone(),
             AppError::CsrfRejected => {
                 "This form has expired or was sent from another site. Reload the page and try again.".into()
@@ -79,6 +83,7 @@ impl ResponseError for AppError {
         match self {
             AppError::SignInRequired => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -126,6 +126,18 @@ pub(super) fn resolve_team(
     Ok(membership)
 }
 
+impl<P> Authorized<P> {
+    /// The signed-in user as the audit log records them.
+    pub fn actor(&self) -> crate::service::audit::Actor {
+        crate::service::audit::Actor { id: self.signed_in.user.id, name: self.signed_in.user.name.clone() }
+    }
+
+    /// `/a/{slug}` of this account, for links and redirects.
+    pub fn base_path(&self) -> String {
+        format!("/a/{}", self.account.slug)
+    }
+}
+
 /// Whether `membership` may use `permission` now.
 fn check(membership: &AccountMembership, permission: Permission) -> Result<(), AppError> {
     let account = &membership.account;

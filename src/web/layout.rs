@@ -68,10 +68,15 @@ pub struct NavItem {
     pub current: bool,
 }
 
-/// The account navigation: label, path under `/a/{slug}`, and the permission it needs.
-/// An entry is listed only for members whose role allows it (the route refuses anyway).
-const NAV: &[(&str, &str, Permission)] =
-    &[("Overview", "", Permission::ViewTeam), ("Settings", "/settings", Permission::ManageTeam)];
+/// The account navigation: label, path under `/a/{slug}`, the permission it needs, and
+/// whether it is for teams only (a personal account has no members). An entry is listed
+/// only for members whose role allows it (the route refuses anyway).
+const NAV: &[(&str, &str, Permission, bool)] = &[
+    ("Overview", "", Permission::ViewTeam, false),
+    ("Members", "/members", Permission::ViewTeam, true),
+    ("Audit log", "/audit", Permission::ManageTeam, true),
+    ("Settings", "/settings", Permission::ManageTeam, false),
+];
 
 pub fn role_class(role: Role) -> &'static str {
     match role {
@@ -116,10 +121,10 @@ impl Layout {
         let nav = current
             .map(|m| {
                 NAV.iter()
-                    .filter(|(_, _, permission)| {
-                        m.role.allows(*permission) && (!m.account.is_personal() || permission.applies_to_personal())
+                    .filter(|(_, _, permission, team_only)| {
+                        m.role.allows(*permission) && !(m.account.is_personal() && *team_only)
                     })
-                    .map(|(label, path, _)| NavItem {
+                    .map(|(label, path, _, _)| NavItem {
                         label,
                         href: format!("/a/{}{}", m.account.slug, path),
                         current: *path == page,

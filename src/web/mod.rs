@@ -17,6 +17,8 @@ mod accounts;
 mod auth;
 mod health;
 mod home;
+mod invites;
+mod members;
 mod teams;
 
 use crate::domain::Permission;
@@ -39,6 +41,24 @@ pub fn routes() -> RouteTable {
         .post("/teams/new", SignedIn, teams::new::submit)
         .get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
         .get("/a/{slug}/settings", Team(Permission::ManageTeam), accounts::settings::show)
-        .post("/a/{slug}/settings/name", Team(Permission::ManageTeam), accounts::settings::rename);
+        .post("/a/{slug}/settings/name", Team(Permission::ManageTeam), accounts::settings::rename)
+        .post("/a/{slug}/settings/archive", Team(Permission::ManageTeam), accounts::settings::archive)
+        .get("/a/{slug}/audit", Team(Permission::ManageTeam), accounts::audit::show)
+        .get("/a/{slug}/members", Team(Permission::ViewTeam), members::list::show)
+        .post("/a/{slug}/members/{user_id}/role", Team(Permission::ManageMembers), members::manage::change_role)
+        .get("/a/{slug}/members/{user_id}/remove", Team(Permission::ManageMembers), members::manage::confirm_remove)
+        .post("/a/{slug}/members/{user_id}/remove", Team(Permission::ManageMembers), members::manage::remove)
+        .get("/a/{slug}/members/bulk", Team(Permission::ManageInvites), members::bulk::show)
+        .post("/a/{slug}/members/bulk", Team(Permission::ManageInvites), members::bulk::preview)
+        .get("/a/{slug}/members/bulk/template.csv", Team(Permission::ManageInvites), members::bulk::template)
+        .post("/a/{slug}/members/bulk/confirm", Team(Permission::ManageInvites), members::bulk::confirm)
+        .post("/a/{slug}/invites", Team(Permission::ManageInvites), members::invites::send)
+        .post("/a/{slug}/invites/{id}/resend", Team(Permission::ManageInvites), members::invites::resend)
+        .post("/a/{slug}/invites/{id}/cancel", Team(Permission::ManageInvites), members::invites::cancel)
+        .get("/a/{slug}/leave", Team(Permission::LeaveTeam), members::leave::confirm)
+        .post("/a/{slug}/leave", Team(Permission::LeaveTeam), members::leave::leave)
+        .get("/invites/{token}", Public, invites::show)
+        .post("/invites/{token}/accept", SignedIn, invites::accept)
+        .post("/invites/{token}/decline", SignedIn, invites::decline);
     r
 }

@@ -70,3 +70,27 @@ mod tests {
         assert_eq!(when.text, "27 Nov 2026, 17:20 UTC");
     }
 }
+
+/// Toasts for htmx responses: appended to `#toasts` by an out-of-band swap.
+pub mod toast {
+    use askama::Template;
+
+    #[derive(Template)]
+    #[template(path = "partials/toast.html")]
+    struct Toast<'a> {
+        class: &'a str,
+        message: &'a str,
+    }
+
+    /// `fragment` followed by a toast that htmx moves into `#toasts`.
+    pub fn with(fragment: String, success: bool, message: &str) -> String {
+        let class = if success { "toast--success" } else { "toast--error" };
+        let toast = Toast { class, message }.render().unwrap_or_default();
+        format!("{fragment}\n<div id=\"toasts\" hx-swap-oob=\"beforeend\">{toast}</div>")
+    }
+}
+
+/// An HTML fragment for htmx (200).
+pub fn fragment(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+}

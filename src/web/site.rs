@@ -9,6 +9,10 @@ pub struct Site {
     pub origin: String,
     /// Cookies get `Secure` and the `__Host-` prefix when the base URL is https.
     pub https: bool,
+    /// How long an invitation link stays valid.
+    pub invite_ttl_ms: i64,
+    /// Invitations one team may make in 24 hours.
+    pub invites_per_day: i64,
 }
 
 impl Site {
@@ -18,7 +22,13 @@ impl Site {
         let after_scheme = base_url.split_once("://").map(|(_, rest)| rest).unwrap_or(&base_url);
         let host = after_scheme.split('/').next().unwrap_or_default();
         let scheme = if https { "https" } else { "http" };
-        Self { origin: format!("{scheme}://{host}"), base_url, https }
+        Self {
+            origin: format!("{scheme}://{host}"),
+            base_url,
+            https,
+            invite_ttl_ms: 7 * 24 * 3600 * 1000,
+            invites_per_day: 200,
+        }
     }
 }
 

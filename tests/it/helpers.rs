@@ -93,8 +93,8 @@ impl TestApp {
         self.db
             .query(move |conn| {
                 diesel::sql_query(format!(
-                    "INSERT INTO memberships (account_id, user_id, role, created_at) \
-                     SELECT a.id, u.id, '{}', 0 FROM accounts a, users u \
+                    "INSERT INTO memberships (account_id, user_id, role, sort_name, created_at) \
+                     SELECT a.id, u.id, '{}', lower(u.name), 0 FROM accounts a, users u \
                      WHERE a.slug = '{}' AND u.email_normalized = '{}'",
                     role.as_str(),
                     slug.replace('\'', "''"),
@@ -104,6 +104,34 @@ impl TestApp {
             })
             .await
             .expect("adding a member");
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        use diesel::prelude::*;
+        use teamdeck::db::schema::users;
+        let email = email.to_lowercase();
+        self.db
+            .query(move |conn| users::table.filter(users::email_normalized.eq(email)).select(users::id).first(conn))
+            .await
+            .expect("a user with that email")
+    }
+
+    pub async fn pending_invitation_id(&self, slug: &str, email: &str) -> i64 {
+        use diesel::prelude::*;
+        use teamdeck::db::schema::{accounts, invitations};
+        let (slug, email) = (slug.to_owned(), email.to_lowercase());
+        self.db
+            .query(move |conn| {
+                invitations::table
+                    .inner_join(accounts::table)
+                    .filter(accounts::slug.eq(slug))
+                    .filter(invitations::email_normalized.eq(email))
+                    .filter(invitations::state.eq("pending"))
+                    .select(invitations::id)
+                    .first(conn)
+            })
+            .await
+            .expect("a pending invitation")
     }
 
     /// Changes a member's role directly, as another admin's action would.

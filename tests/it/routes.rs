@@ -8,8 +8,13 @@ use reqwest::StatusCode;
 use teamdeck::domain::Role;
 use teamdeck::web::access::Access;
 
-fn concrete(path: &str, slug: &str) -> String {
-    path.replace("{slug}", slug).replace("{name}", "app.css")
+/// The path with real values: the team, a member to act on, a pending invitation.
+fn concrete(path: &str, slug: &str, user_id: i64, invitation_id: i64) -> String {
+    path.replace("{slug}", slug)
+        .replace("{name}", "app.css")
+        .replace("{user_id}", &user_id.to_string())
+        .replace("{id}", &invitation_id.to_string())
+        .replace("{token}", "not-a-real-token")
 }
 
 async fn call(browser: &Browser, method: &Method, path: &str, token: &str) -> reqwest::Response {
@@ -34,6 +39,20 @@ async fn every_route_declares_its_access_and_enforces_it() {
         app.add_member(&slug, &email, role).await;
         members.push((role, browser));
     }
+    // Someone to act on, and a pending invitation.
+    app.signed_up("Target", "target@example.com").await;
+    app.add_member(&slug, "target@example.com", Role::Developer).await;
+    let target_id = app.user_id("target@example.com").await;
+    let invited = members[0]
+        .1
+        .submit(
+            &format!("/a/{slug}/members"),
+            &format!("/a/{slug}/invites"),
+            &[("email", "new@example.com"), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(invited.status(), StatusCode::SEE_OTHER);
+    let invitation_id = app.pending_invitation_id(&slug, "new@example.com").await;
     let token_of = |html: String| csrf_token(&html).unwrap();
     let outsider_token = token_of(outsider.page("/teams/new", StatusCode::OK).await);
     let mut member_tokens = Vec::new();
@@ -42,9 +61,9 @@ async fn every_route_declares_its_access_and_enforces_it() {
     }
 
     let specs = teamdeck::web::routes().specs();
-    assert!(specs.len() >= 14, "the table lists the routes: {specs:?}");
+    assert!(specs.len() >= 30, "the table lists the routes: {specs:?}");
     for spec in specs {
-        let path = concrete(spec.path, &slug);
+        let path = concrete(spec.path, &slug, target_id, invitation_id);
         let what = format!("{} {}", spec.method, spec.path);
         // Signed out.
         let anonymous = call(&app.browser(), &spec.method, &path, "").await;

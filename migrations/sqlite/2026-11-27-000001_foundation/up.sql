@@ -26,9 +26,13 @@ CREATE TABLE memberships (
     account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     role TEXT NOT NULL CHECK (role IN ('admin', 'developer', 'billing')),
+    -- the member's name, lowercased: the members list is ordered by it, read in index order
+    sort_name TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, user_id)
 );
 
 -- the switcher: every account of one user
 CREATE INDEX memberships_by_user ON memberships (user_id);
+-- the members list: one team's members by name, a page at a time (keyset)
+CREATE INDEX memberships_by_name ON memberships (account_id, sort_name, user_id);

@@ -19,8 +19,11 @@ struct SettingsPage {
     layout: Layout,
     slug: String,
     personal: bool,
+    archived: bool,
+    team: String,
     name: String,
     error: Option<String>,
+    archive_error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -33,8 +36,11 @@ fn page(auth: &Authorized<need::ManageTeam>, name: String, error: Option<String>
         layout: Layout::for_account(auth, "Settings", "/settings"),
         slug: auth.account.slug.clone(),
         personal: auth.account.is_personal(),
+        archived: auth.account.is_archived(),
+        team: auth.account.name.clone(),
         name,
         error,
+        archive_error: None,
     }
 }
 
@@ -54,10 +60,10 @@ pub async fn rename(
         Ok(name) => name,
         Err(e) => return page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&auth, typed, Some(e.to_string()))),
     };
-    let (account_id, user_id) = (auth.account.id, auth.signed_in.user.id);
+    let (account, actor) = (auth.account.clone(), auth.actor());
     let renamed = {
         let name = name.clone();
-        db.run(move |conn| Ok::<_, AppError>(teams::rename(conn, account_id, user_id, &name))).await?
+        db.run(move |conn| Ok::<_, AppError>(teams::rename(conn, &account, &actor, &name))).await?
     };
     match renamed {
         Ok(()) => {
@@ -68,5 +74,40 @@ pub async fn rename(
             page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&auth, typed, Some(e.to_string())))
         }
         Err(TeamError::Db(e)) => Err(AppError::internal(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ArchiveForm {
+    #[serde(default)]
+    confirm_name: String,
+}
+
+/// Archives the team after its name was typed: read-only for good.
+#[tracing::instrument(name = "archive team", skip_all, fields(account_id = auth.account.id))]
+pub async fn archive(
+    auth: Authorized<need::ManageTeam>,
+    form: web::Form<ArchiveForm>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let (account, actor, typed) = (auth.account.clone(), auth.actor(), form.into_inner().confirm_name);
+    let archived = db.run(move |conn| Ok::<_, AppError>(teams::archive(conn, &account, &actor, &typed))).await?;
+    match archived {
+        Ok(()) => {
+            session::push_flash(
+                &auth.signed_in.session,
+                Flash::success(format!(
+                    "{} is archived. It is read-only and its pending invites were cancelled.",
+                    auth.account.name
+                )),
+            );
+            Ok(see_other(&auth.base_path()))
+        }
+        Err(teams::ArchiveError::Db(e)) => Err(AppError::internal(e)),
+        Err(e) => {
+            let mut page = page(&auth, auth.account.name.clone(), None);
+            page.archive_error = Some(e.to_string());
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
     }
 }

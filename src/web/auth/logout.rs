@@ -1,10 +1,24 @@
-use super::super::render::see_other;
+use super::super::render::{safe_next, see_other};
 use crate::auth::session;
 use actix_session::Session;
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
-/// Ends the session (the cookie is cleared) and goes to the sign-in page.
-pub async fn submit(session: Session) -> HttpResponse {
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    next: String,
+}
+
+/// Ends the session (the cookie is cleared) and goes to the sign-in page, which leads on to
+/// `next` (e.g. an invite for another address).
+pub async fn submit(session: Session, form: web::Form<LogoutForm>) -> HttpResponse {
     session::sign_out(&session);
-    see_other("/login?signed_out=1")
+    match safe_next(Some(&form.next)).as_str() {
+        "" => see_other("/login?signed_out=1"),
+        next => see_other(&format!(
+            "/login?{}",
+            serde_urlencoded::to_string([("signed_out", "1"), ("next", next)]).unwrap_or_default()
+        )),
+    }
 }

@@ -43,10 +43,10 @@ pub async fn submit(user: SignedIn, form: web::Form<NewTeamForm>, db: web::Data<
         Ok(name) => name,
         Err(e) => return again(e.to_string()),
     };
-    let creator = user.user.id;
+    let (creator, creator_name) = (user.user.id, user.user.name.clone());
     let created = {
         let name = name.clone();
-        db.run(move |conn| Ok::<_, AppError>(teams::create(conn, creator, &name))).await?
+        db.run(move |conn| Ok::<_, AppError>(teams::create(conn, creator, &creator_name, &name))).await?
     };
     match created {
         Ok(team) => {

@@ -1,0 +1,3 @@
+DROP TABLE audit_events;
+DROP TABLE outbox_emails;
+DROP TABLE invitations;

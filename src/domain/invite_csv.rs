@@ -1,0 +1,158 @@
+//! The bulk-invite CSV (`email,role`, up to 50 rows): parsing and per-row checks that need
+//! no database. Accepts the header in any case and column order, UTF-8 with or without a
+//! BOM, LF or CRLF, surrounding spaces and role names in any case.
+
+use super::{EmailAddress, Role};
+use std::collections::HashSet;
+
+pub const MAX_BYTES: usize = 64 * 1024;
+pub const MAX_ROWS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    #[error("The file is empty. Upload a CSV with a header line (email,role) and one invite per line.")]
+    Empty,
+    #[error("The file is larger than 64 KiB. Split it into smaller files of at most 50 invites.")]
+    TooLarge,
+    #[error("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")]
+    NotUtf8,
+    #[error("The first line must be the header email,role (in any order).")]
+    MissingHeader,
+    #[error("The file has {0} invites; at most 50 can be sent at once. Split it into smaller files.")]
+    TooManyRows(usize),
+    #[error("This doesn't look like a CSV file ({0}). Use the template.")]
+    NotCsv(String),
+}
+
+/// A row as typed, with what the file alone says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvRow {
+    /// The line number in the file (the header is line 1).
+    pub line: usize,
+    pub email: String,
+    pub role: String,
+    pub check: RowCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowCheck {
+    Valid(EmailAddress, Role),
+    InvalidEmail(String),
+    UnknownRole,
+    DuplicateInFile,
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(CsvError::TooLarge);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| CsvError::NotUtf8)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(CsvError::Empty);
+    }
+    if text.contains('\0') {
+        return Err(CsvError::NotCsv("it contains binary data".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| CsvError::NotCsv(e.to_string()))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let (Some(email_col), Some(role_col)) = (column("email"), column("role")) else {
+        return Err(CsvError::MissingHeader);
+    };
+    let mut rows = Vec::new();
+    let mut seen = HashSet::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| CsvError::NotCsv(e.to_string()))?;
+        if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let email = record.get(email_col).unwrap_or_default().to_owned();
+        let role = record.get(role_col).unwrap_or_default().to_owned();
+        let line = record.position().map(|p| p.line() as usize).unwrap_or(index + 2);
+        let check = match (EmailAddress::parse(&email), role.parse::<Role>()) {
+            (Err(e), _) => RowCheck::InvalidEmail(e.to_string()),
+            (Ok(_), Err(_)) => RowCheck::UnknownRole,
+            (Ok(address), Ok(role)) => {
+                if seen.insert(address.normalized().to_owned()) {
+                    RowCheck::Valid(address, role)
+                } else {
+                    RowCheck::DuplicateInFile
+                }
+            }
+        };
+        rows.push(CsvRow { line, email, role, check });
+    }
+    if rows.len() > MAX_ROWS {
+        return Err(CsvError::TooManyRows(rows.len()));
+    }
+    if rows.is_empty() {
+        return Err(CsvError::Empty);
+    }
+    Ok(rows)
+}
+
+/// The template offered for download.
+pub const TEMPLATE: &str =
+    "email,role\nalice@company.com,admin\nbob@company.com,developer\ncarol@company.com,billing\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid(rows: &[CsvRow]) -> Vec<(String, Role)> {
+        rows.iter()
+            .filter_map(|r| match &r.check {
+                RowCheck::Valid(e, role) => Some((e.normalized().to_owned(), *role)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_template_parses() {
+        let rows = parse(TEMPLATE.as_bytes()).unwrap();
+        assert_eq!(valid(&rows).len(), 3);
+        assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn header_case_order_bom_crlf_spaces_and_role_case_are_accepted() {
+        let file = "\u{feff} Role , EMAIL \r\n ADMIN , Alice@Company.com \r\nbilling,bob@company.com\r\n\r\n";
+        let rows = parse(file.as_bytes()).unwrap();
+        assert_eq!(
+            valid(&rows),
+            vec![("alice@company.com".to_owned(), Role::Admin), ("bob@company.com".to_owned(), Role::Billing)]
+        );
+        assert_eq!(rows[0].email, "Alice@Company.com", "shown as typed");
+    }
+
+    #[test]
+    fn each_bad_row_says_what_is_wrong() {
+        let file = "email,role\nnot-an-email,admin\nbob@x.io,owner\nbob@x.io,admin\nBOB@x.io,billing\n";
+        let rows = parse(file.as_bytes()).unwrap();
+        assert!(matches!(rows[0].check, RowCheck::InvalidEmail(_)));
+        assert_eq!(rows[1].check, RowCheck::UnknownRole);
+        assert!(matches!(rows[2].check, RowCheck::Valid(..)));
+        assert_eq!(rows[3].check, RowCheck::DuplicateInFile);
+    }
+
+    #[test]
+    fn files_that_cannot_be_used_are_refused_with_a_reason() {
+        assert_eq!(parse(b""), Err(CsvError::Empty));
+        assert_eq!(parse(b"email,role\n"), Err(CsvError::Empty));
+        assert_eq!(parse(b"alice@x.io,admin\n"), Err(CsvError::MissingHeader));
+        assert_eq!(parse(b"name,email\nA,a@x.io\n"), Err(CsvError::MissingHeader));
+        assert_eq!(parse(&[0xff, 0xfe, 0x00, 0x41]), Err(CsvError::NotUtf8));
+        assert!(matches!(parse(b"email,role\na@x.io,admin\0\n"), Err(CsvError::NotCsv(_))));
+        let many: String = std::iter::once("email,role\n".to_owned())
+            .chain((0..51).map(|n| format!("u{n}@x.io,developer\n")))
+            .collect();
+        assert_eq!(parse(many.as_bytes()), Err(CsvError::TooManyRows(51)));
+        assert_eq!(parse(&vec![b'a'; MAX_BYTES + 1]), Err(CsvError::TooLarge));
+        let fifty: String = std::iter::once("email,role\n".to_owned())
+            .chain((0..50).map(|n| format!("u{n}@x.io,developer\n")))
+            .collect();
+        assert_eq!(valid(&parse(fifty.as_bytes()).unwrap()).len(), 50);
+    }
+}

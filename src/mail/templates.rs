@@ -1,0 +1,47 @@
+//! The messages Teamdeck sends, each with a text and an HTML part (askama templates).
+//! Names reach only bodies and the subject, which lettre encodes: no header can be injected.
+
+use crate::web::render::When;
+use askama::Template;
+
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct InviteEmail<'a> {
+    pub team: &'a str,
+    pub inviter: &'a str,
+    pub role: &'a str,
+    pub link: &'a str,
+    pub expires_at: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email/invite.txt")]
+struct InviteText<'a> {
+    m: &'a InviteEmail<'a>,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/invite.html")]
+struct InviteHtml<'a> {
+    m: &'a InviteEmail<'a>,
+    expires: String,
+}
+
+pub fn invitation(m: &InviteEmail<'_>) -> Composed {
+    let expires = When::from_ms(m.expires_at).text;
+    Composed {
+        subject: format!("{} invited you to join {} on Teamdeck", one_line(m.inviter), one_line(m.team)),
+        text: InviteText { m, expires: expires.clone() }.render().unwrap_or_default(),
+        html: InviteHtml { m, expires }.render().unwrap_or_default(),
+    }
+}
+
+/// Control characters never reach a header, whatever a name holds.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}

@@ -1,0 +1,92 @@
+//! The outbox worker: claims due messages with a lease, sends them off the async workers,
+//! and records the outcome. A failed attempt is retried after `retry_base × 2^attempts`;
+//! after `max_attempts` the message (and its invitation's delivery) is marked failed.
+//! Nothing is lost on restart or SMTP outage: the outbox is in the database.
+
+use super::Mailer;
+use crate::db::Db;
+use crate::domain::now_ms;
+use crate::service::outbox;
+use lettre::message::Mailbox;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+pub struct OutboxConfig {
+    pub from: Mailbox,
+    pub retry_base: Duration,
+    pub max_attempts: i32,
+    pub poll: Duration,
+    /// The local outbox: each invite link is also logged so a local user can click it.
+    pub log_links: bool,
+}
+
+/// Wakes the worker when something was queued, so mail goes out at once.
+#[derive(Clone, Default)]
+pub struct OutboxSignal(pub Arc<Notify>);
+
+impl OutboxSignal {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+const LEASE_MS: i64 = 5 * 60 * 1000;
+
+pub async fn run(db: Db, mailer: Mailer, config: OutboxConfig, signal: OutboxSignal) {
+    loop {
+        match deliver_due(&db, &mailer, &config).await {
+            Ok(0) => {}
+            Ok(_) => continue, // there may be more
+            Err(e) => tracing::warn!(error = %e, "outbox: could not read due messages"),
+        }
+        tokio::select! {
+            _ = signal.0.notified() => {}
+            _ = tokio::time::sleep(config.poll) => {}
+        }
+    }
+}
+
+/// Sends what is due now; returns how many messages it handled.
+pub async fn deliver_due(db: &Db, mailer: &Mailer, config: &OutboxConfig) -> Result<usize, crate::db::DbError> {
+    let lease = outbox::new_lease();
+    let due = db.query(move |conn| outbox::claim_due(conn, lease, LEASE_MS, 10)).await?;
+    let handled = due.len();
+    for email in due {
+        let (mailer, config_c, message) = (mailer.clone(), config.clone(), email.clone());
+        let sent = tokio::task::spawn_blocking(move || {
+            let message_id = format!("<outbox-{}@teamdeck>", message.id);
+            mailer.send(
+                &config_c.from,
+                &message.to_address,
+                &message.subject,
+                &message.text_body,
+                &message.html_body,
+                &message_id,
+            )
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the sending thread failed: {e}")));
+        let attempt = email.attempts + 1;
+        match sent {
+            Ok(()) => {
+                if config.log_links && email.invitation_id.is_some() {
+                    if let Some(link) = email.text_body.lines().find(|l| l.contains("/invites/")) {
+                        tracing::info!(to = %email.to_address, link = %link.trim(), "invite written to the local outbox");
+                    }
+                } else {
+                    tracing::info!(outbox_id = email.id, attempt, "email sent");
+                }
+                db.query(move |conn| outbox::mark_sent(conn, &email)).await?;
+            }
+            Err(error) => {
+                let retry_at = (attempt < config.max_attempts)
+                    .then(|| now_ms() + (config.retry_base.as_millis() as i64) * (1i64 << (attempt - 1).clamp(0, 20)));
+                tracing::warn!(outbox_id = email.id, attempt, %error, gives_up = retry_at.is_none(), "email not sent");
+                db.query(move |conn| outbox::mark_attempt_failed(conn, &email, &error, retry_at)).await?;
+            }
+        }
+    }
+    Ok(handled)
+}

@@ -1,0 +1,139 @@
+//! The audit log: append-only records of who did what in an account. Written inside the
+//! transaction of the change it records; never holds a secret (no tokens, no keys).
+
+use crate::db::DbConnection;
+use crate::db::schema::audit_events;
+use crate::domain::{new_id, now_ms};
+use diesel::prelude::*;
+
+/// Who did it, as recorded (the name is kept even if the user is later deleted).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    InviteSent,
+    InviteResent,
+    InviteCancelled,
+    InviteAccepted,
+    InviteDeclined,
+    RoleChanged,
+    MemberRemoved,
+    MemberLeft,
+    TeamRenamed,
+    TeamArchived,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::InviteSent => "invite.sent",
+            Action::InviteResent => "invite.resent",
+            Action::InviteCancelled => "invite.cancelled",
+            Action::InviteAccepted => "invite.accepted",
+            Action::InviteDeclined => "invite.declined",
+            Action::RoleChanged => "member.role_changed",
+            Action::MemberRemoved => "member.removed",
+            Action::MemberLeft => "member.left",
+            Action::TeamRenamed => "team.renamed",
+            Action::TeamArchived => "team.archived",
+        }
+    }
+
+    /// In words, for the audit page.
+    pub fn describe(code: &str) -> &'static str {
+        match code {
+            "invite.sent" => "sent an invite to",
+            "invite.resent" => "resent the invite to",
+            "invite.cancelled" => "cancelled the invite to",
+            "invite.accepted" => "accepted the invite for",
+            "invite.declined" => "declined the invite for",
+            "member.role_changed" => "changed the role of",
+            "member.removed" => "removed",
+            "member.left" => "left the team:",
+            "team.renamed" => "renamed the team:",
+            "team.archived" => "archived the team",
+            _ => "did",
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewEvent<'a> {
+    id: i64,
+    account_id: i64,
+    actor_id: Option<i64>,
+    actor_name: &'a str,
+    action: &'a str,
+    subject: &'a str,
+    detail: &'a str,
+    created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub actor_name: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+pub fn record(
+    conn: &mut DbConnection,
+    account_id: i64,
+    actor: &Actor,
+    action: Action,
+    subject: &str,
+    detail: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values(&NewEvent {
+            id: new_id(),
+            account_id,
+            actor_id: Some(actor.id),
+            actor_name: &actor.name,
+            action: action.as_str(),
+            subject,
+            detail,
+            created_at: now_ms(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Newest first; `before` is the (time, id) of the last event of the previous page.
+pub fn page(
+    conn: &mut DbConnection,
+    account_id: i64,
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = audit_events::table
+        .filter(audit_events::account_id.eq(account_id))
+        .select(AuditEvent::as_select())
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = before {
+        query = query
+            .filter(audit_events::created_at.lt(at).or(audit_events::created_at.eq(at).and(audit_events::id.lt(id))));
+    }
+    query.load(conn)
+}
+
+/// How many invitations (sent or resent) an account made since `since`.
+pub fn invites_since(conn: &mut DbConnection, account_id: i64, since: i64) -> QueryResult<i64> {
+    audit_events::table
+        .filter(audit_events::account_id.eq(account_id))
+        .filter(audit_events::created_at.ge(since))
+        .filter(audit_events::action.eq_any([Action::InviteSent.as_str(), Action::InviteResent.as_str()]))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,419 @@
+//! Invitations: sending (one or many, in one transaction with their emails), resending,
+//! cancelling, and the invited person's accept or decline.
+//!
+//! A token is 256 random bits, shown only in the emailed link; the database keeps its
+//! SHA-256. It is single-use, expires, and is bound to the invited address.
+
+use super::accounts::{self, Account, NewMembership};
+use super::audit::{self, Action, Actor};
+use super::outbox::{self, NewEmail};
+use crate::db::schema::{accounts as accounts_t, invitations, memberships, users};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::{EmailAddress, Role, new_id, now_ms};
+use crate::mail::templates::{self, InviteEmail};
+use base64::Engine;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    pub id: i64,
+    pub account_id: i64,
+    pub email: String,
+    pub email_normalized: String,
+    pub role: String,
+    pub invited_by: Option<i64>,
+    pub state: String,
+    pub delivery: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Invitation {
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Developer)
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at <= now
+    }
+}
+
+/// What the caller needs to send invitations on behalf of someone.
+pub struct Inviting<'a> {
+    pub account: &'a Account,
+    pub inviter: &'a Actor,
+    pub base_url: &'a str,
+    pub ttl_ms: i64,
+    pub daily_cap: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new invitation went out.
+    Sent {
+        email: String,
+        role: Role,
+        expires_at: i64,
+    },
+    /// A pending invitation existed: its role was updated and it was sent again.
+    Resent {
+        email: String,
+        role: Role,
+        expires_at: i64,
+    },
+    AlreadyMember {
+        email: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error("{0} invitations a day is this team's limit. Try again tomorrow.")]
+    DailyCap(i64),
+    #[error("This team is archived: it cannot invite anyone.")]
+    Archived,
+    #[error("That invitation is no longer pending.")]
+    NotPending,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// A new random token and the hash that is stored.
+fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Sends each invitation in one transaction: all of them or none.
+pub fn invite_all(
+    conn: &mut DbConnection,
+    ctx: &Inviting<'_>,
+    requests: &[(EmailAddress, Role)],
+) -> Result<Vec<Outcome>, InviteError> {
+    write_transaction(conn, |conn| {
+        if ctx.account.is_archived() {
+            return Err(InviteError::Archived);
+        }
+        let now = now_ms();
+        let sent_today = audit::invites_since(conn, ctx.account.id, now - 24 * 3600 * 1000)?;
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let mut counted = 0;
+        for (email, role) in requests {
+            if is_member(conn, ctx.account.id, email.normalized())? {
+                outcomes.push(Outcome::AlreadyMember { email: email.as_typed().to_owned() });
+                continue;
+            }
+            counted += 1;
+            if sent_today + counted > ctx.daily_cap {
+                return Err(InviteError::DailyCap(ctx.daily_cap));
+            }
+            let existing = pending_for(conn, ctx.account.id, email.normalized())?;
+            let (token, hash) = new_token();
+            let expires_at = now + ctx.ttl_ms;
+            let id = match &existing {
+                Some(invitation) => {
+                    diesel::update(invitations::table.find(invitation.id))
+                        .set((
+                            invitations::role.eq(role.as_str()),
+                            invitations::token_hash.eq(&hash),
+                            invitations::expires_at.eq(expires_at),
+                            invitations::delivery.eq("queued"),
+                            invitations::invited_by.eq(ctx.inviter.id),
+                            invitations::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    invitation.id
+                }
+                None => {
+                    let id = new_id();
+                    diesel::insert_into(invitations::table)
+                        .values((
+                            invitations::id.eq(id),
+                            invitations::account_id.eq(ctx.account.id),
+                            invitations::email.eq(email.as_typed()),
+                            invitations::email_normalized.eq(email.normalized()),
+                            invitations::role.eq(role.as_str()),
+                            invitations::invited_by.eq(ctx.inviter.id),
+                            invitations::token_hash.eq(&hash),
+                            invitations::state.eq("pending"),
+                            invitations::delivery.eq("queued"),
+                            invitations::created_at.eq(now),
+                            invitations::expires_at.eq(expires_at),
+                            invitations::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    id
+                }
+            };
+            queue_email(conn, ctx, id, email.as_typed(), *role, &token, expires_at)?;
+            let action = if existing.is_some() { Action::InviteResent } else { Action::InviteSent };
+            audit::record(conn, ctx.account.id, ctx.inviter, action, email.as_typed(), role.label())?;
+            let email = email.as_typed().to_owned();
+            outcomes.push(match existing {
+                Some(_) => Outcome::Resent { email, role: *role, expires_at },
+                None => Outcome::Sent { email, role: *role, expires_at },
+            });
+        }
+        Ok(outcomes)
+    })
+}
+
+fn queue_email(
+    conn: &mut DbConnection,
+    ctx: &Inviting<'_>,
+    invitation_id: i64,
+    to: &str,
+    role: Role,
+    token: &str,
+    expires_at: i64,
+) -> QueryResult<()> {
+    let link = format!("{}/invites/{token}", ctx.base_url);
+    let message = templates::invitation(&InviteEmail {
+        team: &ctx.account.name,
+        inviter: &ctx.inviter.name,
+        role: role.label(),
+        link: &link,
+        expires_at,
+    });
+    outbox::enqueue(
+        conn,
+        &NewEmail {
+            to: to.to_owned(),
+            subject: message.subject,
+            text_body: message.text,
+            html_body: message.html,
+            invitation_id: Some(invitation_id),
+        },
+    )?;
+    Ok(())
+}
+
+/// Sends a pending invitation again with a new token (the old link stops working) and a
+/// fresh expiry.
+pub fn resend(conn: &mut DbConnection, ctx: &Inviting<'_>, invitation_id: i64) -> Result<Outcome, InviteError> {
+    let invitation = find_pending_in(conn, ctx.account.id, invitation_id)?;
+    let email = EmailAddress::parse(&invitation.email).map_err(|_| InviteError::NotPending)?;
+    let mut outcomes = invite_all(conn, ctx, &[(email, invitation.role())])?;
+    Ok(outcomes.remove(0))
+}
+
+pub fn cancel(
+    conn: &mut DbConnection,
+    account_id: i64,
+    actor: &Actor,
+    invitation_id: i64,
+) -> Result<Invitation, InviteError> {
+    write_transaction(conn, |conn| {
+        let invitation = find_pending_in(conn, account_id, invitation_id)?;
+        set_state(conn, invitation.id, "cancelled")?;
+        audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role().label())?;
+        Ok(invitation)
+    })
+}
+
+fn find_pending_in(conn: &mut DbConnection, account_id: i64, invitation_id: i64) -> Result<Invitation, InviteError> {
+    invitations::table
+        .filter(invitations::id.eq(invitation_id))
+        .filter(invitations::account_id.eq(account_id))
+        .filter(invitations::state.eq("pending"))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(InviteError::NotPending)
+}
+
+fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<()> {
+    diesel::update(invitations::table.find(id))
+        .set((invitations::state.eq(state), invitations::updated_at.eq(now_ms())))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn is_member(conn: &mut DbConnection, account_id: i64, email_normalized: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        memberships::table
+            .inner_join(users::table)
+            .filter(memberships::account_id.eq(account_id))
+            .filter(users::email_normalized.eq(email_normalized)),
+    ))
+    .get_result(conn)
+}
+
+fn pending_for(conn: &mut DbConnection, account_id: i64, email_normalized: &str) -> QueryResult<Option<Invitation>> {
+    invitations::table
+        .filter(invitations::account_id.eq(account_id))
+        .filter(invitations::email_normalized.eq(email_normalized))
+        .filter(invitations::state.eq("pending"))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A pending invitation as the members page lists it.
+#[derive(Debug, Clone)]
+pub struct PendingInvite {
+    pub invitation: Invitation,
+    pub invited_by: String,
+}
+
+pub fn pending(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<PendingInvite>> {
+    let rows: Vec<(Invitation, Option<String>)> = invitations::table
+        .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
+        .filter(invitations::account_id.eq(account_id))
+        .filter(invitations::state.eq("pending"))
+        .order(invitations::created_at.desc())
+        .select((Invitation::as_select(), users::name.nullable()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(invitation, name)| PendingInvite {
+            invitation,
+            invited_by: name.unwrap_or_else(|| "a former member".into()),
+        })
+        .collect())
+}
+
+/// Pending invitations of `account_id` to the given normalised addresses.
+pub fn pending_addresses(conn: &mut DbConnection, account_id: i64, emails: &[String]) -> QueryResult<Vec<String>> {
+    invitations::table
+        .filter(invitations::account_id.eq(account_id))
+        .filter(invitations::state.eq("pending"))
+        .filter(invitations::email_normalized.eq_any(emails))
+        .select(invitations::email_normalized)
+        .load(conn)
+}
+
+/// What the page an emailed link opens needs.
+#[derive(Debug, Clone)]
+pub struct InviteView {
+    pub invitation: Invitation,
+    pub account: Account,
+    pub invited_by: String,
+}
+
+pub fn find_by_token(conn: &mut DbConnection, token: &str) -> QueryResult<Option<InviteView>> {
+    let row: Option<(Invitation, Account, Option<String>)> = invitations::table
+        .inner_join(accounts_t::table)
+        .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
+        .filter(invitations::token_hash.eq(hash_token(token)))
+        .select((Invitation::as_select(), Account::as_select(), users::name.nullable()))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(invitation, account, name)| InviteView {
+        invitation,
+        account,
+        invited_by: name.unwrap_or_else(|| "a former member".into()),
+    }))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("This invite link isn't valid.")]
+    Unknown,
+    #[error("This invite is no longer pending.")]
+    NotPending,
+    #[error("This invite has expired.")]
+    Expired,
+    #[error("This invite is for another email address.")]
+    WrongUser,
+    #[error("This team is archived.")]
+    Archived,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Accepts the invitation of `token` for `user`: they become a member with the invited role.
+pub fn accept(
+    conn: &mut DbConnection,
+    token: &str,
+    user: &Actor,
+    user_email_normalized: &str,
+) -> Result<(Account, Role), AcceptError> {
+    write_transaction(conn, |conn| {
+        let view = usable(conn, token, user_email_normalized)?;
+        let invitation = &view.invitation;
+        let already: bool = diesel::select(diesel::dsl::exists(
+            memberships::table
+                .filter(memberships::account_id.eq(invitation.account_id))
+                .filter(memberships::user_id.eq(user.id)),
+        ))
+        .get_result(conn)?;
+        if !already {
+            diesel::insert_into(memberships::table)
+                .values(&NewMembership {
+                    account_id: invitation.account_id,
+                    user_id: user.id,
+                    role: invitation.role().as_str(),
+                    sort_name: accounts::sort_name(&user.name),
+                    created_at: now_ms(),
+                })
+                .execute(conn)?;
+        }
+        set_state(conn, invitation.id, "accepted")?;
+        audit::record(
+            conn,
+            invitation.account_id,
+            user,
+            Action::InviteAccepted,
+            &invitation.email,
+            invitation.role().label(),
+        )?;
+        Ok((view.account, invitation.role()))
+    })
+}
+
+pub fn decline(
+    conn: &mut DbConnection,
+    token: &str,
+    user: &Actor,
+    user_email_normalized: &str,
+) -> Result<Account, AcceptError> {
+    write_transaction(conn, |conn| {
+        let view = usable(conn, token, user_email_normalized)?;
+        set_state(conn, view.invitation.id, "declined")?;
+        audit::record(
+            conn,
+            view.account.id,
+            user,
+            Action::InviteDeclined,
+            &view.invitation.email,
+            view.invitation.role().label(),
+        )?;
+        Ok(view.account)
+    })
+}
+
+fn usable(conn: &mut DbConnection, token: &str, user_email_normalized: &str) -> Result<InviteView, AcceptError> {
+    let view = find_by_token(conn, token)?.ok_or(AcceptError::Unknown)?;
+    if view.invitation.state != "pending" {
+        return Err(AcceptError::NotPending);
+    }
+    if view.account.is_archived() {
+        return Err(AcceptError::Archived);
+    }
+    if view.invitation.is_expired(now_ms()) {
+        return Err(AcceptError::Expired);
+    }
+    if view.invitation.email_normalized != user_email_normalized {
+        return Err(AcceptError::WrongUser);
+    }
+    Ok(view)
+}
+
+/// Cancels every pending invitation of an account (when it is archived).
+pub fn cancel_all_pending(conn: &mut DbConnection, account_id: i64) -> QueryResult<usize> {
+    diesel::update(
+        invitations::table.filter(invitations::account_id.eq(account_id)).filter(invitations::state.eq("pending")),
+    )
+    .set((invitations::state.eq("cancelled"), invitations::updated_at.eq(now_ms())))
+    .execute(conn)
+}

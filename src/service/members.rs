@@ -1,0 +1,199 @@
+//! A team's members: the paged list, role changes, removal and leaving.
+//!
+//! The invariant: a team always has an admin. Every change that could take the last one
+//! runs in a write transaction that first locks the team's admin rows (PostgreSQL
+//! `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` holds the only write lock), so two admins
+//! demoting each other at once leave one admin.
+
+use super::audit::{self, Action, Actor};
+use crate::db::schema::memberships;
+use crate::db::schema::users;
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::Role;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Member {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub sort_name: String,
+    pub joined_at: i64,
+}
+
+impl Member {
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Developer)
+    }
+}
+
+/// Where the next page starts: after this (sort name, user id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub sort_name: String,
+    pub user_id: i64,
+}
+
+/// One page of members by name, read in index order (no offset: page 100 costs what page 1
+/// does). `search` matches part of a name or an email. Returns `limit` members and whether
+/// more follow.
+pub fn page(
+    conn: &mut DbConnection,
+    account_id: i64,
+    search: Option<&str>,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<(Vec<Member>, bool)> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::account_id.eq(account_id))
+        .select((
+            users::id,
+            users::name,
+            users::email,
+            memberships::role,
+            memberships::sort_name,
+            memberships::created_at,
+        ))
+        .order((memberships::sort_name, memberships::user_id))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(cursor) = after {
+        query = query.filter(
+            memberships::sort_name
+                .gt(cursor.sort_name.clone())
+                .or(memberships::sort_name.eq(cursor.sort_name.clone()).and(memberships::user_id.gt(cursor.user_id))),
+        );
+    }
+    if let Some(q) = search.map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        query = query.filter(
+            memberships::sort_name
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::email_normalized.like(pattern).escape('\\')),
+        );
+    }
+    let mut members: Vec<Member> = query.load(conn)?;
+    let more = members.len() as i64 > limit;
+    members.truncate(limit as usize);
+    Ok((members, more))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+pub fn find(conn: &mut DbConnection, account_id: i64, user_id: i64) -> QueryResult<Option<Member>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::account_id.eq(account_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((
+            users::id,
+            users::name,
+            users::email,
+            memberships::role,
+            memberships::sort_name,
+            memberships::created_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn count(conn: &mut DbConnection, account_id: i64) -> QueryResult<i64> {
+    memberships::table.filter(memberships::account_id.eq(account_id)).count().get_result(conn)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    #[error("{0} is the team's last admin. Make someone else an admin first.")]
+    LastAdmin(String),
+    #[error("You are the team's last admin. Make someone else an admin before you leave.")]
+    LastAdminLeaving,
+    #[error("That person is not a member of this team.")]
+    NotAMember,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// The team's admins, locked against concurrent changes until the transaction ends.
+fn lock_admins(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<i64>> {
+    let admins = memberships::table
+        .filter(memberships::account_id.eq(account_id))
+        .filter(memberships::role.eq(Role::Admin.as_str()))
+        .select(memberships::user_id);
+    match conn {
+        DbConnection::Postgres(pg) => admins.for_update().load(pg),
+        DbConnection::Sqlite(_) => admins.load(conn),
+    }
+}
+
+/// The change a role update made.
+#[derive(Debug, Clone)]
+pub struct RoleChange {
+    pub member: Member,
+    pub old: Role,
+    pub new: Role,
+}
+
+pub fn change_role(
+    conn: &mut DbConnection,
+    account_id: i64,
+    actor: &Actor,
+    user_id: i64,
+    new: Role,
+) -> Result<RoleChange, MemberError> {
+    write_transaction(conn, |conn| {
+        let admins = lock_admins(conn, account_id)?;
+        let mut member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
+        let old = member.role();
+        if old == Role::Admin && new != Role::Admin && admins == [user_id] {
+            return Err(MemberError::LastAdmin(member.name));
+        }
+        if old != new {
+            diesel::update(memberships::table.find((account_id, user_id)))
+                .set(memberships::role.eq(new.as_str()))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                account_id,
+                actor,
+                Action::RoleChanged,
+                &member.name,
+                &format!("{} → {}", old.label(), new.label()),
+            )?;
+        }
+        member.role = new.as_str().to_owned();
+        Ok(RoleChange { member, old, new })
+    })
+}
+
+pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: i64) -> Result<Member, MemberError> {
+    write_transaction(conn, |conn| {
+        let admins = lock_admins(conn, account_id)?;
+        let member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
+        if admins == [user_id] {
+            return Err(if actor.id == user_id {
+                MemberError::LastAdminLeaving
+            } else {
+                MemberError::LastAdmin(member.name)
+            });
+        }
+        diesel::delete(memberships::table.find((account_id, user_id))).execute(conn)?;
+        let action = if actor.id == user_id { Action::MemberLeft } else { Action::MemberRemoved };
+        audit::record(conn, account_id, actor, action, &member.name, member.role().label())?;
+        Ok(member)
+    })
+}
+
+/// Which of `emails` (normalised) already belong to members of `account_id`.
+pub fn member_emails(conn: &mut DbConnection, account_id: i64, emails: &[String]) -> QueryResult<Vec<String>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::account_id.eq(account_id))
+        .filter(users::email_normalized.eq_any(emails))
+        .select(users::email_normalized)
+        .load(conn)
+}

@@ -1,0 +1,225 @@
+//! Bulk invites from a CSV: upload → a preview of every row with its status (nothing
+//! written yet) → confirm, which sends the valid rows in one transaction (all or none) →
+//! a summary. The preview carries the rows in hidden fields, so nothing is kept between
+//! the steps and everything is checked again at confirmation.
+
+use super::invites::describe;
+use crate::auth::session;
+use crate::db::Db;
+use crate::domain::invite_csv::{self, CsvRow, RowCheck};
+use crate::domain::{EmailAddress, Role};
+use crate::mail::worker::OutboxSignal;
+use crate::service::invitations::{self, InviteError, Inviting, Outcome};
+use crate::service::members;
+use crate::web::error::AppError;
+use crate::web::extract::{Authorized, need};
+use crate::web::layout::Layout;
+use crate::web::render::page_with_status;
+use crate::web::site::Site;
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use futures_util::StreamExt;
+
+#[derive(Template)]
+#[template(path = "members/bulk.html")]
+struct UploadPage {
+    layout: Layout,
+    base: String,
+    csrf: String,
+    error: Option<String>,
+}
+
+/// A row of the preview.
+pub struct PreviewRow {
+    pub line: usize,
+    pub email: String,
+    pub role: String,
+    pub status: &'static str,
+    pub pill: &'static str,
+    /// `role email` for the confirmation form, when the row will be sent.
+    pub send: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "members/bulk_preview.html")]
+struct PreviewPage {
+    layout: Layout,
+    base: String,
+    csrf: String,
+    rows: Vec<PreviewRow>,
+    sendable: usize,
+}
+
+#[derive(Template)]
+#[template(path = "members/bulk_result.html")]
+struct ResultPage {
+    layout: Layout,
+    base: String,
+    lines: Vec<String>,
+    sent: usize,
+    resent: usize,
+    skipped: usize,
+}
+
+fn upload_page(auth: &Authorized<need::ManageInvites>, error: Option<String>) -> UploadPage {
+    UploadPage {
+        layout: Layout::for_account(auth, "Bulk invite", "/members"),
+        base: auth.base_path(),
+        csrf: session::csrf_token(&auth.signed_in.session),
+        error,
+    }
+}
+
+pub async fn show(auth: Authorized<need::ManageInvites>) -> Result<HttpResponse, AppError> {
+    page_with_status(StatusCode::OK, &upload_page(&auth, None))
+}
+
+pub async fn template() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"teamdeck-invites.csv\""))
+        .body(invite_csv::TEMPLATE)
+}
+
+/// Reads the `file` part of the upload, refusing more than the CSV limit (and a bit).
+async fn read_file(mut multipart: Multipart) -> Result<Option<Vec<u8>>, AppError> {
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+            if bytes.len() + chunk.len() > invite_csv::MAX_BYTES + 1 {
+                bytes.resize(invite_csv::MAX_BYTES + 1, 0);
+                return Ok(Some(bytes));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok(Some(bytes));
+    }
+    Ok(None)
+}
+
+pub async fn preview(
+    auth: Authorized<need::ManageInvites>,
+    multipart: Multipart,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let Some(bytes) = read_file(multipart).await? else {
+        return page_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &upload_page(&auth, Some("Choose a CSV file to upload.".into())),
+        );
+    };
+    let rows = match invite_csv::parse(&bytes) {
+        Ok(rows) => rows,
+        Err(e) => return page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &upload_page(&auth, Some(e.to_string()))),
+    };
+    let emails: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match &r.check {
+            RowCheck::Valid(e, _) => Some(e.normalized().to_owned()),
+            _ => None,
+        })
+        .collect();
+    let account_id = auth.account.id;
+    let (members, invited) = db
+        .query(move |conn| {
+            Ok((
+                members::member_emails(conn, account_id, &emails)?,
+                invitations::pending_addresses(conn, account_id, &emails)?,
+            ))
+        })
+        .await?;
+    let rows: Vec<PreviewRow> = rows.into_iter().map(|row| preview_row(row, &members, &invited)).collect();
+    let page = PreviewPage {
+        layout: Layout::for_account(&auth, "Bulk invite: preview", "/members"),
+        base: auth.base_path(),
+        csrf: session::csrf_token(&auth.signed_in.session),
+        sendable: rows.iter().filter(|r| r.send.is_some()).count(),
+        rows,
+    };
+    page_with_status(StatusCode::OK, &page)
+}
+
+fn preview_row(row: CsvRow, members: &[String], invited: &[String]) -> PreviewRow {
+    let (status, pill, send) = match &row.check {
+        RowCheck::InvalidEmail(_) => ("Invalid email", "pill--failed", None),
+        RowCheck::UnknownRole => ("Unknown role (use admin, developer or billing)", "pill--failed", None),
+        RowCheck::DuplicateInFile => ("Duplicate in file", "pill--expired", None),
+        RowCheck::Valid(email, _) if members.iter().any(|m| m == email.normalized()) => {
+            ("Already a member", "pill--expired", None)
+        }
+        RowCheck::Valid(email, role) if invited.iter().any(|m| m == email.normalized()) => {
+            ("Already invited: will resend", "pill--pending", Some(format!("{} {}", role.as_str(), email.as_typed())))
+        }
+        RowCheck::Valid(email, role) => {
+            ("Will invite", "pill--open", Some(format!("{} {}", role.as_str(), email.as_typed())))
+        }
+    };
+    PreviewRow { line: row.line, email: row.email, role: row.role, status, pill, send }
+}
+
+pub async fn confirm(
+    auth: Authorized<need::ManageInvites>,
+    form: web::Form<Vec<(String, String)>>,
+    db: web::Data<Db>,
+    site: web::Data<Site>,
+    outbox: web::Data<OutboxSignal>,
+) -> Result<HttpResponse, AppError> {
+    let mut requests = Vec::new();
+    for (key, value) in form.into_inner() {
+        if key != "row" {
+            continue;
+        }
+        let parsed = value
+            .split_once(' ')
+            .and_then(|(role, email)| Some((EmailAddress::parse(email).ok()?, role.parse::<Role>().ok()?)));
+        requests.push(
+            parsed.ok_or_else(|| {
+                AppError::BadRequest("The confirmation form was altered. Upload the file again.".into())
+            })?,
+        );
+    }
+    if requests.is_empty() || requests.len() > invite_csv::MAX_ROWS {
+        return Err(AppError::BadRequest("Nothing to send. Upload the file again.".into()));
+    }
+    let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
+    let result = db
+        .run(move |conn| {
+            let ctx = Inviting {
+                account: &account,
+                inviter: &inviter,
+                base_url: &site.base_url,
+                ttl_ms: site.invite_ttl_ms,
+                daily_cap: site.invites_per_day,
+            };
+            Ok::<_, AppError>(invitations::invite_all(conn, &ctx, &requests))
+        })
+        .await?;
+    let outcomes = match result {
+        Ok(outcomes) => outcomes,
+        Err(InviteError::Db(e)) => return Err(AppError::internal(e)),
+        Err(e) => {
+            return page_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &upload_page(&auth, Some(format!("Nothing was sent. {e}"))),
+            );
+        }
+    };
+    outbox.wake();
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let page = ResultPage {
+        layout: Layout::for_account(&auth, "Bulk invite: done", "/members"),
+        base: auth.base_path(),
+        sent: count(|o| matches!(o, Outcome::Sent { .. })),
+        resent: count(|o| matches!(o, Outcome::Resent { .. })),
+        skipped: count(|o| matches!(o, Outcome::AlreadyMember { .. })),
+        lines: outcomes.iter().map(|o| describe(o, &auth.account.name)).collect(),
+    };
+    page_with_status(StatusCode::OK, &page)
+}

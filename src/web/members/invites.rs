@@ -1,0 +1,175 @@
+//! Sending, resending and cancelling invitations from the members page. With htmx the
+//! invitations section is swapped in place with a toast; without, the page comes back with
+//! a flash message (or the form with its error).
+
+use super::list::{InviteForm, ListQuery, invites_part, render_page};
+use crate::auth::session::{self, Flash};
+use crate::db::Db;
+use crate::domain::{EmailAddress, Role};
+use crate::mail::worker::OutboxSignal;
+use crate::service::invitations::{self, InviteError, Inviting, Outcome};
+use crate::web::error::AppError;
+use crate::web::extract::{Authorized, need};
+use crate::web::render::{When, fragment, see_other, toast};
+use crate::web::site::Site;
+use actix_htmx::Htmx;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct InviteFields {
+    email: String,
+    role: String,
+}
+
+/// The words for what happened.
+pub fn describe(outcome: &Outcome, team: &str) -> String {
+    match outcome {
+        Outcome::Sent { email, role, expires_at } => format!(
+            "Invite sent to {email} as {}. The link expires on {}.",
+            role.label(),
+            When::from_ms(*expires_at).text
+        ),
+        Outcome::Resent { email, role, expires_at } => format!(
+            "Invite to {email} sent again as {}, with a new link that expires on {}. The old link no longer works.",
+            role.label(),
+            When::from_ms(*expires_at).text
+        ),
+        Outcome::AlreadyMember { email } => format!("{email} is already a member of {team}."),
+    }
+}
+
+#[tracing::instrument(name = "invite", skip_all, fields(account_id = auth.account.id))]
+pub async fn send(
+    auth: Authorized<need::ManageInvites>,
+    form: web::Form<InviteFields>,
+    htmx: Htmx,
+    db: web::Data<Db>,
+    site: web::Data<Site>,
+    outbox: web::Data<OutboxSignal>,
+) -> Result<HttpResponse, AppError> {
+    let InviteFields { email, role } = form.into_inner();
+    let parsed = match (EmailAddress::parse(&email), role.parse::<Role>()) {
+        (Ok(address), Ok(role)) => Ok((address, role)),
+        (Err(e), _) => Err(e.to_string()),
+        (_, Err(e)) => Err(e.to_string()),
+    };
+    let result = match parsed {
+        Ok((address, parsed_role)) => {
+            let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
+            db.run(move |conn| {
+                let ctx = Inviting {
+                    account: &account,
+                    inviter: &inviter,
+                    base_url: &site.base_url,
+                    ttl_ms: site.invite_ttl_ms,
+                    daily_cap: site.invites_per_day,
+                };
+                Ok::<_, AppError>(invitations::invite_all(conn, &ctx, &[(address, parsed_role)]))
+            })
+            .await?
+            .map_err(|e| match e {
+                InviteError::Db(e) => Err(AppError::internal(e)),
+                other => Ok(other.to_string()),
+            })
+        }
+        Err(message) => Err(Ok(message)),
+    };
+    let outcome = match result {
+        Ok(mut outcomes) => outcomes.remove(0),
+        Err(Err(e)) => return Err(e),
+        Err(Ok(message)) => return form_again(&auth, &db, &htmx, email, role, message).await,
+    };
+    if let Outcome::AlreadyMember { .. } = outcome {
+        return form_again(&auth, &db, &htmx, email, role, describe(&outcome, &auth.account.name)).await;
+    }
+    outbox.wake();
+    done(&auth, &db, &htmx, describe(&outcome, &auth.account.name)).await
+}
+
+async fn form_again(
+    auth: &Authorized<need::ManageInvites>,
+    db: &Db,
+    htmx: &Htmx,
+    email: String,
+    role: String,
+    error: String,
+) -> Result<HttpResponse, AppError> {
+    let form = InviteForm { email, role, error: Some(error) };
+    if htmx.is_htmx {
+        let body = invites_part(auth, db, form).await?;
+        return Ok(HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY)
+            .content_type("text/html; charset=utf-8")
+            .body(body));
+    }
+    render_page(auth, db, ListQuery::default(), form, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// After a change to the invitations: the section and a toast (htmx), or a flash and back.
+async fn done(
+    auth: &Authorized<need::ManageInvites>,
+    db: &Db,
+    htmx: &Htmx,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    if htmx.is_htmx {
+        let body = invites_part(auth, db, InviteForm::default()).await?;
+        return Ok(fragment(toast::with(body, true, &message)));
+    }
+    session::push_flash(&auth.signed_in.session, Flash::success(message));
+    Ok(see_other(&format!("{}/members#invites", auth.base_path())))
+}
+
+pub async fn resend(
+    auth: Authorized<need::ManageInvites>,
+    path: web::Path<(String, i64)>,
+    htmx: Htmx,
+    db: web::Data<Db>,
+    site: web::Data<Site>,
+    outbox: web::Data<OutboxSignal>,
+) -> Result<HttpResponse, AppError> {
+    let invitation_id = path.into_inner().1;
+    let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
+    let outcome = db
+        .run(move |conn| {
+            let ctx = Inviting {
+                account: &account,
+                inviter: &inviter,
+                base_url: &site.base_url,
+                ttl_ms: site.invite_ttl_ms,
+                daily_cap: site.invites_per_day,
+            };
+            Ok::<_, AppError>(invitations::resend(conn, &ctx, invitation_id))
+        })
+        .await?;
+    match outcome {
+        Ok(outcome) => {
+            outbox.wake();
+            done(&auth, &db, &htmx, describe(&outcome, &auth.account.name)).await
+        }
+        Err(InviteError::Db(e)) => Err(AppError::internal(e)),
+        Err(InviteError::NotPending) => Err(AppError::NotFound),
+        Err(other) => Err(AppError::Forbidden(other.to_string())),
+    }
+}
+
+pub async fn cancel(
+    auth: Authorized<need::ManageInvites>,
+    path: web::Path<(String, i64)>,
+    htmx: Htmx,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let invitation_id = path.into_inner().1;
+    let (account_id, actor) = (auth.account.id, auth.actor());
+    let cancelled =
+        db.run(move |conn| Ok::<_, AppError>(invitations::cancel(conn, account_id, &actor, invitation_id))).await?;
+    match cancelled {
+        Ok(invitation) => {
+            done(&auth, &db, &htmx, format!("Invite to {} cancelled. Its link no longer works.", invitation.email))
+                .await
+        }
+        Err(InviteError::Db(e)) => Err(AppError::internal(e)),
+        Err(_) => Err(AppError::NotFound),
+    }
+}

@@ -1,0 +1,91 @@
+//! The members page (`/a/{slug}/members`): the member list for everyone, role changes,
+//! removal and invitations for admins, leaving for members.
+
+pub mod bulk;
+pub mod invites;
+pub mod leave;
+pub mod list;
+pub mod manage;
+
+use super::extract::Authorized;
+use super::render::When;
+use crate::domain::{Permission, Role};
+use crate::service::invitations::PendingInvite;
+use crate::service::members::Member;
+
+/// A member as a table row shows them.
+pub struct MemberRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub joined: When,
+    pub is_you: bool,
+}
+
+impl MemberRow {
+    pub fn new(member: Member, you: i64) -> Self {
+        Self {
+            id: member.user_id,
+            role: member.role(),
+            joined: When::from_ms(member.joined_at),
+            is_you: member.user_id == you,
+            name: member.name,
+            email: member.email,
+        }
+    }
+
+    pub fn role_class(&self) -> &'static str {
+        super::layout::role_class(self.role)
+    }
+}
+
+/// A pending invitation as the list shows it.
+pub struct InviteRow {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: String,
+    pub expires: When,
+    pub expired: bool,
+    pub delivery_failed: bool,
+}
+
+impl InviteRow {
+    pub fn new(p: PendingInvite, now: i64) -> Self {
+        Self {
+            id: p.invitation.id,
+            role: p.invitation.role(),
+            expired: p.invitation.is_expired(now),
+            delivery_failed: p.invitation.delivery == "failed",
+            expires: When::from_ms(p.invitation.expires_at),
+            email: p.invitation.email,
+            invited_by: p.invited_by,
+        }
+    }
+
+    pub fn role_class(&self) -> &'static str {
+        super::layout::role_class(self.role)
+    }
+}
+
+/// What the viewer may do on the members page (decides which controls are rendered; the
+/// routes refuse anyway).
+pub struct Can {
+    pub manage_members: bool,
+    pub invite: bool,
+    pub leave: bool,
+}
+
+impl Can {
+    pub fn of<P>(auth: &Authorized<P>) -> Self {
+        let may = |p: Permission| auth.role.allows(p) && !auth.account.is_archived() && !auth.account.is_personal();
+        Self {
+            manage_members: may(Permission::ManageMembers),
+            invite: may(Permission::ManageInvites),
+            leave: may(Permission::LeaveTeam),
+        }
+    }
+}
+
+pub const ROLES: [Role; 3] = Role::ALL;
