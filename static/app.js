@@ -3,6 +3,7 @@
  * Everything is delegated on `document`, so it also works for content htmx swaps in. */
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
 
   var MENU_SELECTOR = "details.switcher, details.user-menu, details.sidenav-fold";
   var OPEN_MENU_SELECTOR = "details.switcher[open], details.user-menu[open], details.sidenav-fold[open]";

@@ -50,7 +50,7 @@ async function signIn(page, { email, password }, { landsOn = /^\/a\/[^/]+$/ } = 
 
 // <summary> has no ARIA role in Playwright's engine: the menus are found by their label or
 // by the user's visible name; what is inside them, by role.
-const switcherButton = (page) => page.getByLabel('Switch account');
+const switcherButton = (page) => page.locator('summary', { hasText: 'Switch account' });
 const switcherMenu = (page) => page.locator('details.switcher .menu');
 const userMenuButton = (page, user) => page.getByRole('banner').locator('summary').filter({ hasText: exactly(user.name) });
 

@@ -68,38 +68,42 @@ async function openSession(browser, baseURL, { viewport = { width: 1280, height:
   });
   await context.addInitScript(watchCsp);
 
+  // Every page of the context (also popups and pages a flow opens later) is watched.
+  const watch = (page) => {
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error' && !/Content Security Policy/i.test(msg.text())) return;
+      const where = msg.location() && msg.location().url;
+      const m = FAILED_TO_LOAD.exec(msg.text());
+      if (m && where && isAllowed(Number(m[1]), where)) return;
+      problems.push(`console ${msg.type()} on ${page.url()}: ${msg.text()}${where ? ` (${where})` : ''}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.stack || err}`));
+    // A request the page itself gave up on because it navigated away (e.g. the favicon while a
+    // form is submitted) is not a failure: only count aborts with no later navigation.
+    let requests = 0;
+    let lastNavigation = 0;
+    const order = new WeakMap();
+    page.on('request', (req) => {
+      order.set(req, ++requests);
+      if (req.isNavigationRequest() && req.frame() === page.mainFrame()) lastNavigation = requests;
+    });
+    page.on('requestfailed', (req) => {
+      const error = req.failure() && req.failure().errorText;
+      if (error === 'net::ERR_ABORTED' && lastNavigation > (order.get(req) || Infinity)) return;
+      problems.push(`request failed: ${req.method()} ${req.url()}: ${req.failure() && req.failure().errorText}`);
+    });
+    page.on('response', (res) => {
+      if (res.status() >= 400 && !isAllowed(res.status(), res.url())) {
+        problems.push(`unexpected HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
+      }
+    });
+    page.on('dialog', (d) => {
+      problems.push(`unexpected JavaScript ${d.type()} dialog: ${d.message()}`);
+      d.dismiss().catch(() => {});
+    });
+  };
+  context.on('page', watch);
   const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error' && !/Content Security Policy/i.test(msg.text())) return;
-    const where = msg.location() && msg.location().url;
-    const m = FAILED_TO_LOAD.exec(msg.text());
-    if (m && where && isAllowed(Number(m[1]), where)) return;
-    problems.push(`console ${msg.type()} on ${page.url()}: ${msg.text()}${where ? ` (${where})` : ''}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.stack || err}`));
-  // A request the page itself gave up on because it navigated away (e.g. the favicon while a
-  // form is submitted) is not a failure: only count aborts with no later navigation.
-  let requests = 0;
-  let lastNavigation = 0;
-  const order = new WeakMap();
-  page.on('request', (req) => {
-    order.set(req, ++requests);
-    if (req.isNavigationRequest() && req.frame() === page.mainFrame()) lastNavigation = requests;
-  });
-  page.on('requestfailed', (req) => {
-    const error = req.failure() && req.failure().errorText;
-    if (error === 'net::ERR_ABORTED' && lastNavigation > (order.get(req) || Infinity)) return;
-    problems.push(`request failed: ${req.method()} ${req.url()}: ${req.failure() && req.failure().errorText}`);
-  });
-  page.on('response', (res) => {
-    if (res.status() >= 400 && !isAllowed(res.status(), res.url())) {
-      problems.push(`unexpected HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
-    }
-  });
-  page.on('dialog', (d) => {
-    problems.push(`unexpected JavaScript ${d.type()} dialog: ${d.message()}`);
-    d.dismiss().catch(() => {});
-  });
 
   const session = {
     context,
@@ -113,11 +117,11 @@ async function openSession(browser, baseURL, { viewport = { width: 1280, height:
       const onResponse = (res) => {
         if (res.status() === status && isAllowed(status, res.url())) seen = true;
       };
-      page.on('response', onResponse);
+      context.on('response', onResponse);
       try {
         return await action();
       } finally {
-        page.off('response', onResponse);
+        context.off('response', onResponse);
         // Console "Failed to load resource" messages may trail the response slightly.
         await page.waitForTimeout(50);
         allowed.splice(allowed.indexOf(entry), 1);

@@ -6,7 +6,7 @@
 use super::Mailer;
 use crate::db::Db;
 use crate::domain::now_ms;
-use crate::service::outbox;
+use crate::service::{invitations, outbox};
 use lettre::message::Mailbox;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +54,26 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, config: &OutboxConfig) -> Res
     let due = db.query(move |conn| outbox::claim_due(conn, lease, LEASE_MS, 10)).await?;
     let handled = due.len();
     for email in due {
-        let (mailer, config_c, message) = (mailer.clone(), config.clone(), email.clone());
+        let mut message = email.clone();
+        if let Some(invitation) = email.invitation_id.filter(|_| message.text_body.contains(outbox::TOKEN_PLACEHOLDER))
+        {
+            match db.query(move |conn| invitations::mint_token(conn, invitation)).await? {
+                Some(token) => {
+                    message.text_body = message.text_body.replace(outbox::TOKEN_PLACEHOLDER, &token);
+                    message.html_body = message.html_body.replace(outbox::TOKEN_PLACEHOLDER, &token);
+                }
+                None => {
+                    // Cancelled (or accepted) before it went out: nothing to send.
+                    let email = email.clone();
+                    db.query(move |conn| {
+                        outbox::mark_attempt_failed(conn, &email, "the invitation is no longer pending", None)
+                    })
+                    .await?;
+                    continue;
+                }
+            }
+        }
+        let (mailer, config_c, log_text) = (mailer.clone(), config.clone(), message.text_body.clone());
         let sent = tokio::task::spawn_blocking(move || {
             let message_id = format!("<outbox-{}@teamdeck>", message.id);
             mailer.send(
@@ -72,7 +91,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, config: &OutboxConfig) -> Res
         match sent {
             Ok(()) => {
                 if config.log_links && email.invitation_id.is_some() {
-                    if let Some(link) = email.text_body.lines().find(|l| l.contains("/invites/")) {
+                    if let Some(link) = log_text.lines().find(|l| l.contains("/invites/")) {
                         tracing::info!(to = %email.to_address, link = %link.trim(), "invite written to the local outbox");
                     }
                 } else {

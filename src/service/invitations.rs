@@ -2,7 +2,10 @@
 //! cancelling, and the invited person's accept or decline.
 //!
 //! A token is 256 random bits, shown only in the emailed link; the database keeps its
-//! SHA-256. It is single-use, expires, and is bound to the invited address.
+//! SHA-256. It is single-use, expires, and is bound to the invited address. The token is
+//! minted by the outbox worker at the moment the email is sent ([`mint_token`]): the queued
+//! email holds a placeholder, so the token never rests in the database, not even in the
+//! outbox.
 
 use super::accounts::{self, Account, NewMembership};
 use super::audit::{self, Action, Actor};
@@ -89,6 +92,16 @@ fn new_token() -> (String, String) {
     (token, hash)
 }
 
+/// Gives a pending invitation a new token (the previous link stops working) and returns it,
+/// for the email about to be sent; `None` when the invitation is no longer pending.
+pub fn mint_token(conn: &mut DbConnection, invitation_id: i64) -> QueryResult<Option<String>> {
+    let (token, hash) = new_token();
+    let updated = diesel::update(invitations::table.find(invitation_id).filter(invitations::state.eq("pending")))
+        .set(invitations::token_hash.eq(hash))
+        .execute(conn)?;
+    Ok((updated == 1).then_some(token))
+}
+
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -117,7 +130,8 @@ pub fn invite_all(
                 return Err(InviteError::DailyCap(ctx.daily_cap));
             }
             let existing = pending_for(conn, ctx.account.id, email.normalized())?;
-            let (token, hash) = new_token();
+            // No link works until the worker mints the real token at sending time.
+            let (_, hash) = new_token();
             let expires_at = now + ctx.ttl_ms;
             let id = match &existing {
                 Some(invitation) => {
@@ -154,7 +168,7 @@ pub fn invite_all(
                     id
                 }
             };
-            queue_email(conn, ctx, id, email.as_typed(), *role, &token, expires_at)?;
+            queue_email(conn, ctx, id, email.as_typed(), *role, expires_at)?;
             let action = if existing.is_some() { Action::InviteResent } else { Action::InviteSent };
             audit::record(conn, ctx.account.id, ctx.inviter, action, email.as_typed(), role.label())?;
             let email = email.as_typed().to_owned();
@@ -173,10 +187,9 @@ fn queue_email(
     invitation_id: i64,
     to: &str,
     role: Role,
-    token: &str,
     expires_at: i64,
 ) -> QueryResult<()> {
-    let link = format!("{}/invites/{token}", ctx.base_url);
+    let link = format!("{}/invites/{}", ctx.base_url, outbox::TOKEN_PLACEHOLDER);
     let message = templates::invitation(&InviteEmail {
         team: &ctx.account.name,
         inviter: &ctx.inviter.name,

@@ -8,6 +8,9 @@ use crate::db::schema::{invitations, outbox_emails};
 use crate::domain::{new_id, now_ms};
 use diesel::prelude::*;
 
+/// Stands in a queued invitation email for the token, which is minted when it is sent.
+pub const TOKEN_PLACEHOLDER: &str = "__INVITE_TOKEN__";
+
 pub struct NewEmail {
     pub to: String,
     pub subject: String,

@@ -66,7 +66,7 @@ pub fn create(
             })
         });
         match result {
-            Err(TeamError::Db(e)) if attempts < 3 && crate::db::is_unique_violation(&e) => continue,
+            Err(TeamError::Db(e)) if attempts < 10 && crate::db::is_unique_violation(&e) => continue,
             other => return other,
         }
     }

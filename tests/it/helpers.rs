@@ -134,6 +134,96 @@ impl TestApp {
             .expect("a pending invitation")
     }
 
+    pub async fn admins_of(&self, slug: &str) -> i64 {
+        self.count(format!(
+            "SELECT COUNT(*) AS n FROM memberships WHERE role = 'admin' AND account_id = (SELECT id FROM accounts WHERE slug = '{}')",
+            slug.replace('\'', "''")
+        ))
+        .await
+    }
+
+    pub async fn pending_count(&self, slug: &str) -> i64 {
+        self.count(format!(
+            "SELECT COUNT(*) AS n FROM invitations WHERE state = 'pending' AND account_id = (SELECT id FROM accounts WHERE slug = '{}')",
+            slug.replace('\'', "''")
+        ))
+        .await
+    }
+
+    async fn count(&self, sql: String) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Vec<Count> = self.db.query(move |conn| diesel::sql_query(sql).load(conn)).await.unwrap();
+        rows[0].n
+    }
+
+    /// Adds `n` developers named "Member 000"… (emails member-000@example.com…) to a team,
+    /// straight into the database (they never sign in).
+    pub async fn add_many_members(&self, slug: &str, n: usize) {
+        let slug = slug.replace('\'', "''");
+        self.db
+            .query(move |conn| {
+                for i in 0..n {
+                    let id = 1_000_000 + i as i64;
+                    diesel::sql_query(format!(
+                        "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at) \
+                         VALUES ({id}, 'member-{i:03}@example.com', 'member-{i:03}@example.com', 'Member {i:03}', 'x', 0)"
+                    ))
+                    .execute(conn)?;
+                    diesel::sql_query(format!(
+                        "INSERT INTO memberships (account_id, user_id, role, sort_name, created_at) \
+                         SELECT id, {id}, 'developer', 'member {i:03}', 0 FROM accounts WHERE slug = '{slug}'"
+                    ))
+                    .execute(conn)?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("adding members");
+    }
+
+    /// Moves every invitation of the team into the past.
+    pub async fn expire_invitations(&self, slug: &str) {
+        let slug = slug.replace('\'', "''");
+        self.db
+            .query(move |conn| {
+                diesel::sql_query(format!(
+                    "UPDATE invitations SET expires_at = 1 WHERE account_id = (SELECT id FROM accounts WHERE slug = '{slug}')"
+                ))
+                .execute(conn)
+            })
+            .await
+            .expect("expiring invitations");
+    }
+
+    /// Every text column of the given tables, concatenated (to look for secrets).
+    pub async fn dump_tables(&self, tables: &[&str]) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            text: String,
+        }
+        let mut out = String::new();
+        for table in tables {
+            let columns = match *table {
+                "invitations" => "email || ' ' || token_hash || ' ' || state",
+                "audit_events" => "actor_name || ' ' || action || ' ' || subject || ' ' || detail",
+                "outbox_emails" => "to_address || ' ' || subject || ' ' || text_body || ' ' || html_body",
+                other => panic!("no dump for {other}"),
+            };
+            let sql = format!("SELECT {columns} AS text FROM {table}");
+            let rows: Vec<Row> = self.db.query(move |conn| diesel::sql_query(sql).load(conn)).await.unwrap();
+            for row in rows {
+                out.push_str(&row.text);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Changes a member's role directly, as another admin's action would.
     pub async fn set_role(&self, slug: &str, email: &str, role: Role) {
         let (slug, email) = (slug.to_owned(), email.to_lowercase());
@@ -212,4 +302,23 @@ pub fn csrf_token(html: &str) -> Option<String> {
 
 pub fn location(response: &Response) -> String {
     response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// The app with its outbox delivering to an in-process SMTP server.
+pub async fn spawn_app_with_mail(adjust: impl FnOnce(&mut Settings)) -> (TestApp, crate::smtp::MailServer) {
+    let mail = crate::smtp::MailServer::start().await;
+    let url = mail.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.smtp_url = Some(url);
+        s.email_retry_seconds = 0;
+        adjust(s);
+    })
+    .await;
+    (app, mail)
+}
+
+/// The path of an absolute link of this app (e.g. an emailed invite link).
+pub fn path_of(link: &str) -> String {
+    let after_scheme = link.split_once("://").map(|(_, rest)| rest).unwrap_or(link);
+    after_scheme.find('/').map(|i| after_scheme[i..].to_owned()).unwrap_or_else(|| "/".into())
 }

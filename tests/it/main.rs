@@ -3,8 +3,11 @@
 //! `TEST_DATABASE_URL` is set) and drives it over real HTTP like a browser would.
 
 mod helpers;
+mod smtp;
 
 mod auth;
+mod invites;
+mod members;
 mod routes;
 mod security;
 mod teams;

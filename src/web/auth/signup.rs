@@ -141,14 +141,13 @@ pub async fn submit(
             );
             tracing::info!(user_id = signed_up.user.id, "signed up");
             // Signed up from an invite: accept it at once and land in the team.
-            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.contains('/')) {
-                if let Ok((slug, message)) =
+            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.contains('/'))
+                && let Ok((slug, message)) =
                     crate::web::invites::accept_for(&db_for_invite, &signed_up.user, token.to_owned()).await?
-                {
-                    session::remember_account(&session, &slug);
-                    session::push_flash(&session, Flash::success(message));
-                    return Ok(see_other(&format!("/a/{slug}")));
-                }
+            {
+                session::remember_account(&session, &slug);
+                session::push_flash(&session, Flash::success(message));
+                return Ok(see_other(&format!("/a/{slug}")));
             }
             let home = format!("/a/{}", signed_up.personal_slug);
             Ok(see_other(if next.is_empty() { &home } else { &next }))

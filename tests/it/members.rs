@@ -1,0 +1,346 @@
+//! The members page: roles, removal, leaving, the last-admin rule, paging and search, bulk
+//! CSV invites, archiving and the audit log.
+
+use crate::helpers::{TestApp, csrf_token, location, spawn_app, spawn_app_with_mail};
+use reqwest::StatusCode;
+use teamdeck::domain::Role;
+
+async fn team_with(app: &TestApp, members: &[(&str, Role)]) -> (crate::helpers::Browser, String) {
+    let admin = app.signed_up("Ada Admin", "ada@example.com").await;
+    let slug = admin.create_team("Acme").await;
+    for (email, role) in members {
+        app.signed_up(email.split('@').next().unwrap(), email).await;
+        app.add_member(&slug, email, *role).await;
+    }
+    (admin, slug)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_changes_a_role_from_the_dropdown_and_the_row_is_swapped_in_place() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    let bob_id = app.user_id("bob@example.com").await;
+    let token = csrf_token(&ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await).unwrap();
+
+    let response = ada
+        .client
+        .post(ada.url(&format!("/a/{slug}/members/{bob_id}/role")))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &token)
+        .form(&[("role", "billing")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.starts_with(&format!("<tr id=\"member-{bob_id}\">")), "{html}");
+    assert!(html.contains("<option value=\"billing\" selected>Billing</option>"));
+    assert!(html.contains("hx-swap-oob=\"beforeend\"") && html.contains("Role of bob changed to Billing."));
+    let page = ada.page(&format!("/a/{slug}/audit"), StatusCode::OK).await;
+    assert!(page.contains("changed the role of bob") && page.contains("Developer → Billing"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_javascript_the_role_form_posts_and_comes_back_with_a_message() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    let bob_id = app.user_id("bob@example.com").await;
+
+    let response = ada
+        .submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{bob_id}/role"), &[("role", "admin")])
+        .await;
+
+    assert_eq!(location(&response), format!("/a/{slug}/members"));
+    assert!(ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await.contains("Role of bob changed to Admin."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_cannot_be_demoted_removed_or_leave() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    let ada_id = app.user_id("ada@example.com").await;
+    let members = format!("/a/{slug}/members");
+
+    let demote = ada.submit(&members, &format!("/a/{slug}/members/{ada_id}/role"), &[("role", "developer")]).await;
+    assert_eq!(demote.status(), StatusCode::SEE_OTHER);
+    assert!(
+        ada.page(&members, StatusCode::OK)
+            .await
+            .contains("Ada Admin is the team&#39;s last admin. Make someone else an admin first.")
+    );
+
+    let leave = ada.submit(&format!("/a/{slug}/leave"), &format!("/a/{slug}/leave"), &[]).await;
+    assert_eq!(location(&leave), members);
+    assert!(ada.page(&members, StatusCode::OK).await.contains("You are the team&#39;s last admin."));
+    assert_eq!(app.admins_of(&slug).await, 1);
+    assert_eq!(ada.get(&format!("/a/{slug}")).await.status(), StatusCode::OK, "still in the team");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Admin)]).await;
+    let bob = app.browser();
+    bob.sign_in("bob@example.com", crate::helpers::PASSWORD).await;
+    let (ada_id, bob_id) = (app.user_id("ada@example.com").await, app.user_id("bob@example.com").await);
+    let members = format!("/a/{slug}/members");
+    let ada_token = csrf_token(&ada.page(&members, StatusCode::OK).await).unwrap();
+    let bob_token = csrf_token(&bob.page(&members, StatusCode::OK).await).unwrap();
+    let (demote_bob, demote_ada) =
+        (ada.url(&format!("/a/{slug}/members/{bob_id}/role")), bob.url(&format!("/a/{slug}/members/{ada_id}/role")));
+    for round in 0..8 {
+        app.set_role(&slug, "ada@example.com", Role::Admin).await;
+        app.set_role(&slug, "bob@example.com", Role::Admin).await;
+        let (a, b) = tokio::join!(
+            ada.client.post(&demote_bob).form(&[("csrf_token", ada_token.as_str()), ("role", "developer")]).send(),
+            bob.client.post(&demote_ada).form(&[("csrf_token", bob_token.as_str()), ("role", "developer")]).send(),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(!a.status().is_server_error() && !b.status().is_server_error(), "round {round}");
+        assert_eq!(app.admins_of(&slug).await, 1, "round {round}: exactly one admin is left");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_loses_access_on_their_very_next_request() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    let bob = app.browser();
+    bob.sign_in("bob@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(bob.get(&format!("/a/{slug}")).await.status(), StatusCode::OK);
+    let bob_id = app.user_id("bob@example.com").await;
+
+    let confirm = ada.page(&format!("/a/{slug}/members/{bob_id}/remove"), StatusCode::OK).await;
+    assert!(confirm.contains("Remove bob?"));
+    let response = ada.submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{bob_id}/remove"), &[]).await;
+
+    assert_eq!(location(&response), format!("/a/{slug}/members"));
+    assert!(ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await.contains("bob was removed from Acme."));
+    assert_eq!(bob.get(&format!("/a/{slug}")).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_can_leave_and_lands_back_in_their_own_account() {
+    let app = spawn_app().await;
+    let (_ada, slug) = team_with(&app, &[("bob@example.com", Role::Billing)]).await;
+    let bob = app.browser();
+    bob.sign_in("bob@example.com", crate::helpers::PASSWORD).await;
+    assert!(bob.page(&format!("/a/{slug}/leave"), StatusCode::OK).await.contains("Leave Acme?"));
+
+    let response = bob.submit(&format!("/a/{slug}/leave"), &format!("/a/{slug}/leave"), &[]).await;
+
+    assert_eq!(location(&response), "/");
+    assert_eq!(bob.get(&format!("/a/{slug}")).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn developers_see_the_members_but_no_controls_and_are_refused_changes() {
+    let app = spawn_app().await;
+    let (_ada, slug) = team_with(&app, &[("dev@example.com", Role::Developer)]).await;
+    let dev = app.browser();
+    dev.sign_in("dev@example.com", crate::helpers::PASSWORD).await;
+
+    let page = dev.page(&format!("/a/{slug}/members"), StatusCode::OK).await;
+
+    assert!(page.contains("<td>ada@example.com</td>"));
+    assert!(!page.contains("<select id=\"role-") && !page.contains("Send invite") && !page.contains("/remove"));
+    let ada_id = app.user_id("ada@example.com").await;
+    let refused = dev
+        .submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{ada_id}/role"), &[("role", "developer")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let invite = dev
+        .submit(
+            &format!("/a/{slug}/members"),
+            &format!("/a/{slug}/invites"),
+            &[("email", "x@example.com"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(invite.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_listed_by_name_fifty_a_page_and_searchable() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[]).await;
+    app.add_many_members(&slug, 120).await;
+
+    let first = ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await;
+    assert_eq!(first.matches("<tr id=\"member-").count(), 50);
+    assert!(first.contains("<td>Ada Admin</td>") || first.contains("<td>Ada Admin <span"), "Ada sorts first");
+    let next = between(&first, "href=\"", "\" hx-get=", "Next page");
+    let second = ada.page(&next.replace("&#38;", "&"), StatusCode::OK).await;
+    assert_eq!(second.matches("<tr id=\"member-").count(), 50);
+    let next = between(&second, "href=\"", "\" hx-get=", "Next page");
+    let third = ada.page(&next.replace("&#38;", "&"), StatusCode::OK).await;
+    assert_eq!(third.matches("<tr id=\"member-").count(), 21, "121 members in all");
+    assert!(!third.contains("Next page"));
+    assert!(third.contains("Member 119"));
+
+    let found = ada.page(&format!("/a/{slug}/members?q=MEMBER%20007"), StatusCode::OK).await;
+    assert_eq!(found.matches("<tr id=\"member-").count(), 1, "Member 007 only");
+    let by_email = ada.page(&format!("/a/{slug}/members?q=member-11"), StatusCode::OK).await;
+    assert_eq!(by_email.matches("<tr id=\"member-").count(), 10, "member-110 … member-119");
+    let none = ada.page(&format!("/a/{slug}/members?q=zzz"), StatusCode::OK).await;
+    assert!(none.contains("No members match “zzz”."));
+}
+
+/// The `href` of the link whose text is `label`.
+fn between(html: &str, start: &str, end: &str, label: &str) -> String {
+    let at = html.find(label).expect(label);
+    let before = &html[..at];
+    let link_start = before.rfind(start).unwrap() + start.len();
+    before[link_start..].split(end).next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_csv_is_previewed_row_by_row_before_anything_is_sent() {
+    let (app, mail) = spawn_app_with_mail(|_| {}).await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    ada.submit(
+        &format!("/a/{slug}/members"),
+        &format!("/a/{slug}/invites"),
+        &[("email", "carol@example.com"), ("role", "developer")],
+    )
+    .await;
+    mail.wait_for(1).await;
+    let csv = "\u{feff}Role,EMAIL\r\nADMIN, dave@example.com \r\ndeveloper,bob@example.com\r\nbilling,carol@example.com\r\nowner,erin@example.com\r\ndeveloper,not-an-email\r\nbilling,Dave@Example.com\r\n";
+
+    let preview = upload(&ada, &slug, csv).await;
+
+    assert_eq!(preview.status(), StatusCode::OK);
+    let html = preview.text().await.unwrap();
+    for status in [
+        "Will invite",
+        "Already a member",
+        "Already invited: will resend",
+        "Unknown role",
+        "Invalid email",
+        "Duplicate in file",
+    ] {
+        assert!(html.contains(status), "{status}: {html}");
+    }
+    assert!(html.contains("Send 2 invites"));
+    assert_eq!(app.pending_count(&slug).await, 1, "nothing written by the preview");
+
+    let token = csrf_token(&html).unwrap();
+    let rows: Vec<(String, String)> = html
+        .match_indices("name=\"row\" value=\"")
+        .map(|(i, _)| ("row".to_owned(), html[i + 18..].split('"').next().unwrap().replace("&#64;", "@")))
+        .collect();
+    let mut form = vec![("csrf_token".to_owned(), token)];
+    form.extend(rows);
+    let done = ada.client.post(ada.url(&format!("/a/{slug}/members/bulk/confirm"))).form(&form).send().await.unwrap();
+
+    assert_eq!(done.status(), StatusCode::OK);
+    let summary = done.text().await.unwrap();
+    assert!(summary.contains("1 sent, 1 sent again, 0 skipped"), "{summary}");
+    assert_eq!(app.pending_count(&slug).await, 2);
+    let messages = mail.wait_for(3).await;
+    assert!(messages.iter().any(|m| m.to == "dave@example.com"));
+}
+
+async fn upload(browser: &crate::helpers::Browser, slug: &str, csv: &str) -> reqwest::Response {
+    let page = browser.page(&format!("/a/{slug}/members/bulk"), StatusCode::OK).await;
+    let token = csrf_token(&page).unwrap();
+    let form = reqwest::multipart::Form::new().text("csrf_token", token).part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("invites.csv").mime_str("text/csv").unwrap(),
+    );
+    browser.client.post(browser.url(&format!("/a/{slug}/members/bulk"))).multipart(form).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_that_cannot_be_used_is_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[]).await;
+    let too_many: String = std::iter::once("email,role\n".to_owned())
+        .chain((0..51).map(|n| format!("u{n}@example.com,developer\n")))
+        .collect();
+
+    for (csv, reason) in [
+        ("alice@example.com,admin\n", "The first line must be the header email,role"),
+        (too_many.as_str(), "The file has 51 invites; at most 50 can be sent at once."),
+        ("", "The file is empty."),
+    ] {
+        let response = upload(&ada, &slug, csv).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.text().await.unwrap().contains(reason), "{reason}");
+    }
+    let template = ada.get(&format!("/a/{slug}/members/bulk/template.csv")).await;
+    assert_eq!(template.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(template.text().await.unwrap().starts_with("email,role\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_confirmation_over_the_daily_cap_sends_nothing() {
+    let app = crate::helpers::spawn_app_with(|s| s.invites_per_day = 2).await;
+    let (ada, slug) = team_with(&app, &[]).await;
+    let html = upload(&ada, &slug, "email,role\na@example.com,admin\nb@example.com,admin\nc@example.com,admin\n")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_token(&html).unwrap();
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("row", "admin a@example.com"),
+        ("row", "admin b@example.com"),
+        ("row", "admin c@example.com"),
+    ];
+
+    let response =
+        ada.client.post(ada.url(&format!("/a/{slug}/members/bulk/confirm"))).form(&form).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("Nothing was sent. 2 invitations a day is this team&#39;s limit."));
+    assert_eq!(app.pending_count(&slug).await, 0, "all or none");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_archived_group() {
+    let (app, _mail) = spawn_app_with_mail(|_| {}).await;
+    let (ada, slug) = team_with(&app, &[]).await;
+    ada.submit(
+        &format!("/a/{slug}/members"),
+        &format!("/a/{slug}/invites"),
+        &[("email", "x@example.com"), ("role", "developer")],
+    )
+    .await;
+    let settings = format!("/a/{slug}/settings");
+
+    let wrong = ada.submit(&settings, &format!("/a/{slug}/settings/archive"), &[("confirm_name", "acme")]).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("Type the team&#39;s name exactly as shown to confirm."));
+
+    let archived = ada.submit(&settings, &format!("/a/{slug}/settings/archive"), &[("confirm_name", "Acme")]).await;
+    assert_eq!(location(&archived), format!("/a/{slug}"));
+    let page = ada.page(&format!("/a/{slug}"), StatusCode::OK).await;
+    assert!(page.contains("Acme is archived. Its pages are read-only."));
+    assert!(page.contains("<div class=\"menu__heading\">Archived</div>"));
+    assert_eq!(app.pending_count(&slug).await, 0, "pending invites cancelled");
+    let invite = ada
+        .submit(
+            &format!("/a/{slug}/members"),
+            &format!("/a/{slug}/invites"),
+            &[("email", "y@example.com"), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(invite.status(), StatusCode::FORBIDDEN);
+    let rename = ada.submit(&format!("/a/{slug}"), &format!("/a/{slug}/settings/name"), &[("name", "New")]).await;
+    assert_eq!(rename.status(), StatusCode::FORBIDDEN);
+    assert_eq!(location(&ada.get("/").await), "/a/ada-admin", "/ no longer goes to the archived team");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_account_cannot_be_archived_or_take_members() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let settings = ada.page("/a/ada/settings", StatusCode::OK).await;
+    assert!(!settings.contains("Archive"));
+    let archive = ada.submit("/a/ada/settings", "/a/ada/settings/archive", &[("confirm_name", "Ada")]).await;
+    assert_eq!(archive.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let invite = ada.submit("/a/ada", "/a/ada/invites", &[("email", "x@example.com"), ("role", "developer")]).await;
+    assert_eq!(invite.status(), StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,143 @@
+//! A small SMTP server for the tests: lettre talks to it over real TCP. It keeps every
+//! message it accepts and can be told to refuse the next few (a temporary outage).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+#[derive(Clone)]
+pub struct MailServer {
+    pub url: String,
+    messages: Arc<Mutex<Vec<Mail>>>,
+    refuse: Arc<AtomicUsize>,
+}
+
+/// One accepted message: the envelope recipient and the raw data.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub to: String,
+    pub data: String,
+}
+
+impl Mail {
+    /// The message with quoted-printable soft line breaks and escapes undone, so links and
+    /// names can be searched for.
+    pub fn decoded(&self) -> String {
+        let joined = self.data.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'='
+                && i + 2 < bytes.len()
+                && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The first invite link in the message.
+    pub fn invite_link(&self) -> String {
+        let text = self.decoded();
+        let start = text.find("http://").expect("a link in the mail");
+        text[start..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_owned()
+    }
+}
+
+impl MailServer {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let server = MailServer { url, messages: Arc::default(), refuse: Arc::default() };
+        let accepted = server.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let server = accepted.clone();
+                tokio::spawn(async move {
+                    let _ = server.session(socket).await;
+                });
+            }
+        });
+        server
+    }
+
+    /// Answers the next `n` messages with a temporary failure (451).
+    pub fn refuse_next(&self, n: usize) {
+        self.refuse.store(n, Ordering::SeqCst);
+    }
+
+    pub async fn messages(&self) -> Vec<Mail> {
+        self.messages.lock().await.clone()
+    }
+
+    /// Waits (up to 10 s) until at least `count` messages arrived.
+    pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
+        for _ in 0..200 {
+            let messages = self.messages().await;
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {count} messages, got {:?}", self.messages().await.len());
+    }
+
+    async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read);
+        write.write_all(b"220 test.local ESMTP\r\n").await?;
+        let mut to = String::new();
+        let mut refused = false;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let command = line.trim_end().to_ascii_uppercase();
+            let reply: &[u8] = if command.starts_with("EHLO") {
+                b"250-test.local\r\n250 8BITMIME\r\n"
+            } else if command.starts_with("HELO") || command.starts_with("RSET") || command.starts_with("NOOP") {
+                b"250 OK\r\n"
+            } else if command.starts_with("MAIL FROM") {
+                refused = self.refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                if refused { b"451 4.3.0 Try again later\r\n" } else { b"250 OK\r\n" }
+            } else if command.starts_with("RCPT TO") {
+                to = line.trim_end()[8..].trim().trim_start_matches(':').trim().trim_matches(['<', '>']).to_owned();
+                b"250 OK\r\n"
+            } else if command == "DATA" {
+                write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" {
+                        break;
+                    }
+                    data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
+                }
+                if !refused {
+                    self.messages.lock().await.push(Mail { to: to.clone(), data });
+                }
+                b"250 OK queued\r\n"
+            } else if command == "QUIT" {
+                write.write_all(b"221 Bye\r\n").await?;
+                return Ok(());
+            } else {
+                b"250 OK\r\n"
+            };
+            write.write_all(reply).await?;
+        }
+    }
+}
