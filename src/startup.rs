@@ -83,7 +83,7 @@ impl Application {
                 .wrap(actix_htmx::HtmxMiddleware)
                 .wrap(from_fn(web::error::render_errors))
                 .wrap(web::headers::security_headers(app_site.https))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .workers(settings.workers.unwrap_or(cores))
         .shutdown_timeout(settings.shutdown_timeout)

@@ -87,7 +87,148 @@ async function messages(page) {
   return page.locator('[role=status], [role=alert]').allInnerTexts();
 }
 
+// ---------- Members and invitations ----------
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const accountNav = (page) => page.getByRole('navigation', { name: 'Account' });
+
+/** Opens a page of the current account from the left navigation ("Members", "Settings"...). */
+async function goToNav(page, label) {
+  const link = accountNav(page).getByRole('link', { name: label, exact: true });
+  const href = await link.getAttribute('href');
+  await navigates(page, href, () => link.click());
+  return href;
+}
+
+/** The toast (htmx responses) whose text matches `text` (string: contained; RegExp). */
+const toast = (page, text) => page.locator('#toasts').getByRole('status').filter({ hasText: text });
+
+/**
+ * Marks the current document; `assertSameDocument` fails if a full page load happened since
+ * (htmx swaps keep the document, a navigation or reload loses the mark).
+ */
+async function markDocument(page) {
+  await page.evaluate(() => { window.__marker = 1; });
+}
+async function assertSameDocument(page, what = 'the page') {
+  assert.equal(await page.evaluate(() => window.__marker), 1, `${what} was reloaded (expected an in-place htmx update)`);
+}
+
+/** On the members page: the "Invite a member" form, filled and sent (htmx); waits for the toast. */
+async function sendInvite(page, email, role = 'Developer') {
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Role', { exact: true }).selectOption({ label: role });
+  await page.getByRole('button', { name: 'Send invite' }).click();
+  await toast(page, `Invite sent to ${email} as ${role}.`).waitFor();
+}
+
+/** Undoes quoted-printable: soft line breaks, then =XX escapes (as bytes, read as UTF-8). */
+function decodeQuotedPrintable(text) {
+  const soft = text.replace(/=\r?\n/g, '');
+  const bytes = [];
+  for (let i = 0; i < soft.length; i++) {
+    const hex = soft[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(soft.slice(i + 1, i + 3)) ? soft.slice(i + 1, i + 3) : null;
+    if (hex) { bytes.push(parseInt(hex, 16)); i += 2; } else bytes.push(...Buffer.from(soft[i], 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** A MIME message as { headers (lower-case names, unfolded), body, parts (leaf parts, decoded) }. */
+function parseMime(raw) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = split < 0 ? raw : raw.slice(0, split);
+  const body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const headers = {};
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  const type = headers['content-type'] || 'text/plain';
+  const boundary = /boundary="?([^";]+)"?/i.exec(type);
+  if (/^multipart\//i.test(type) && boundary) {
+    const parts = body.split(`--${boundary[1]}`).slice(1)
+      .filter((p) => !p.startsWith('--'))
+      .flatMap((p) => parseMime(p.replace(/^\r?\n/, '')).parts);
+    return { headers, body, parts };
+  }
+  const encoding = (headers['content-transfer-encoding'] || '7bit').toLowerCase();
+  let decoded = body;
+  if (encoding === 'quoted-printable') decoded = decodeQuotedPrintable(body);
+  else if (encoding === 'base64') decoded = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  return { headers, body, parts: [{ type: type.split(';')[0].trim().toLowerCase(), headers, text: decoded }] };
+}
+
+/**
+ * The newest email to `address` in the server's local outbox (<data-dir>/outbox/*.eml: the
+ * e2e server runs without SMTP_URL), polled until it appears. `exclude`: file names already
+ * seen (e.g. an earlier invite to the same address).
+ * Returns { file, headers, text (the text/plain part), html, link (the /invites/<token> URL) }.
+ */
+async function readInviteEmail(server, address, { timeout = 10_000, exclude = [] } = {}) {
+  const dir = path.join(server.dataDir, 'outbox');
+  const deadline = Date.now() + timeout;
+  const wanted = address.toLowerCase();
+  for (;;) {
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml') && !exclude.includes(f)) : [];
+    const found = files
+      .map((f) => ({ f, full: path.join(dir, f) }))
+      .map(({ f, full }) => ({ f, mtime: fs.statSync(full).mtimeMs, mail: parseMime(fs.readFileSync(full, 'utf8')) }))
+      .filter(({ mail }) => (mail.headers.to || '').toLowerCase().includes(wanted))
+      .sort((a, b) => b.mtime - a.mtime);
+    if (found.length) {
+      const { f, mail } = found[0];
+      const text = (mail.parts.find((p) => p.type === 'text/plain') || { text: '' }).text;
+      const html = (mail.parts.find((p) => p.type === 'text/html') || { text: '' }).text;
+      const m = /https?:\/\/[^\s"<>]+\/invites\/[A-Za-z0-9_-]+/.exec(text);
+      assert.ok(m, `no /invites/<token> link in the text part of ${f}:\n${text}`);
+      return { file: f, headers: mail.headers, text, html, link: m[0] };
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no email to ${address} in ${dir} after ${timeout} ms (files: ${fs.existsSync(dir) ? fs.readdirSync(dir).join(', ') : 'no outbox'})`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The invitee's side: opens the invite link in `page` (a fresh, signed-out context), clicks
+ * "Create an account" (email prefilled), signs up and lands in the team.
+ */
+async function acceptInviteBySigningUp(page, link, user, { onPage } = {}) {
+  await page.goto(link);
+  if (onPage) await onPage('invite');
+  await navigates(page, '/signup', () => page.getByRole('link', { name: 'Create an account' }).click());
+  assert.equal(await page.getByLabel('Email').inputValue(), user.email, 'the invited email is prefilled');
+  if (onPage) await onPage('signup');
+  await page.getByLabel('Name').fill(user.name);
+  await page.getByLabel('Password').fill(user.password);
+  await navigates(page, /^\/a\/[^/]+$/, () => page.getByRole('button', { name: 'Create account' }).click());
+}
+
+/**
+ * Adds `user` to the team as `role` the way people do it: the admin (`page`, on the members
+ * page) invites by email, the invitee opens the mail's link in a new browser context and signs
+ * up. Leaves the admin on the members page (reloaded, so the member is listed).
+ */
+async function addMember({ page, newSession, server }, user, role = 'Developer') {
+  await sendInvite(page, user.email, role);
+  const mail = await readInviteEmail(server, user.email);
+  const invitee = await newSession();
+  await acceptInviteBySigningUp(invitee.page, mail.link, user);
+  await invitee.context.close();
+  await page.reload();
+  return mail;
+}
+
+/** The members table's row of a person (by name or email). */
+const membersTable = (page) => page.getByRole('table', { name: /^Members of / });
+const memberRow = (page, text) => membersTable(page).getByRole('row').filter({ hasText: text });
+
 module.exports = {
   newUser, signUp, signIn, signOut, openSwitcher, switchTo, createTeam, messages,
   switcherButton, switcherMenu, userMenuButton, heading, navigates, assertPath, startsWithWord, exactly,
+  accountNav, goToNav, toast, markDocument, assertSameDocument, sendInvite, decodeQuotedPrintable, parseMime,
+  readInviteEmail, acceptInviteBySigningUp, addMember, membersTable, memberRow,
 };

@@ -210,3 +210,38 @@ async fn unknown_pages_get_a_full_error_page_and_api_paths_get_json() {
     assert_eq!(body["code"], "not_found");
     assert!(body["message"].as_str().unwrap().len() > 10);
 }
+
+#[actix_web::test]
+async fn request_logs_name_the_route_not_the_path_so_tokens_stay_out_of_logs() {
+    use actix_web::{App, test};
+    use tracing::Subscriber;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    // Records the fields of every span opened while the request is handled.
+    #[derive(Clone, Default)]
+    struct Fields(std::sync::Arc<std::sync::Mutex<String>>);
+    impl<S: Subscriber> tracing_subscriber::Layer<S> for Fields {
+        fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+            struct Visit<'a>(&'a mut String);
+            impl tracing::field::Visit for Visit<'_> {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                    self.0.push_str(&format!("{}={:?} ", field.name(), value));
+                }
+            }
+            attrs.record(&mut Visit(&mut self.0.lock().unwrap()));
+        }
+    }
+    let fields = Fields::default();
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(fields.clone()));
+    let app = test::init_service(
+        App::new()
+            .route("/invites/{token}", actix_web::web::get().to(|| async { "ok" }))
+            .wrap(tracing_actix_web::TracingLogger::<teamdeck::telemetry::RequestSpan>::new()),
+    )
+    .await;
+
+    test::call_service(&app, test::TestRequest::get().uri("/invites/SECRET-TOKEN-VALUE?x=1").to_request()).await;
+
+    let seen = fields.0.lock().unwrap().clone();
+    assert!(seen.contains("route=/invites/{token}"), "{seen}");
+    assert!(!seen.contains("SECRET-TOKEN-VALUE"), "{seen}");
+}
