@@ -208,19 +208,22 @@ async function acceptInviteBySigningUp(page, link, user, { onPage } = {}) {
 }
 
 /**
- * Adds `user` to the team as `role` the way people do it: the admin (`page`, on the members
- * page) invites by email, the invitee opens the mail's link in a new browser context and signs
- * up. Leaves the admin on the members page (reloaded, so the member is listed).
+ * Adds people to the team the way people do it: the admin (`page`, on the members page)
+ * invites each by email, each invitee opens the mail's link in a new browser context and
+ * signs up (in parallel). `people`: [[user, role], ...]. Leaves the admin on the members page
+ * (reloaded, so the new members are listed).
  */
-async function addMember({ page, newSession, server }, user, role = 'Developer') {
-  await sendInvite(page, user.email, role);
-  const mail = await readInviteEmail(server, user.email);
-  const invitee = await newSession();
-  await acceptInviteBySigningUp(invitee.page, mail.link, user);
-  await invitee.context.close();
+async function addMembers({ page, newSession, server }, people) {
+  for (const [user, role = 'Developer'] of people) await sendInvite(page, user.email, role);
+  await Promise.all(people.map(async ([user]) => {
+    const mail = await readInviteEmail(server, user.email);
+    const invitee = await newSession();
+    await acceptInviteBySigningUp(invitee.page, mail.link, user);
+    await invitee.context.close();
+  }));
   await page.reload();
-  return mail;
 }
+const addMember = (ctx, user, role = 'Developer') => addMembers(ctx, [[user, role]]);
 
 /** The members table's row of a person (by name or email). */
 const membersTable = (page) => page.getByRole('table', { name: /^Members of / });
@@ -230,5 +233,5 @@ module.exports = {
   newUser, signUp, signIn, signOut, openSwitcher, switchTo, createTeam, messages,
   switcherButton, switcherMenu, userMenuButton, heading, navigates, assertPath, startsWithWord, exactly,
   accountNav, goToNav, toast, markDocument, assertSameDocument, sendInvite, decodeQuotedPrintable, parseMime,
-  readInviteEmail, acceptInviteBySigningUp, addMember, membersTable, memberRow,
+  readInviteEmail, acceptInviteBySigningUp, addMember, addMembers, membersTable, memberRow,
 };

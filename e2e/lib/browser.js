@@ -181,7 +181,10 @@ async function axe(page, label = page.url()) {
 async function screenshot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  // caret: 'initial': Playwright's default ('hide') sets caret-color on every input and leaves
+  // an empty style="" attribute behind; htmx then copies that attribute onto the element that
+  // replaces it in a swap (settle), which the app's CSP (no inline styles) rightly reports.
+  await page.screenshot({ path: file, fullPage: true, caret: 'initial' });
   return file;
 }
 

@@ -16,6 +16,21 @@ pub struct Site {
 }
 
 impl Site {
+    /// What the invitations service needs to send invites from this site.
+    pub fn inviting<'a>(
+        &'a self,
+        account: &'a crate::service::accounts::Account,
+        inviter: &'a crate::service::audit::Actor,
+    ) -> crate::service::invitations::Inviting<'a> {
+        crate::service::invitations::Inviting {
+            account,
+            inviter,
+            base_url: &self.base_url,
+            ttl_ms: self.invite_ttl_ms,
+            daily_cap: self.invites_per_day,
+        }
+    }
+
     pub fn new(base_url: &str) -> Self {
         let base_url = base_url.trim_end_matches('/').to_owned();
         let https = base_url.starts_with("https://");

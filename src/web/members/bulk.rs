@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::domain::invite_csv::{self, CsvRow, RowCheck};
 use crate::domain::{EmailAddress, Role};
 use crate::mail::worker::OutboxSignal;
-use crate::service::invitations::{self, InviteError, Inviting, Outcome};
+use crate::service::invitations::{self, InviteError, Outcome};
 use crate::service::members;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
@@ -191,13 +191,7 @@ pub async fn confirm(
     let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
     let result = db
         .run(move |conn| {
-            let ctx = Inviting {
-                account: &account,
-                inviter: &inviter,
-                base_url: &site.base_url,
-                ttl_ms: site.invite_ttl_ms,
-                daily_cap: site.invites_per_day,
-            };
+            let ctx = site.inviting(&account, &inviter);
             Ok::<_, AppError>(invitations::invite_all(conn, &ctx, &requests))
         })
         .await?;

@@ -7,7 +7,7 @@ use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::{EmailAddress, Role};
 use crate::mail::worker::OutboxSignal;
-use crate::service::invitations::{self, InviteError, Inviting, Outcome};
+use crate::service::invitations::{self, InviteError, Outcome};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::render::{When, fragment, see_other, toast};
@@ -50,36 +50,24 @@ pub async fn send(
     outbox: web::Data<OutboxSignal>,
 ) -> Result<HttpResponse, AppError> {
     let InviteFields { email, role } = form.into_inner();
-    let parsed = match (EmailAddress::parse(&email), role.parse::<Role>()) {
-        (Ok(address), Ok(role)) => Ok((address, role)),
-        (Err(e), _) => Err(e.to_string()),
-        (_, Err(e)) => Err(e.to_string()),
+    let parsed = EmailAddress::parse(&email)
+        .map_err(|e| e.to_string())
+        .and_then(|address| role.parse::<Role>().map(|role| (address, role)).map_err(|e| e.to_string()));
+    let request = match parsed {
+        Ok(request) => request,
+        Err(message) => return form_again(&auth, &db, &htmx, email, role, message).await,
     };
-    let result = match parsed {
-        Ok((address, parsed_role)) => {
-            let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
-            db.run(move |conn| {
-                let ctx = Inviting {
-                    account: &account,
-                    inviter: &inviter,
-                    base_url: &site.base_url,
-                    ttl_ms: site.invite_ttl_ms,
-                    daily_cap: site.invites_per_day,
-                };
-                Ok::<_, AppError>(invitations::invite_all(conn, &ctx, &[(address, parsed_role)]))
-            })
-            .await?
-            .map_err(|e| match e {
-                InviteError::Db(e) => Err(AppError::internal(e)),
-                other => Ok(other.to_string()),
-            })
-        }
-        Err(message) => Err(Ok(message)),
-    };
+    let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
+    let result = db
+        .run(move |conn| {
+            let ctx = site.inviting(&account, &inviter);
+            Ok::<_, AppError>(invitations::invite_all(conn, &ctx, &[request]))
+        })
+        .await?;
     let outcome = match result {
         Ok(mut outcomes) => outcomes.remove(0),
-        Err(Err(e)) => return Err(e),
-        Err(Ok(message)) => return form_again(&auth, &db, &htmx, email, role, message).await,
+        Err(InviteError::Db(e)) => return Err(AppError::internal(e)),
+        Err(refused) => return form_again(&auth, &db, &htmx, email, role, refused.to_string()).await,
     };
     if let Outcome::AlreadyMember { .. } = outcome {
         return form_again(&auth, &db, &htmx, email, role, describe(&outcome, &auth.account.name)).await;
@@ -133,13 +121,7 @@ pub async fn resend(
     let (account, inviter, site) = (auth.account.clone(), auth.actor(), site.get_ref().clone());
     let outcome = db
         .run(move |conn| {
-            let ctx = Inviting {
-                account: &account,
-                inviter: &inviter,
-                base_url: &site.base_url,
-                ttl_ms: site.invite_ttl_ms,
-                daily_cap: site.invites_per_day,
-            };
+            let ctx = site.inviting(&account, &inviter);
             Ok::<_, AppError>(invitations::resend(conn, &ctx, invitation_id))
         })
         .await?;
