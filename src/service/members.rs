@@ -28,6 +28,16 @@ impl Member {
     }
 }
 
+/// The columns a [`Member`] is read from.
+const MEMBER_COLUMNS: (
+    users::id,
+    users::name,
+    users::email,
+    memberships::role,
+    memberships::sort_name,
+    memberships::created_at,
+) = (users::id, users::name, users::email, memberships::role, memberships::sort_name, memberships::created_at);
+
 /// Where the next page starts: after this (sort name, user id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
@@ -48,14 +58,7 @@ pub fn page(
     let mut query = memberships::table
         .inner_join(users::table)
         .filter(memberships::account_id.eq(account_id))
-        .select((
-            users::id,
-            users::name,
-            users::email,
-            memberships::role,
-            memberships::sort_name,
-            memberships::created_at,
-        ))
+        .select(MEMBER_COLUMNS)
         .order((memberships::sort_name, memberships::user_id))
         .limit(limit + 1)
         .into_boxed();
@@ -90,14 +93,7 @@ pub fn find(conn: &mut DbConnection, account_id: i64, user_id: i64) -> QueryResu
         .inner_join(users::table)
         .filter(memberships::account_id.eq(account_id))
         .filter(memberships::user_id.eq(user_id))
-        .select((
-            users::id,
-            users::name,
-            users::email,
-            memberships::role,
-            memberships::sort_name,
-            memberships::created_at,
-        ))
+        .select(MEMBER_COLUMNS)
         .first(conn)
         .optional()
 }
