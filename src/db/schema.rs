@@ -83,8 +83,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        name -> Text,
+        scope -> Text,
+        public_id -> Text,
+        secret_hash -> Text,
+        last4 -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    login_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        device_name -> Text,
+        public_id -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_requests (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        key_id -> Nullable<BigInt>,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        duration_ms -> Integer,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> accounts (account_id));
+diesel::joinable!(api_keys -> accounts (account_id));
+diesel::joinable!(login_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> accounts (account_id));
 diesel::joinable!(audit_events -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(users, accounts, memberships, invitations, outbox_emails, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    accounts,
+    memberships,
+    invitations,
+    outbox_emails,
+    audit_events,
+    api_keys,
+    login_tokens,
+    api_requests
+);

@@ -1,0 +1,3 @@
+DROP TABLE api_requests;
+DROP TABLE login_tokens;
+DROP TABLE api_keys;
