@@ -4,6 +4,7 @@
 //! their own error enums (a validation outcome the caller shows, or a database failure);
 //! the web layer has one `AppError`; the command line and start-up use `anyhow`.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -27,6 +27,7 @@ pub struct Application {
     site: Site,
     backend: Backend,
     server: Server,
+    recorder_task: tokio::task::JoinHandle<()>,
 }
 
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -65,6 +66,7 @@ impl Application {
             settings.login_attempts_per_client,
         ));
 
+        let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());
         let app_site = site.clone();
         let app_signal = signal.clone();
         let server = HttpServer::new(move || {
@@ -75,12 +77,15 @@ impl Application {
                 .app_data(limiter.clone())
                 .app_data(actix_web::web::Data::new(app_site.clone()))
                 .app_data(actix_web::web::Data::new(app_signal.clone()))
+                .app_data(actix_web::web::Data::new(recorder.clone()))
+                .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 .configure(|cfg| routes.configure(cfg))
                 .wrap(from_fn(web::csrf::verify))
                 .wrap(from_fn(web::access::enforce))
                 .wrap(session_middleware(key.clone(), app_site.https))
                 .wrap(actix_htmx::HtmxMiddleware)
+                .wrap(from_fn(crate::api::recorder::record))
                 .wrap(from_fn(web::error::render_errors))
                 .wrap(web::headers::security_headers(app_site.https))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
@@ -89,7 +94,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout)
         .listen(listener)?
         .run();
-        Ok(Self { port: address.port(), site, backend, server })
+        Ok(Self { port: address.port(), site, backend, server, recorder_task })
     }
 
     /// The outbox worker runs beside the server in the same process. Mail lives in the
@@ -110,9 +115,14 @@ impl Application {
         self.backend
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests, writes the request
+    /// records still queued, and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        if tokio::time::timeout(Duration::from_secs(10), self.recorder_task).await.is_err() {
+            tracing::warn!("request records were still being written after 10 s");
+        }
+        Ok(())
     }
 }
 

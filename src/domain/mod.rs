@@ -4,8 +4,10 @@ mod email;
 pub mod invite_csv;
 mod names;
 mod role;
+pub mod secret;
 
 pub use email::EmailAddress;
+pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
 
@@ -17,6 +19,35 @@ pub fn new_id() -> i64 {
 /// Now, as UTC milliseconds since the epoch (the unit of every `*_at` column).
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// What a team API key may do: `API` calls models and runs workloads; `ADMIN` also deploys
+/// apps and manages the team through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyScope {
+    Api,
+    Admin,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Api => "API",
+            KeyScope::Admin => "ADMIN",
+        }
+    }
+}
+
+impl std::str::FromStr for KeyScope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "API" => Ok(KeyScope::Api),
+            "ADMIN" => Ok(KeyScope::Admin),
+            _ => Err("Choose the scope API or ADMIN.".into()),
+        }
+    }
 }
 
 /// Whether an account is someone's personal account or a team.

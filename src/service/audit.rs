@@ -9,8 +9,18 @@ use diesel::prelude::*;
 /// Who did it, as recorded (the name is kept even if the user is later deleted).
 #[derive(Debug, Clone)]
 pub struct Actor {
+    /// The user, or [`Actor::NOT_A_USER`] for a team key acting through the API.
     pub id: i64,
     pub name: String,
+}
+
+impl Actor {
+    pub const NOT_A_USER: i64 = 0;
+
+    /// A team key acting through the API.
+    pub fn team_key(name: &str) -> Self {
+        Self { id: Self::NOT_A_USER, name: format!("team key {name}") }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +35,8 @@ pub enum Action {
     MemberLeft,
     TeamRenamed,
     TeamArchived,
+    KeyCreated,
+    KeyDeleted,
 }
 
 impl Action {
@@ -40,6 +52,8 @@ impl Action {
             Action::MemberLeft => "member.left",
             Action::TeamRenamed => "team.renamed",
             Action::TeamArchived => "team.archived",
+            Action::KeyCreated => "key.created",
+            Action::KeyDeleted => "key.deleted",
         }
     }
 
@@ -56,6 +70,8 @@ impl Action {
             "member.left" => "left the team:",
             "team.renamed" => "renamed the team:",
             "team.archived" => "archived the team",
+            "key.created" => "created the API key",
+            "key.deleted" => "deleted the API key",
             _ => "did",
         }
     }
@@ -97,7 +113,7 @@ pub fn record(
         .values(&NewEvent {
             id: new_id(),
             account_id,
-            actor_id: Some(actor.id),
+            actor_id: (actor.id != Actor::NOT_A_USER).then_some(actor.id),
             actor_name: &actor.name,
             action: action.as_str(),
             subject,

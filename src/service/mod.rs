@@ -5,7 +5,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod invitations;
+pub mod keys;
 pub mod members;
 pub mod outbox;
+pub mod requests;
 pub mod teams;
 pub mod users;

@@ -28,6 +28,9 @@ pub enum Access {
     SignedIn,
     /// A member of the account named by `{slug}` whose live role allows the permission.
     Team(Permission),
+    /// The JSON API: a team key or login token in the `Authorization` header, verified by
+    /// the `ApiCaller` extractor (which answers 401 without one); never the session.
+    Api,
 }
 
 /// One registered route: method, path pattern and what it requires.
@@ -80,6 +83,15 @@ impl RouteTable {
         self.add(Method::GET, path, access, handler)
     }
 
+    pub fn delete<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, access, handler)
+    }
+
     pub fn post<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
     where
         F: Handler<Args>,
@@ -129,7 +141,7 @@ pub async fn enforce<B: MessageBody>(
         tracing::error!(%pattern, "route registered without a declared access: refused");
         return Ok(req.error_response(AppError::NotFound).map_into_right_body());
     };
-    if access != Access::Public {
+    if !matches!(access, Access::Public | Access::Api) {
         if session::user_id(&req.get_session()).is_none() {
             return Ok(req.error_response(AppError::SignInRequired).map_into_right_body());
         }

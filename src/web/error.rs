@@ -17,6 +17,9 @@ pub enum AppError {
     /// Not signed in: browsers are sent to the sign-in page.
     #[error("sign in required")]
     SignInRequired,
+    /// An API credential that is missing or does not work; the message says which.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// Unknown, or not the caller's to know about (another team's pages).
     #[error("not found")]
     NotFound,
@@ -43,7 +46,7 @@ impl AppError {
     /// The stable code of the JSON form.
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::SignInRequired => "unauthenticated",
+            AppError::SignInRequired | AppError::Unauthenticated(_) => "unauthenticated",
             AppError::NotFound => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::Forbidden(_) => "forbidden",
@@ -56,7 +59,7 @@ impl AppError {
     /// What the person is told.
     pub fn user_message(&self) -> String {
         match self {
-            AppError::Forbidden(m) | AppError::BadRequest(m) => m.clone(),
+            AppError::Forbidden(m) | AppError::BadRequest(m) | AppError::Unauthenticated(m) => m.clone(),
             AppError::TooManyRequests { message, .. } => message.clone(),
             AppError::CsrfRejected => {
                 "This form has expired or was sent from another site. Reload the page and try again.".into()
@@ -81,7 +84,7 @@ impl From<diesel::result::Error> for AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::SignInRequired => StatusCode::UNAUTHORIZED,
+            AppError::SignInRequired | AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,

@@ -74,6 +74,8 @@ pub struct NavItem {
 const NAV: &[(&str, &str, Permission, bool)] = &[
     ("Overview", "", Permission::ViewTeam, false),
     ("Members", "/members", Permission::ViewTeam, true),
+    ("API keys", "/keys", Permission::ViewKeys, false),
+    ("Requests", "/requests", Permission::ViewTeam, false),
     ("Audit log", "/audit", Permission::ManageTeam, true),
     ("Settings", "/settings", Permission::ManageTeam, false),
 ];

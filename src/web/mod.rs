@@ -18,7 +18,9 @@ mod auth;
 mod health;
 mod home;
 mod invites;
+mod keys;
 mod members;
+mod requests;
 mod teams;
 
 use crate::domain::Permission;
@@ -26,7 +28,8 @@ use access::{Access, RouteTable};
 
 /// Every route of the site, each with the access it requires.
 pub fn routes() -> RouteTable {
-    use Access::{Public, SignedIn, Team};
+    use crate::api::v1;
+    use Access::{Api, Public, SignedIn, Team};
     let mut r = RouteTable::default();
     r.get("/healthz", Public, health::healthz)
         .get("/readyz", Public, health::readyz)
@@ -57,8 +60,20 @@ pub fn routes() -> RouteTable {
         .post("/a/{slug}/invites/{id}/cancel", Team(Permission::ManageInvites), members::invites::cancel)
         .get("/a/{slug}/leave", Team(Permission::LeaveTeam), members::leave::confirm)
         .post("/a/{slug}/leave", Team(Permission::LeaveTeam), members::leave::leave)
+        .get("/a/{slug}/requests", Team(Permission::ViewTeam), requests::show)
+        .get("/a/{slug}/keys", Team(Permission::ViewKeys), keys::show)
+        .post("/a/{slug}/keys", Team(Permission::ManageKeys), keys::create)
+        .get("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::confirm_delete)
+        .post("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::delete)
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)
-        .post("/invites/{token}/decline", SignedIn, invites::decline);
+        .post("/invites/{token}/decline", SignedIn, invites::decline)
+        .get("/api/v1/openapi.json", Public, v1::openapi)
+        .get("/api/v1/whoami", Api, v1::whoami)
+        .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
+        .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
+        .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
+        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
+        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests);
     r
 }

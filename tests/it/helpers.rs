@@ -116,6 +116,23 @@ impl TestApp {
             .expect("a user with that email")
     }
 
+    pub async fn key_id(&self, slug: &str, name: &str) -> i64 {
+        use diesel::prelude::*;
+        use teamdeck::db::schema::{accounts, api_keys};
+        let (slug, name) = (slug.to_owned(), name.to_owned());
+        self.db
+            .query(move |conn| {
+                api_keys::table
+                    .inner_join(accounts::table)
+                    .filter(accounts::slug.eq(slug))
+                    .filter(api_keys::name.eq(name))
+                    .select(api_keys::id)
+                    .first(conn)
+            })
+            .await
+            .expect("a key")
+    }
+
     pub async fn pending_invitation_id(&self, slug: &str, email: &str) -> i64 {
         use diesel::prelude::*;
         use teamdeck::db::schema::{accounts, invitations};
@@ -212,6 +229,7 @@ impl TestApp {
                 "invitations" => "email || ' ' || token_hash || ' ' || state",
                 "audit_events" => "actor_name || ' ' || action || ' ' || subject || ' ' || detail",
                 "outbox_emails" => "to_address || ' ' || subject || ' ' || text_body || ' ' || html_body",
+                "api_keys" => "name || ' ' || public_id || ' ' || secret_hash || ' ' || last4",
                 other => panic!("no dump for {other}"),
             };
             let sql = format!("SELECT {columns} AS text FROM {table}");

@@ -7,6 +7,7 @@ mod smtp;
 
 mod auth;
 mod invites;
+mod keys;
 mod members;
 mod routes;
 mod security;

@@ -1,0 +1,124 @@
+//! Who is calling the API, and on behalf of which team.
+
+use crate::db::Db;
+use crate::domain::{KeyScope, Permission, Role};
+use crate::service::accounts::Account;
+use crate::service::keys::{self, ApiKey};
+use crate::web::error::AppError;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A team API key: the call acts as the team.
+    TeamKey { key: ApiKey, account: Account },
+}
+
+/// The verified caller of an API request.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub credential: Credential,
+}
+
+/// Who a recorded request is attributed to (read by the request recorder).
+#[derive(Debug, Clone, Copy)]
+pub struct Attribution {
+    pub account_id: i64,
+    pub user_id: Option<i64>,
+    pub key_id: Option<i64>,
+}
+
+/// The team a call acts on, with the caller's standing in it.
+#[derive(Debug, Clone)]
+pub struct TeamAccess {
+    pub account: Account,
+    /// The member's role for a login token; `None` for a team key.
+    pub role: Option<Role>,
+    pub scope: Option<KeyScope>,
+}
+
+fn unauthenticated(message: &str) -> AppError {
+    AppError::Unauthenticated(message.to_owned())
+}
+
+impl FromRequest for ApiCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+                unauthenticated("Send an Authorization header: `Key <team key>` or `Bearer <login token>`.")
+            })?;
+            let db =
+                req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?;
+            let (kind, presented) = value.split_once(' ').unwrap_or((value, ""));
+            match kind {
+                "Key" => {
+                    let presented = presented.trim().to_owned();
+                    let verified = db.query(move |conn| keys::verify(conn, &presented)).await?;
+                    let (key, account) = verified.ok_or_else(|| {
+                        unauthenticated("This key is not valid: it is unknown, deleted, or its team is archived.")
+                    })?;
+                    req.extensions_mut().insert(Attribution {
+                        account_id: account.id,
+                        user_id: None,
+                        key_id: Some(key.id),
+                    });
+                    Ok(ApiCaller { credential: Credential::TeamKey { key, account } })
+                }
+                _ => Err(unauthenticated("Unsupported Authorization scheme: use `Key <team key>`.")),
+            }
+        })
+    }
+}
+
+impl ApiCaller {
+    /// Who the audit log names for changes made through the API.
+    pub fn actor(&self) -> crate::service::audit::Actor {
+        match &self.credential {
+            Credential::TeamKey { key, .. } => crate::service::audit::Actor::team_key(&key.name),
+        }
+    }
+
+    /// The team the call acts on: a key's own team (another slug is a 404: it does not exist
+    /// for this caller).
+    pub fn team(&self, slug: Option<&str>) -> Result<TeamAccess, AppError> {
+        match &self.credential {
+            Credential::TeamKey { key, account } => {
+                if slug.is_some_and(|s| s != account.slug) {
+                    return Err(AppError::NotFound);
+                }
+                Ok(TeamAccess { account: account.clone(), role: None, scope: Some(key.scope()) })
+            }
+        }
+    }
+}
+
+impl TeamAccess {
+    /// Refuses (403) unless the caller may do this: a login token by the member's role, a
+    /// team key by its scope (`needs_admin_scope` for management calls).
+    pub fn require(&self, permission: Permission, needs_admin_scope: bool) -> Result<(), AppError> {
+        if let Some(role) = self.role
+            && !role.allows(permission)
+        {
+            return Err(AppError::Forbidden(format!(
+                "Your role in {} is {}, which cannot {}.",
+                self.account.name,
+                role.label(),
+                permission.describe()
+            )));
+        }
+        if needs_admin_scope && self.scope == Some(KeyScope::Api) {
+            return Err(AppError::Forbidden("This key's scope is API; this call needs an ADMIN-scoped key.".into()));
+        }
+        if self.account.is_archived() && permission.changes_team() {
+            return Err(AppError::Forbidden(format!("{} is archived and read-only.", self.account.name)));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Records every authenticated API request (who, what, status, duration) without slowing it:
+//! the request only hands a record to a channel; a background task writes them in batches,
+//! one transaction per batch, and moves keys' `last_used_at` at most once a minute. When the
+//! server stops, the channel closes and the task writes what is left before it ends.
+
+use super::auth::Attribution;
+use crate::db::schema::{api_keys, api_requests};
+use crate::db::{Db, DbError, write_transaction};
+use crate::domain::{new_id, now_ms};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use diesel::prelude::*;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub attribution: Attribution,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub duration_ms: i32,
+    pub at: i64,
+}
+
+/// The sending side, kept in the app's data.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Record>,
+}
+
+const QUEUE: usize = 100_000;
+const BATCH: usize = 1_000;
+const LINGER: Duration = Duration::from_millis(200);
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
+impl Recorder {
+    /// Starts the writer; it ends (after writing everything) once every `Recorder` is dropped.
+    pub fn start(db: Db) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Self { tx }, tokio::spawn(write_batches(db, rx)))
+    }
+
+    fn record(&self, record: Record) {
+        if self.tx.try_send(record).is_err() {
+            tracing::warn!("request records are arriving faster than they are written: one was dropped");
+        }
+    }
+}
+
+async fn write_batches(db: Db, mut rx: mpsc::Receiver<Record>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(record)) => batch.push(record),
+                _ => break,
+            }
+        }
+        let count = batch.len();
+        if let Err(e) = db.run(move |conn| write(conn, &batch)).await {
+            tracing::error!(error = %e, count, "could not write request records");
+        }
+    }
+}
+
+fn write(conn: &mut crate::db::DbConnection, batch: &[Record]) -> Result<(), DbError> {
+    write_transaction(conn, |conn| {
+        for r in batch {
+            diesel::insert_into(api_requests::table)
+                .values((
+                    api_requests::id.eq(new_id()),
+                    api_requests::account_id.eq(r.attribution.account_id),
+                    api_requests::user_id.eq(r.attribution.user_id),
+                    api_requests::key_id.eq(r.attribution.key_id),
+                    api_requests::method.eq(&r.method),
+                    api_requests::path.eq(&r.path),
+                    api_requests::status.eq(r.status),
+                    api_requests::duration_ms.eq(r.duration_ms),
+                    api_requests::created_at.eq(r.at),
+                ))
+                .execute(conn)?;
+        }
+        let now = now_ms();
+        let mut keys: Vec<i64> = batch.iter().filter_map(|r| r.attribution.key_id).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if !keys.is_empty() {
+            diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq_any(&keys))
+                    .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(now - LAST_USED_EVERY_MS))),
+            )
+            .set(api_keys::last_used_at.eq(now))
+            .execute(conn)?;
+        }
+        Ok::<_, DbError>(())
+    })
+}
+
+/// Middleware: after an API response, hands its record to the recorder when the caller was
+/// identified (the credential extractor left an [`Attribution`]).
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !req.path().starts_with("/api/") {
+        return next.call(req).await;
+    }
+    let started = Instant::now();
+    let (method, path) = (req.method().to_string(), req.path().to_owned());
+    let recorder = req.app_data::<web::Data<Recorder>>().cloned();
+    let res = next.call(req).await?;
+    let attribution = res.request().extensions().get::<Attribution>().copied();
+    if let (Some(attribution), Some(recorder)) = (attribution, recorder) {
+        recorder.record(Record {
+            attribution,
+            method,
+            path,
+            status: i32::from(res.status().as_u16()),
+            duration_ms: started.elapsed().as_millis().min(i32::MAX as u128) as i32,
+            at: now_ms(),
+        });
+    }
+    Ok(res)
+}

@@ -1,0 +1,287 @@
+//! `/api/v1/` endpoints and the OpenAPI document that describes them.
+
+use super::auth::{ApiCaller, Credential, TeamAccess};
+use crate::db::Db;
+use crate::domain::{KeyScope, Permission, TeamName};
+use crate::service::keys::{self, ApiKey, KeyError};
+use crate::service::{members, requests};
+use crate::web::error::AppError;
+use crate::web::render::When;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Teamdeck API",
+        version = "1",
+        description = "Teams, members, API keys and request attribution. \
+Authenticate with `Authorization: Key <team key>` (calls are attributed to the team) or \
+`Authorization: Bearer <login token>` (attributed to the member). Errors are `{code, message}`."
+    ),
+    paths(whoami, list_members, list_keys, create_key, delete_key, list_requests),
+    components(schemas(
+        ErrorBody,
+        WhoAmI,
+        TeamRef,
+        KeyOut,
+        MemberOut,
+        MembersPage,
+        KeysOut,
+        CreateKey,
+        CreatedKey,
+        RequestOut,
+        RequestsOut
+    ))
+)]
+pub struct ApiDoc;
+
+/// Every error: a stable code and words for people.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamRef {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyOut {
+    pub id: String,
+    pub name: String,
+    /// `API` or `ADMIN`.
+    pub scope: String,
+    /// The key's prefix and last four characters; the secret is never returned again.
+    pub masked: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<ApiKey> for KeyOut {
+    fn from(k: ApiKey) -> Self {
+        KeyOut {
+            id: k.id.to_string(),
+            scope: k.scope().as_str().to_owned(),
+            masked: k.masked(),
+            created_at: When::from_ms(k.created_at).iso,
+            last_used_at: k.last_used_at.map(|t| When::from_ms(t).iso),
+            name: k.name,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    /// `team_key` or `login_token`.
+    pub authenticated_by: &'static str,
+    /// `team` (a team key) or `member` (a login token).
+    pub attributed_to: &'static str,
+    pub team: TeamRef,
+    pub key: Option<KeyOut>,
+    pub scope: Option<String>,
+}
+
+fn team_ref(t: &TeamAccess) -> TeamRef {
+    TeamRef { slug: t.account.slug.clone(), name: t.account.name.clone() }
+}
+
+/// Who is calling, for which team, and how they authenticated.
+#[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, AppError> {
+    let team = caller.team(None)?;
+    Ok(web::Json(match caller.credential {
+        Credential::TeamKey { key, .. } => WhoAmI {
+            authenticated_by: "team_key",
+            attributed_to: "team",
+            team: team_ref(&team),
+            scope: Some(key.scope().as_str().to_owned()),
+            key: Some(key.into()),
+        },
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberOut {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub joined_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MembersPage {
+    pub members: Vec<MemberOut>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    after: Option<String>,
+}
+
+/// The team's members by name, 100 a page.
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/members", params(("slug" = String, Path,), ("after" = Option<String>, Query,)),
+    responses((status = 200, body = MembersPage), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_members(
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    query: web::Query<PageQuery>,
+    db: web::Data<Db>,
+) -> Result<web::Json<MembersPage>, AppError> {
+    let team = caller.team(Some(&slug))?;
+    team.require(Permission::ViewTeam, false)?;
+    let cursor = query.after.as_deref().and_then(|a| {
+        let (id, name) = a.split_once(':')?;
+        Some(members::Cursor { user_id: id.parse().ok()?, sort_name: name.to_owned() })
+    });
+    let account_id = team.account.id;
+    let (page, more) = db.query(move |conn| members::page(conn, account_id, None, cursor.as_ref(), 100)).await?;
+    let next = more.then(|| page.last().map(|m| format!("{}:{}", m.user_id, m.sort_name))).flatten();
+    Ok(web::Json(MembersPage {
+        members: page
+            .into_iter()
+            .map(|m| MemberOut {
+                id: m.user_id.to_string(),
+                role: m.role().as_str().to_owned(),
+                joined_at: When::from_ms(m.joined_at).iso,
+                name: m.name,
+                email: m.email,
+            })
+            .collect(),
+        next,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeysOut {
+    pub keys: Vec<KeyOut>,
+}
+
+/// The team's keys (an ADMIN-scoped key, or the login token of an admin or billing member).
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/keys", params(("slug" = String, Path,)),
+    responses((status = 200, body = KeysOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_keys(
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<web::Json<KeysOut>, AppError> {
+    let team = caller.team(Some(&slug))?;
+    team.require(Permission::ViewKeys, true)?;
+    let account_id = team.account.id;
+    let listed = db.query(move |conn| keys::list(conn, account_id)).await?;
+    Ok(web::Json(KeysOut { keys: listed.into_iter().map(|l| l.key.into()).collect() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateKey {
+    pub name: String,
+    /// `API` or `ADMIN`.
+    pub scope: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub key: KeyOut,
+    /// The whole key. Returned this once; store it now.
+    pub secret: String,
+}
+
+/// Creates a key (an ADMIN-scoped key, or an admin's login token).
+#[utoipa::path(post, path = "/api/v1/teams/{slug}/keys", params(("slug" = String, Path,)), request_body = CreateKey,
+    responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_key(
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    body: web::Json<CreateKey>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let team = caller.team(Some(&slug))?;
+    team.require(Permission::ManageKeys, true)?;
+    let name = TeamName::parse(&body.name).map_err(|e| AppError::BadRequest(format!("name: {e}")))?;
+    let scope: KeyScope = body.scope.parse().map_err(AppError::BadRequest)?;
+    let actor = caller.actor();
+    let account = team.account.clone();
+    let created = db.run(move |conn| Ok::<_, AppError>(keys::create(conn, &account, &actor, &name, scope))).await?;
+    match created {
+        Ok((key, secret)) => Ok(HttpResponse::Created().json(CreatedKey { key: key.into(), secret })),
+        Err(KeyError::Db(e)) => Err(AppError::internal(e)),
+        Err(e) => Err(AppError::Forbidden(e.to_string())),
+    }
+}
+
+/// Deletes (revokes) a key: it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/teams/{slug}/keys/{key_id}", params(("slug" = String, Path,), ("key_id" = String, Path,)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_key(
+    caller: ApiCaller,
+    path: web::Path<(String, i64)>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, key_id) = path.into_inner();
+    let team = caller.team(Some(&slug))?;
+    team.require(Permission::ManageKeys, true)?;
+    let (account_id, actor) = (team.account.id, caller.actor());
+    match db.run(move |conn| Ok::<_, AppError>(keys::revoke(conn, account_id, &actor, key_id))).await? {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(KeyError::Db(e)) => Err(AppError::internal(e)),
+        Err(_) => Err(AppError::NotFound),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestOut {
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub duration_ms: i32,
+    /// The member's name, or `team key <name>`.
+    pub by: String,
+    pub user_id: Option<String>,
+    pub key_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestsOut {
+    pub requests: Vec<RequestOut>,
+}
+
+/// The team's latest 100 API requests, newest first, each with who made it.
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/requests", params(("slug" = String, Path,)),
+    responses((status = 200, body = RequestsOut), (status = 401, body = ErrorBody)))]
+pub async fn list_requests(
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<web::Json<RequestsOut>, AppError> {
+    let team = caller.team(Some(&slug))?;
+    team.require(Permission::ViewTeam, false)?;
+    let account_id = team.account.id;
+    let rows = db.query(move |conn| requests::recent(conn, account_id, None, None, 100)).await?;
+    Ok(web::Json(RequestsOut {
+        requests: rows
+            .into_iter()
+            .map(|r| RequestOut {
+                at: When::from_ms(r.created_at).iso,
+                by: r.by(),
+                method: r.method,
+                path: r.path,
+                status: r.status,
+                duration_ms: r.duration_ms,
+                user_id: r.user_id.map(|i| i.to_string()),
+                key_id: r.key_id.map(|i| i.to_string()),
+            })
+            .collect(),
+    }))
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+}
