@@ -103,6 +103,11 @@ impl Application {
         tokio::spawn(crate::mail::worker::run(db, mailer, config, signal));
     }
 
+    /// Stops the server as SIGTERM would (used by tests and embedders).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

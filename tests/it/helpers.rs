@@ -15,6 +15,8 @@ pub struct TestApp {
     pub address: String,
     pub db: Db,
     pub data_dir: tempfile::TempDir,
+    server: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -38,9 +40,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = settings.database_url();
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let server = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
     let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, 2)).await.unwrap().unwrap();
-    TestApp { address, db, data_dir }
+    TestApp { address, db, data_dir, server, running }
 }
 
 /// A fresh database: a new one on the PostgreSQL server of `TEST_DATABASE_URL`, else a
@@ -71,6 +74,18 @@ fn create_pg_database(server: &str) -> String {
 }
 
 impl TestApp {
+    /// Stops the server gracefully, as SIGTERM does, and waits until it has finished.
+    pub async fn stop(self) -> TestApp {
+        self.server.stop(true).await;
+        let TestApp { address, db, data_dir, server, running } = self;
+        running.await.expect("the server task").expect("a clean stop");
+        TestApp { address, db, data_dir, server, running: tokio::spawn(async { Ok(()) }) }
+    }
+
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        self.count(format!("SELECT COUNT(*) AS n FROM {table}")).await
+    }
+
     /// A new browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
         Browser {

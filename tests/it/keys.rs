@@ -191,3 +191,18 @@ async fn the_openapi_document_describes_the_api() {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_record_is_lost_when_the_server_stops_gracefully() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let key = format!("Key {}", create_key(&ada, &slug, "prod", "API").await);
+    let calls = (0..40).map(|_| api(&app, reqwest::Method::GET, "/api/v1/whoami", Some(&key)));
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(statuses.iter().all(|(s, _)| *s == StatusCode::OK));
+
+    let app = app.stop().await;
+
+    assert_eq!(app.count_rows("api_requests").await, 40, "every call was written before the process ended");
+}
