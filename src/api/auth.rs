@@ -2,8 +2,10 @@
 
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
-use crate::service::accounts::Account;
+use crate::service::accounts::{self, Account};
 use crate::service::keys::{self, ApiKey};
+use crate::service::tokens::{self, LoginToken};
+use crate::service::users::User;
 use crate::web::error::AppError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -15,13 +17,19 @@ use futures_util::future::LocalBoxFuture;
 pub enum Credential {
     /// A team API key: the call acts as the team.
     TeamKey { key: ApiKey, account: Account },
+    /// A member's login token: the call acts as the member, in the team they choose.
+    LoginToken { token: LoginToken, user: User },
 }
 
 /// The verified caller of an API request.
-#[derive(Debug, Clone)]
 pub struct ApiCaller {
     pub credential: Credential,
+    req: HttpRequest,
+    db: Db,
 }
+
+/// The header a login-token caller names its team with (when the path does not).
+pub const TEAM_HEADER: &str = "X-Teamdeck-Team";
 
 /// Who a recorded request is attributed to (read by the request recorder).
 #[derive(Debug, Clone, Copy)]
@@ -51,15 +59,23 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-                unauthenticated("Send an Authorization header: `Key <team key>` or `Bearer <login token>`.")
-            })?;
-            let db =
-                req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?;
-            let (kind, presented) = value.split_once(' ').unwrap_or((value, ""));
-            match kind {
+            let value = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    unauthenticated("Send an Authorization header: `Key <team key>` or `Bearer <login token>`.")
+                })?
+                .to_owned();
+            let db = req
+                .app_data::<web::Data<Db>>()
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?
+                .get_ref()
+                .clone();
+            let (kind, presented) = value.split_once(' ').unwrap_or((value.as_str(), ""));
+            let presented = presented.trim().to_owned();
+            let credential = match kind {
                 "Key" => {
-                    let presented = presented.trim().to_owned();
                     let verified = db.query(move |conn| keys::verify(conn, &presented)).await?;
                     let (key, account) = verified.ok_or_else(|| {
                         unauthenticated("This key is not valid: it is unknown, deleted, or its team is archived.")
@@ -69,10 +85,24 @@ impl FromRequest for ApiCaller {
                         user_id: None,
                         key_id: Some(key.id),
                     });
-                    Ok(ApiCaller { credential: Credential::TeamKey { key, account } })
+                    Credential::TeamKey { key, account }
                 }
-                _ => Err(unauthenticated("Unsupported Authorization scheme: use `Key <team key>`.")),
-            }
+                "Bearer" => {
+                    let verified = db.query(move |conn| tokens::verify(conn, &presented)).await?;
+                    let (token, user) = verified.ok_or_else(|| {
+                        unauthenticated(
+                            "This login token is not valid: it is unknown or revoked. Run `teamdeck auth login`.",
+                        )
+                    })?;
+                    Credential::LoginToken { token, user }
+                }
+                _ => {
+                    return Err(unauthenticated(
+                        "Unsupported Authorization scheme: use `Key <team key>` or `Bearer <login token>`.",
+                    ));
+                }
+            };
+            Ok(ApiCaller { credential, req, db })
         })
     }
 }
@@ -82,12 +112,16 @@ impl ApiCaller {
     pub fn actor(&self) -> crate::service::audit::Actor {
         match &self.credential {
             Credential::TeamKey { key, .. } => crate::service::audit::Actor::team_key(&key.name),
+            Credential::LoginToken { user, .. } => {
+                crate::service::audit::Actor { id: user.id, name: user.name.clone() }
+            }
         }
     }
 
     /// The team the call acts on: a key's own team (another slug is a 404: it does not exist
-    /// for this caller).
-    pub fn team(&self, slug: Option<&str>) -> Result<TeamAccess, AppError> {
+    /// for this caller); for a login token the team in the path or the `X-Teamdeck-Team`
+    /// header, with the member's live role (404 once they are no longer a member).
+    pub async fn team(&self, slug: Option<&str>) -> Result<TeamAccess, AppError> {
         match &self.credential {
             Credential::TeamKey { key, account } => {
                 if slug.is_some_and(|s| s != account.slug) {
@@ -95,7 +129,46 @@ impl ApiCaller {
                 }
                 Ok(TeamAccess { account: account.clone(), role: None, scope: Some(key.scope()) })
             }
+            Credential::LoginToken { token, user } => {
+                let slug = slug.map(str::to_owned).or_else(|| self.chosen_team()).ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "Choose a team: call teams/{{slug}}/… or send the {TEAM_HEADER} header."
+                    ))
+                })?;
+                let user_id = user.id;
+                let accounts = self.db.query(move |conn| accounts::accounts_of(conn, user_id)).await?;
+                let membership = accounts.into_iter().find(|m| m.account.slug == slug).ok_or(AppError::NotFound)?;
+                self.req.extensions_mut().insert(Attribution {
+                    account_id: membership.account.id,
+                    user_id: Some(user.id),
+                    key_id: None,
+                });
+                let _ = token;
+                Ok(TeamAccess { account: membership.account, role: Some(membership.role), scope: None })
+            }
         }
+    }
+
+    /// The team named in the `X-Teamdeck-Team` header, if any.
+    pub fn chosen_team(&self) -> Option<String> {
+        self.req
+            .headers()
+            .get(TEAM_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The member behind a login token.
+    pub fn member(&self) -> Option<&User> {
+        match &self.credential {
+            Credential::LoginToken { user, .. } => Some(user),
+            Credential::TeamKey { .. } => None,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 }
 

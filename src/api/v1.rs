@@ -4,6 +4,7 @@ use super::auth::{ApiCaller, Credential, TeamAccess};
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, TeamName};
 use crate::service::keys::{self, ApiKey, KeyError};
+use crate::service::tokens;
 use crate::service::{members, requests};
 use crate::web::error::AppError;
 use crate::web::render::When;
@@ -20,7 +21,18 @@ use utoipa::{OpenApi, ToSchema};
 Authenticate with `Authorization: Key <team key>` (calls are attributed to the team) or \
 `Authorization: Bearer <login token>` (attributed to the member). Errors are `{code, message}`."
     ),
-    paths(whoami, list_members, list_keys, create_key, delete_key, list_requests),
+    paths(
+        whoami,
+        list_teams,
+        list_members,
+        list_keys,
+        create_key,
+        delete_key,
+        list_requests,
+        device_code,
+        device_token,
+        logout
+    ),
     components(schemas(
         ErrorBody,
         WhoAmI,
@@ -81,9 +93,20 @@ pub struct WhoAmI {
     pub authenticated_by: &'static str,
     /// `team` (a team key) or `member` (a login token).
     pub attributed_to: &'static str,
-    pub team: TeamRef,
+    /// The team the call acts on (for a login token: from the `X-Teamdeck-Team` header).
+    pub team: Option<TeamRef>,
+    /// The member's role in that team (login token).
+    pub role: Option<String>,
     pub key: Option<KeyOut>,
+    pub user: Option<UserOut>,
     pub scope: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: String,
+    pub name: String,
+    pub email: String,
 }
 
 fn team_ref(t: &TeamAccess) -> TeamRef {
@@ -93,16 +116,149 @@ fn team_ref(t: &TeamAccess) -> TeamRef {
 /// Who is calling, for which team, and how they authenticated.
 #[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, AppError> {
-    let team = caller.team(None)?;
-    Ok(web::Json(match caller.credential {
+    let team = match (&caller.credential, caller.chosen_team()) {
+        (Credential::LoginToken { .. }, None) => None,
+        _ => Some(caller.team(None).await?),
+    };
+    Ok(web::Json(match &caller.credential {
         Credential::TeamKey { key, .. } => WhoAmI {
             authenticated_by: "team_key",
             attributed_to: "team",
-            team: team_ref(&team),
+            team: team.as_ref().map(team_ref),
+            role: None,
             scope: Some(key.scope().as_str().to_owned()),
-            key: Some(key.into()),
+            key: Some(key.clone().into()),
+            user: None,
+        },
+        Credential::LoginToken { user, .. } => WhoAmI {
+            authenticated_by: "login_token",
+            attributed_to: "member",
+            team: team.as_ref().map(team_ref),
+            role: team.as_ref().and_then(|t| t.role).map(|r| r.as_str().to_owned()),
+            scope: None,
+            key: None,
+            user: Some(UserOut { id: user.id.to_string(), name: user.name.clone(), email: user.email.clone() }),
         },
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamOut {
+    pub slug: String,
+    pub name: String,
+    /// `personal` or `team`.
+    pub kind: String,
+    pub role: String,
+    pub archived: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamsOut {
+    pub teams: Vec<TeamOut>,
+}
+
+/// The accounts of the member behind a login token, with their role in each.
+#[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = TeamsOut), (status = 403, body = ErrorBody)))]
+pub async fn list_teams(caller: ApiCaller) -> Result<web::Json<TeamsOut>, AppError> {
+    let user_id = caller
+        .member()
+        .map(|u| u.id)
+        .ok_or_else(|| AppError::Forbidden("A team key belongs to one team: call whoami to see which.".into()))?;
+    let accounts = caller.db().query(move |conn| crate::service::accounts::accounts_of(conn, user_id)).await?;
+    Ok(web::Json(TeamsOut {
+        teams: accounts
+            .into_iter()
+            .map(|m| TeamOut {
+                kind: m.account.kind().as_str().to_owned(),
+                role: m.role.as_str().to_owned(),
+                archived: m.account.is_archived(),
+                slug: m.account.slug,
+                name: m.account.name,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DeviceCodeRequest {
+    /// Shown to the person confirming, and on their tokens page (e.g. the hostname).
+    pub device_name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeviceCode {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: i64,
+    pub interval: i64,
+}
+
+/// Starts a CLI login: show `user_code` and `verification_uri` to the person, then poll
+/// `device/token` every `interval` seconds.
+#[utoipa::path(post, path = "/api/v1/device/code", request_body = DeviceCodeRequest, responses((status = 200, body = DeviceCode)))]
+pub async fn device_code(
+    body: web::Json<DeviceCodeRequest>,
+    db: web::Data<Db>,
+    site: web::Data<crate::web::site::Site>,
+) -> Result<web::Json<DeviceCode>, AppError> {
+    let name: String =
+        body.device_name.as_deref().unwrap_or("CLI").chars().filter(|c| !c.is_control()).take(64).collect();
+    let started = db.query(move |conn| tokens::start_device(conn, &name)).await?;
+    let uri = format!("{}/device", site.base_url);
+    Ok(web::Json(DeviceCode {
+        verification_uri_complete: format!("{uri}?code={}", started.user_code),
+        verification_uri: uri,
+        device_code: started.device_code,
+        user_code: started.user_code,
+        expires_in: tokens::DEVICE_CODE_TTL_MS / 1000,
+        interval: 2,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DeviceTokenRequest {
+    pub device_code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessToken {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+}
+
+/// The CLI's poll. 400 with code `authorization_pending` until the person confirms;
+/// `access_denied` or `expired_token` end the login.
+#[utoipa::path(post, path = "/api/v1/device/token", request_body = DeviceTokenRequest,
+    responses((status = 200, body = AccessToken), (status = 400, body = ErrorBody)))]
+pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let code = body.into_inner().device_code;
+    let (status_code, message) = match db.query(move |conn| tokens::poll(conn, &code)).await? {
+        tokens::Poll::Token(token) => {
+            return Ok(HttpResponse::Ok().json(AccessToken { access_token: token, token_type: "Bearer" }));
+        }
+        tokens::Poll::Pending => ("authorization_pending", "Waiting for the code to be confirmed in the browser."),
+        tokens::Poll::Denied => ("access_denied", "The login was denied in the browser."),
+        tokens::Poll::Expired => {
+            ("expired_token", "The code expired or was already used. Run `teamdeck auth login` again.")
+        }
+    };
+    Ok(HttpResponse::BadRequest().json(ErrorBody { code: status_code.into(), message: message.into() }))
+}
+
+/// Revokes the login token the call is made with (the CLI's `auth logout`).
+#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(caller: ApiCaller) -> Result<HttpResponse, AppError> {
+    let Credential::LoginToken { token, user } = &caller.credential else {
+        return Err(AppError::BadRequest(
+            "Only a login token can be logged out; delete a team key on its page.".into(),
+        ));
+    };
+    let (user_id, token_id) = (user.id, token.id);
+    caller.db().query(move |conn| tokens::revoke(conn, user_id, token_id)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -135,7 +291,7 @@ pub async fn list_members(
     query: web::Query<PageQuery>,
     db: web::Data<Db>,
 ) -> Result<web::Json<MembersPage>, AppError> {
-    let team = caller.team(Some(&slug))?;
+    let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewTeam, false)?;
     let cursor = query.after.as_deref().and_then(|a| {
         let (id, name) = a.split_once(':')?;
@@ -172,7 +328,7 @@ pub async fn list_keys(
     slug: web::Path<String>,
     db: web::Data<Db>,
 ) -> Result<web::Json<KeysOut>, AppError> {
-    let team = caller.team(Some(&slug))?;
+    let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewKeys, true)?;
     let account_id = team.account.id;
     let listed = db.query(move |conn| keys::list(conn, account_id)).await?;
@@ -202,7 +358,7 @@ pub async fn create_key(
     body: web::Json<CreateKey>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
-    let team = caller.team(Some(&slug))?;
+    let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageKeys, true)?;
     let name = TeamName::parse(&body.name).map_err(|e| AppError::BadRequest(format!("name: {e}")))?;
     let scope: KeyScope = body.scope.parse().map_err(AppError::BadRequest)?;
@@ -225,7 +381,7 @@ pub async fn delete_key(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, key_id) = path.into_inner();
-    let team = caller.team(Some(&slug))?;
+    let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageKeys, true)?;
     let (account_id, actor) = (team.account.id, caller.actor());
     match db.run(move |conn| Ok::<_, AppError>(keys::revoke(conn, account_id, &actor, key_id))).await? {
@@ -261,7 +417,7 @@ pub async fn list_requests(
     slug: web::Path<String>,
     db: web::Data<Db>,
 ) -> Result<web::Json<RequestsOut>, AppError> {
-    let team = caller.team(Some(&slug))?;
+    let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewTeam, false)?;
     let account_id = team.account.id;
     let rows = db.query(move |conn| requests::recent(conn, account_id, None, None, 100)).await?;

@@ -126,6 +126,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    device_codes (id) {
+        id -> BigInt,
+        device_code_hash -> Text,
+        user_code -> Text,
+        device_name -> Text,
+        state -> Text,
+        user_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(login_tokens -> users (user_id));
@@ -141,5 +154,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     api_keys,
     login_tokens,
-    api_requests
+    api_requests,
+    device_codes
 );

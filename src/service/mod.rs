@@ -10,4 +10,5 @@ pub mod members;
 pub mod outbox;
 pub mod requests;
 pub mod teams;
+pub mod tokens;
 pub mod users;

@@ -15,6 +15,7 @@ pub mod site;
 
 mod accounts;
 mod auth;
+mod device;
 mod health;
 mod home;
 mod invites;
@@ -40,6 +41,10 @@ pub fn routes() -> RouteTable {
         .post("/signup", Public, auth::signup::submit)
         .post("/logout", Public, auth::logout::submit)
         .get("/", SignedIn, home::show)
+        .get("/device", SignedIn, device::show)
+        .post("/device", SignedIn, device::decide)
+        .get("/account/tokens", SignedIn, device::tokens_page)
+        .post("/account/tokens/{token_id}/revoke", SignedIn, device::revoke)
         .get("/teams/new", SignedIn, teams::new::show)
         .post("/teams/new", SignedIn, teams::new::submit)
         .get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
@@ -70,6 +75,10 @@ pub fn routes() -> RouteTable {
         .post("/invites/{token}/decline", SignedIn, invites::decline)
         .get("/api/v1/openapi.json", Public, v1::openapi)
         .get("/api/v1/whoami", Api, v1::whoami)
+        .get("/api/v1/teams", Api, v1::list_teams)
+        .post("/api/v1/device/code", Public, v1::device_code)
+        .post("/api/v1/device/token", Public, v1::device_token)
+        .post("/api/v1/auth/logout", Api, v1::logout)
         .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
         .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
         .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)

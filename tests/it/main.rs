@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod auth;
+mod cli;
 mod invites;
 mod keys;
 mod members;

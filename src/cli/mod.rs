@@ -1,0 +1,108 @@
+//! The command line: `teamdeck serve` (also the default with no subcommand) runs the server;
+//! the other commands are the client of a running server (`auth`, `whoami`, `teams`, `keys`).
+
+mod client;
+
+use crate::config::Settings;
+use crate::startup::Application;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "teamdeck", version, about = "Teamdeck: teams, members, API keys and billing of an API platform")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand, Teamdeck serves with these settings.
+    #[command(flatten)]
+    serve: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server, the JSON API and the background workers.
+    Serve(Settings),
+    /// Sign the CLI in or out (a login token, saved in your config directory).
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Show which credential is in use, where it came from, which team and which server.
+    Whoami(client::ServerArg),
+    /// List your teams, or choose the one commands act on.
+    #[command(subcommand)]
+    Teams(TeamsCommand),
+    /// List, create or delete the team's API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum AuthCommand {
+    /// Sign in through the browser (device code) and save a login token.
+    Login {
+        #[command(flatten)]
+        server: client::ServerArg,
+        /// How this device is named on your "Sessions & tokens" page.
+        #[arg(long)]
+        device_name: Option<String>,
+    },
+    /// Revoke the saved login token and delete it.
+    Logout(client::ServerArg),
+}
+
+#[derive(Subcommand)]
+enum TeamsCommand {
+    /// Your personal account and teams, with your role.
+    List(client::ServerArg),
+    /// Act on this team from now on (saved beside the token).
+    Set {
+        slug: String,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// The team's keys (their prefix and last four characters).
+    List(client::ServerArg),
+    /// Create a key; its secret is printed once.
+    Create {
+        name: String,
+        /// API (call models, run workloads) or ADMIN (also deploy and manage).
+        #[arg(long, default_value = "API")]
+        scope: String,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+    /// Delete (revoke) a key by its id.
+    Delete {
+        id: String,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(settings) => serve(settings),
+        Command::Auth(AuthCommand::Login { server, device_name }) => client::login(&server, device_name),
+        Command::Auth(AuthCommand::Logout(server)) => client::logout(&server),
+        Command::Whoami(server) => client::whoami(&server),
+        Command::Teams(TeamsCommand::List(server)) => client::teams_list(&server),
+        Command::Teams(TeamsCommand::Set { slug, server }) => client::teams_set(&server, &slug),
+        Command::Keys(KeysCommand::List(server)) => client::keys_list(&server),
+        Command::Keys(KeysCommand::Create { name, scope, server }) => client::keys_create(&server, &name, &scope),
+        Command::Keys(KeysCommand::Delete { id, server }) => client::keys_delete(&server, &id),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    crate::telemetry::init();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        tracing::info!(url = %app.base_url(), backend = ?app.backend(), "Teamdeck is listening");
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,187 @@
+//! Members' login tokens (Bearer), issued through the device authorisation flow: the CLI asks
+//! for a device code, a signed-in person confirms its short user code in the browser, and the
+//! CLI's next poll receives a token. The device code and the token exist only in the CLI and
+//! in the responses; the database keeps their SHA-256. Tokens are revocable, and every use
+//! re-checks the member's live membership.
+
+use super::users::User;
+use crate::db::schema::{device_codes, login_tokens, users};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::secret::{self, TOKEN_PREFIX};
+use crate::domain::{new_id, now_ms};
+use base64::Engine;
+use diesel::prelude::*;
+use rand::Rng;
+
+pub const DEVICE_CODE_TTL_MS: i64 = 10 * 60 * 1000;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = login_tokens)]
+pub struct LoginToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub device_name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// What the CLI is given when it starts a login.
+pub struct DeviceStart {
+    pub device_code: String,
+    pub user_code: String,
+    pub expires_at: i64,
+}
+
+pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<DeviceStart> {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let device_code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let alphabet = b"BCDFGHJKLMNPQRSTVWXZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    let mut code: String = (0..8).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect();
+    code.insert(4, '-');
+    let now = now_ms();
+    diesel::insert_into(device_codes::table)
+        .values((
+            device_codes::id.eq(new_id()),
+            device_codes::device_code_hash.eq(secret::hash_secret(&device_code)),
+            device_codes::user_code.eq(&code),
+            device_codes::device_name.eq(device_name),
+            device_codes::state.eq("pending"),
+            device_codes::created_at.eq(now),
+            device_codes::expires_at.eq(now + DEVICE_CODE_TTL_MS),
+        ))
+        .execute(conn)?;
+    Ok(DeviceStart { device_code, user_code: code, expires_at: now + DEVICE_CODE_TTL_MS })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("That code is unknown, already used, or expired. Run `teamdeck auth login` again for a new one.")]
+    Unusable,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+fn normalize_user_code(code: &str) -> String {
+    let compact: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+    if compact.len() == 8 { format!("{}-{}", &compact[..4], &compact[4..]) } else { compact }
+}
+
+/// The device name of a pending, unexpired user code.
+pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<Option<String>> {
+    device_codes::table
+        .filter(device_codes::user_code.eq(normalize_user_code(user_code)))
+        .filter(device_codes::state.eq("pending"))
+        .filter(device_codes::expires_at.gt(now_ms()))
+        .select(device_codes::device_name)
+        .first(conn)
+        .optional()
+}
+
+/// A signed-in person approves or denies a user code.
+pub fn decide(conn: &mut DbConnection, user_code: &str, user_id: i64, approve: bool) -> Result<String, DeviceError> {
+    write_transaction(conn, |conn| {
+        let name = pending_device(conn, user_code)?.ok_or(DeviceError::Unusable)?;
+        diesel::update(device_codes::table.filter(device_codes::user_code.eq(normalize_user_code(user_code))))
+            .set((
+                device_codes::state.eq(if approve { "approved" } else { "denied" }),
+                device_codes::user_id.eq(user_id),
+            ))
+            .execute(conn)?;
+        Ok(name)
+    })
+}
+
+pub enum Poll {
+    Pending,
+    Denied,
+    Expired,
+    /// The login token, handed out once.
+    Token(String),
+}
+
+/// The CLI's poll: a token once approved (the device code is then used up).
+pub fn poll(conn: &mut DbConnection, device_code: &str) -> QueryResult<Poll> {
+    write_transaction(conn, |conn| {
+        let row: Option<(i64, String, String, Option<i64>, i64)> = device_codes::table
+            .filter(device_codes::device_code_hash.eq(secret::hash_secret(device_code)))
+            .select((
+                device_codes::id,
+                device_codes::state,
+                device_codes::device_name,
+                device_codes::user_id,
+                device_codes::expires_at,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((id, state, device_name, user_id, expires_at)) = row else { return Ok(Poll::Expired) };
+        match (state.as_str(), user_id) {
+            ("denied", _) => Ok(Poll::Denied),
+            ("used", _) => Ok(Poll::Expired),
+            _ if expires_at <= now_ms() => Ok(Poll::Expired),
+            ("approved", Some(user_id)) => {
+                let minted = secret::mint(TOKEN_PREFIX);
+                diesel::insert_into(login_tokens::table)
+                    .values((
+                        login_tokens::id.eq(new_id()),
+                        login_tokens::user_id.eq(user_id),
+                        login_tokens::device_name.eq(&device_name),
+                        login_tokens::public_id.eq(&minted.public_id),
+                        login_tokens::secret_hash.eq(&minted.secret_hash),
+                        login_tokens::created_at.eq(now_ms()),
+                    ))
+                    .execute(conn)?;
+                diesel::update(device_codes::table.find(id)).set(device_codes::state.eq("used")).execute(conn)?;
+                Ok(Poll::Token(minted.full))
+            }
+            _ => Ok(Poll::Pending),
+        }
+    })
+}
+
+/// A presented token that works, and its user. Its `last_used_at` moves at most once a
+/// minute (a write only when it is due).
+pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(LoginToken, User)>> {
+    let Some((public_id, presented_hash)) = secret::parse(TOKEN_PREFIX, presented) else {
+        return Ok(None);
+    };
+    let found: Option<(LoginToken, String, Option<i64>, User)> = login_tokens::table
+        .inner_join(users::table)
+        .filter(login_tokens::public_id.eq(public_id))
+        .select((LoginToken::as_select(), login_tokens::secret_hash, login_tokens::revoked_at, User::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((token, stored, revoked_at, user)) = found else { return Ok(None) };
+    if revoked_at.is_some() || !secret::hashes_match(&presented_hash, &stored) {
+        return Ok(None);
+    }
+    let now = now_ms();
+    if token.last_used_at.is_none_or(|t| t < now - 60_000) {
+        diesel::update(login_tokens::table.find(token.id)).set(login_tokens::last_used_at.eq(now)).execute(conn)?;
+    }
+    Ok(Some((token, user)))
+}
+
+/// The user's tokens that still work, newest first.
+pub fn list(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<LoginToken>> {
+    login_tokens::table
+        .filter(login_tokens::user_id.eq(user_id))
+        .filter(login_tokens::revoked_at.is_null())
+        .order(login_tokens::created_at.desc())
+        .select(LoginToken::as_select())
+        .load(conn)
+}
+
+/// Revokes one of the user's tokens; false when there was no such working token.
+pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResult<bool> {
+    let n = diesel::update(
+        login_tokens::table
+            .filter(login_tokens::id.eq(token_id))
+            .filter(login_tokens::user_id.eq(user_id))
+            .filter(login_tokens::revoked_at.is_null()),
+    )
+    .set(login_tokens::revoked_at.eq(now_ms()))
+    .execute(conn)?;
+    Ok(n == 1)
+}

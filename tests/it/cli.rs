@@ -1,0 +1,208 @@
+//! The CLI's browser login (device flow) and its commands, run as the real binary against
+//! the app over HTTP.
+
+use crate::helpers::{TestApp, csrf_token, spawn_app};
+use reqwest::StatusCode;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use teamdeck::domain::Role;
+
+fn teamdeck(config: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_teamdeck"));
+    command.env("TEAMDECK_CONFIG_DIR", config).env_remove("TEAMDECK_KEY").env_remove("TEAMDECK_FORCE_AUTH_BY_USER");
+    command
+}
+
+fn output(mut command: Command) -> (bool, String) {
+    let out = command.output().expect("the CLI runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Runs `auth login`, confirms its code in `browser` (approve or deny), and returns whether
+/// the CLI succeeded and what it printed.
+async fn login(
+    app: &TestApp,
+    config: &std::path::Path,
+    browser: &crate::helpers::Browser,
+    approve: bool,
+) -> (bool, String) {
+    let mut child = teamdeck(config)
+        .args(["auth", "login", "--server", &app.address, "--device-name", "test laptop"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (first_line, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        (first, lines)
+    })
+    .await
+    .unwrap();
+    let code = first_line.rsplit(' ').next().unwrap().to_owned();
+    assert!(first_line.contains("/device") && code.len() == 9, "{first_line}");
+    let page = browser.page(&format!("/device?code={code}"), StatusCode::OK).await;
+    assert!(page.contains("test laptop") && page.contains(&code), "{page}");
+    let token = csrf_token(&page).unwrap();
+    let decision = if approve { "approve" } else { "deny" };
+    let decided = browser
+        .client
+        .post(browser.url("/device"))
+        .form(&[("csrf_token", token.as_str()), ("user_code", code.as_str()), ("decision", decision)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::OK);
+    tokio::task::spawn_blocking(move || {
+        let printed: Vec<String> = rest.map_while(Result::ok).collect();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (status.success(), format!("{}\n{err}", printed.join("\n")))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_signs_in_through_the_browser_and_acts_as_the_member_in_the_chosen_team() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let config = tempfile::tempdir().unwrap();
+
+    let (ok, printed) = login(&app, config.path(), &ada, true).await;
+
+    assert!(ok, "{printed}");
+    assert!(printed.contains("Signed in to"), "{printed}");
+    let file = config.path().join("credentials.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&file).unwrap().contains("\"token\": \"tdt_"));
+
+    let (ok, listed) = output({
+        let mut c = teamdeck(config.path());
+        c.args(["teams", "list"]);
+        c
+    });
+    assert!(ok && listed.contains("acme") && listed.contains("admin"), "{listed}");
+    let (ok, set) = output({
+        let mut c = teamdeck(config.path());
+        c.args(["teams", "set", &slug]);
+        c
+    });
+    assert!(ok && set.contains("Now working in Acme"), "{set}");
+    let (ok, me) = output({
+        let mut c = teamdeck(config.path());
+        c.arg("whoami");
+        c
+    });
+    assert!(ok, "{me}");
+    assert!(
+        me.contains("login token (from the login token saved in") && me.contains("Acme (acme), role admin"),
+        "{me}"
+    );
+    assert!(me.contains("to you, within the team"));
+
+    let (ok, created) = output({
+        let mut c = teamdeck(config.path());
+        c.args(["keys", "create", "from-cli", "--scope", "ADMIN"]);
+        c
+    });
+    assert!(ok && created.contains("tdk_") && created.contains("You won't see this key again"), "{created}");
+    let key = created.lines().find(|l| l.starts_with("tdk_")).unwrap().to_owned();
+    let (ok, me) = output({
+        let mut c = teamdeck(config.path());
+        c.arg("whoami").env("TEAMDECK_KEY", &key);
+        c
+    });
+    assert!(
+        ok && me.contains("team key (from the TEAMDECK_KEY environment variable)") && me.contains("to the team"),
+        "{me}"
+    );
+    let (ok, me) = output({
+        let mut c = teamdeck(config.path());
+        c.arg("whoami").env("TEAMDECK_KEY", &key).env("TEAMDECK_FORCE_AUTH_BY_USER", "1");
+        c
+    });
+    assert!(ok && me.contains("login token"), "TEAMDECK_FORCE_AUTH_BY_USER forces the token: {me}");
+
+    let tokens_page = ada.page("/account/tokens", StatusCode::OK).await;
+    assert!(tokens_page.contains("<td>test laptop</td>"));
+    let (ok, out) = output({
+        let mut c = teamdeck(config.path());
+        c.args(["auth", "logout"]);
+        c
+    });
+    assert!(ok && out.contains("Signed out"), "{out}");
+    assert!(!ada.page("/account/tokens", StatusCode::OK).await.contains("<td>test laptop</td>"), "revoked");
+    let (ok, me) = output({
+        let mut c = teamdeck(config.path());
+        c.arg("whoami");
+        c
+    });
+    assert!(!ok && me.contains("Not signed in"), "{me}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_login_ends_the_cli_with_a_clear_message() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let config = tempfile::tempdir().unwrap();
+
+    let (ok, printed) = login(&app, config.path(), &ada, false).await;
+
+    assert!(!ok);
+    assert!(printed.contains("The login was denied in the browser."), "{printed}");
+    assert!(!config.path().join("credentials.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_token_is_attributed_to_the_member_and_refused_once_they_leave_the_team() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    app.add_member(&slug, "bob@example.com", Role::Developer).await;
+    let config = tempfile::tempdir().unwrap();
+    assert!(login(&app, config.path(), &bob, true).await.0);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(config.path().join("credentials.json")).unwrap()).unwrap();
+    let bearer = format!("Bearer {}", saved["token"].as_str().unwrap());
+    let client = reqwest::Client::new();
+    let members = client
+        .get(format!("{}/api/v1/teams/{slug}/members", app.address))
+        .header("Authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(members.status(), StatusCode::OK);
+    let keys = client
+        .get(format!("{}/api/v1/teams/{slug}/keys", app.address))
+        .header("Authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), StatusCode::FORBIDDEN, "a developer cannot manage keys, whatever the credential");
+
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = ada.page(&format!("/a/{slug}/requests"), StatusCode::OK).await;
+        if page.contains("<td>Bob</td>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(page.contains("<td>Bob</td>") && page.contains(&format!("GET /api/v1/teams/{slug}/members")), "{page}");
+
+    let bob_id = app.user_id("bob@example.com").await;
+    ada.submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{bob_id}/remove"), &[]).await;
+    let after = client
+        .get(format!("{}/api/v1/teams/{slug}/members", app.address))
+        .header("Authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::NOT_FOUND, "removed: the team no longer exists for the token");
+}
