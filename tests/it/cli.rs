@@ -206,3 +206,80 @@ async fn a_login_token_is_attributed_to_the_member_and_refused_once_they_leave_t
         .unwrap();
     assert_eq!(after.status(), StatusCode::NOT_FOUND, "removed: the team no longer exists for the token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_database_or_the_logs() {
+    let (app, mail) = crate::helpers::spawn_app_with_mail(|_| {}).await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    // A team key.
+    ada.submit(&format!("/a/{slug}/keys"), &format!("/a/{slug}/keys"), &[("name", "prod"), ("scope", "ADMIN")]).await;
+    let page = ada.page(&format!("/a/{slug}/keys"), StatusCode::OK).await;
+    let key = page[page.find("value=\"tdk_").unwrap() + 7..].split('"').next().unwrap().to_owned();
+    // A login token, through the device flow over HTTP.
+    let client = reqwest::Client::new();
+    let start: serde_json::Value = client
+        .post(format!("{}/api/v1/device/code", app.address))
+        .json(&serde_json::json!({ "device_name": "laptop" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_code = start["device_code"].as_str().unwrap().to_owned();
+    let user_code = start["user_code"].as_str().unwrap().to_owned();
+    let confirm = ada.page(&format!("/device?code={user_code}"), StatusCode::OK).await;
+    let csrf = csrf_token(&confirm).unwrap();
+    ada.client
+        .post(ada.url("/device"))
+        .form(&[("csrf_token", csrf.as_str()), ("user_code", user_code.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    let token: serde_json::Value = client
+        .post(format!("{}/api/v1/device/token", app.address))
+        .json(&serde_json::json!({ "device_code": device_code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    // An invite link.
+    ada.submit(
+        &format!("/a/{slug}/members"),
+        &format!("/a/{slug}/invites"),
+        &[("email", "bob@example.com"), ("role", "developer")],
+    )
+    .await;
+    let invite_token = mail.wait_for(1).await[0].invite_link().rsplit('/').next().unwrap().to_owned();
+    // Use the credentials, including with a wrong one, so that errors are logged too.
+    for auth in [format!("Key {key}"), format!("Bearer {token}"), format!("Key {key}x")] {
+        client
+            .get(format!("{}/api/v1/whoami", app.address))
+            .header("Authorization", auth)
+            .header("X-Teamdeck-Team", &slug)
+            .send()
+            .await
+            .unwrap();
+    }
+    app.browser().get(&format!("/invites/{invite_token}")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await; // the request recorder's batch
+
+    let logs = crate::helpers::captured_logs();
+    for (what, secret) in [
+        ("key", &key[15..47]),
+        ("token", &token[15..47]),
+        ("device code", &device_code[..]),
+        ("invite", &invite_token[..]),
+    ] {
+        assert!(!app.database_contains(secret).await, "the {what} is stored");
+        assert!(!logs.contains(secret), "the {what} is logged");
+    }
+    assert!(
+        app.database_contains(&teamdeck::domain::secret::hash_secret(&key[15..47])).await,
+        "its hash is what is stored"
+    );
+}

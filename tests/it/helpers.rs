@@ -13,10 +13,32 @@ use teamdeck::startup::Application;
 
 pub struct TestApp {
     pub address: String,
+    /// `Some(path)` of the SQLite file when the test runs on SQLite.
+    pub sqlite_file: Option<std::path::PathBuf>,
     pub db: Db,
     pub data_dir: tempfile::TempDir,
     server: actix_web::dev::ServerHandle,
     running: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureWriter;
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything the apps of this test binary have logged so far.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -28,6 +50,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     static LOGS: LazyLock<()> = LazyLock::new(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             teamdeck::telemetry::init();
+        } else {
+            // Every log line of every app in this test binary, kept so tests can check that
+            // no secret is ever logged.
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+                .with_writer(|| CaptureWriter)
+                .with_ansi(false)
+                .try_init();
         }
     });
     LazyLock::force(&LOGS);
@@ -42,8 +72,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let server = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
-    let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, 2)).await.unwrap().unwrap();
-    TestApp { address, db, data_dir, server, running }
+    let url = database_url.clone();
+    let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
+    let sqlite_file = database_url.strip_prefix("sqlite://").map(std::path::PathBuf::from);
+    TestApp { address, sqlite_file, db, data_dir, server, running }
 }
 
 /// A fresh database: a new one on the PostgreSQL server of `TEST_DATABASE_URL`, else a
@@ -77,9 +109,9 @@ impl TestApp {
     /// Stops the server gracefully, as SIGTERM does, and waits until it has finished.
     pub async fn stop(self) -> TestApp {
         self.server.stop(true).await;
-        let TestApp { address, db, data_dir, server, running } = self;
+        let TestApp { address, sqlite_file, db, data_dir, server, running } = self;
         running.await.expect("the server task").expect("a clean stop");
-        TestApp { address, db, data_dir, server, running: tokio::spawn(async { Ok(()) }) }
+        TestApp { address, sqlite_file, db, data_dir, server, running: tokio::spawn(async { Ok(()) }) }
     }
 
     pub async fn count_rows(&self, table: &str) -> i64 {
@@ -231,6 +263,29 @@ impl TestApp {
             .expect("expiring invitations");
     }
 
+    /// Whether `needle` appears anywhere in the stored data: the SQLite file and its WAL byte
+    /// for byte, or on PostgreSQL every text column of every table.
+    pub async fn database_contains(&self, needle: &str) -> bool {
+        if let Some(file) = &self.sqlite_file {
+            let mut bytes = std::fs::read(file).unwrap_or_default();
+            bytes.extend(std::fs::read(format!("{}-wal", file.display())).unwrap_or_default());
+            return bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+        self.dump_tables(&[
+            "users",
+            "accounts",
+            "invitations",
+            "audit_events",
+            "outbox_emails",
+            "api_keys",
+            "login_tokens",
+            "device_codes",
+            "api_requests",
+        ])
+        .await
+        .contains(needle)
+    }
+
     /// Every text column of the given tables, concatenated (to look for secrets).
     pub async fn dump_tables(&self, tables: &[&str]) -> String {
         #[derive(diesel::QueryableByName)]
@@ -245,6 +300,11 @@ impl TestApp {
                 "audit_events" => "actor_name || ' ' || action || ' ' || subject || ' ' || detail",
                 "outbox_emails" => "to_address || ' ' || subject || ' ' || text_body || ' ' || html_body",
                 "api_keys" => "name || ' ' || public_id || ' ' || secret_hash || ' ' || last4",
+                "users" => "email || ' ' || name || ' ' || password_hash",
+                "accounts" => "slug || ' ' || name",
+                "login_tokens" => "device_name || ' ' || public_id || ' ' || secret_hash",
+                "device_codes" => "device_code_hash || ' ' || user_code || ' ' || device_name",
+                "api_requests" => "method || ' ' || path",
                 other => panic!("no dump for {other}"),
             };
             let sql = format!("SELECT {columns} AS text FROM {table}");

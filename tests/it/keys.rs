@@ -206,3 +206,24 @@ async fn no_request_record_is_lost_when_the_server_stops_gracefully() {
 
     assert_eq!(app.count_rows("api_requests").await, 40, "every call was written before the process ended");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_member_keeps_the_keys_they_created_and_says_which_they_are() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    app.add_member(&slug, "bob@example.com", Role::Admin).await;
+    let bobs_key = format!("Key {}", create_key(&bob, &slug, "bob-laptop", "API").await);
+    let bob_id = app.user_id("bob@example.com").await;
+
+    let confirm = ada.page(&format!("/a/{slug}/members/{bob_id}/remove"), StatusCode::OK).await;
+    assert!(confirm.contains("Keys Bob created") && confirm.contains("bob-laptop (API, tdk_"), "{confirm}");
+    ada.submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{bob_id}/remove"), &[]).await;
+
+    assert_eq!(
+        api(&app, reqwest::Method::GET, "/api/v1/whoami", Some(&bobs_key)).await.0,
+        StatusCode::OK,
+        "team keys belong to the team"
+    );
+}

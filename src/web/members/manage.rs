@@ -84,6 +84,8 @@ struct RemovePage {
     name: String,
     email: String,
     user_id: i64,
+    /// Team keys this member created: they keep working after the removal.
+    keys: Vec<String>,
 }
 
 /// The confirmation page (when the dialog is not available).
@@ -93,8 +95,17 @@ pub async fn confirm_remove(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
     let (account_id, user_id) = (auth.account.id, path.into_inner().1);
-    let member = db.query(move |conn| members::find(conn, account_id, user_id)).await?.ok_or(AppError::NotFound)?;
+    let (member, keys) = db
+        .query(move |conn| {
+            Ok((
+                members::find(conn, account_id, user_id)?,
+                crate::service::keys::created_by(conn, account_id, user_id)?,
+            ))
+        })
+        .await?;
+    let member = member.ok_or(AppError::NotFound)?;
     let page = RemovePage {
+        keys: keys.into_iter().map(|k| format!("{} ({}, {})", k.name, k.scope().as_str(), k.masked())).collect(),
         layout: Layout::for_account(&auth, format!("Remove {}", member.name), "/members"),
         base: auth.base_path(),
         team: auth.account.name.clone(),
