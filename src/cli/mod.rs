@@ -2,6 +2,7 @@
 //! the other commands are the client of a running server (`auth`, `whoami`, `teams`, `keys`).
 
 mod client;
+mod seed;
 
 use crate::config::Settings;
 use crate::startup::Application;
@@ -33,6 +34,8 @@ enum Command {
     /// List, create or delete the team's API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Fill a database with a large generated dataset (for the load benchmark).
+    Seed(seed::SeedArgs),
 }
 
 #[derive(Subcommand)]
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::List(server)) => client::keys_list(&server),
         Command::Keys(KeysCommand::Create { name, scope, server }) => client::keys_create(&server, &name, &scope),
         Command::Keys(KeysCommand::Delete { id, server }) => client::keys_delete(&server, &id),
+        Command::Seed(args) => seed::run(args),
     }
 }
 
