@@ -229,7 +229,103 @@ const addMember = (ctx, user, role = 'Developer') => addMembers(ctx, [[user, rol
 const membersTable = (page) => page.getByRole('table', { name: /^Members of / });
 const memberRow = (page, text) => membersTable(page).getByRole('row').filter({ hasText: text });
 
+// ---------- API keys, the JSON API, login tokens ----------
+
+/**
+ * Like `navigates`, but always waits for a new page load of `path`, also when the page is
+ * already there (a form that posts back to its own page, a "Done" link to the same page).
+ */
+async function loads(page, path, action) {
+  const test = (url) => (path instanceof RegExp ? path.test(url.pathname) : url.pathname === path);
+  await Promise.all([
+    page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() && test(new URL(f.url())) }),
+    action(),
+  ]);
+  await page.waitForLoadState('load');
+}
+
+/** Waits until the CSS animations of `locator` and its descendants ended (e.g. a dialog's fade-in). */
+async function animationsDone(locator) {
+  await locator.evaluate((el) => Promise.all(el.getAnimations({ subtree: true }).map((a) => a.finished.catch(() => {}))));
+}
+
+/** The "Scope" dropdown's options, as a person reads them. */
+const KEY_SCOPES = {
+  API: 'API: call models, run workloads',
+  ADMIN: 'ADMIN: also deploy apps and manage the team',
+};
+
+/** The dialog that shows a new key once. */
+const newKeyDialog = (page, name) => page.getByRole('dialog', { name: `Key ${name} created` });
+
+/**
+ * On the API keys page: fills "Name", picks the "Scope", clicks "Create key" (the page
+ * reloads with the dialog). Returns { dialog, secret, response (the page's GET) }.
+ */
+async function createKey(page, name, scope = 'API') {
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Scope', { exact: true }).selectOption({ label: KEY_SCOPES[scope] });
+  const keysPath = new URL(page.url()).pathname;
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === keysPath && r.request().method() === 'GET'
+      && r.request().isNavigationRequest()),
+    loads(page, keysPath, () => page.getByRole('button', { name: 'Create key', exact: true }).click()),
+  ]);
+  const dialog = newKeyDialog(page, name);
+  await dialog.waitFor({ state: 'visible' });
+  await animationsDone(dialog);
+  const secret = await dialog.getByRole('textbox', { name: 'The new key' }).inputValue();
+  return { dialog, secret, response };
+}
+
+/** Closes the new-key dialog with "Done" (a link back to the keys page). */
+async function closeKeyDialog(page, dialog) {
+  await loads(page, new URL(page.url()).pathname, () => dialog.getByRole('link', { name: 'Done', exact: true }).click());
+}
+
+/** The page's only table, or the table under the card heading `title`. */
+function table(page, title) {
+  if (!title) return page.getByRole('table');
+  return page.locator('.card').filter({ has: page.getByRole('heading', { name: title, exact: true }) }).getByRole('table');
+}
+/** The rows of `tableLocator` with a cell that reads exactly `text`. */
+const rowNamed = (tableLocator, text) => tableLocator.getByRole('row')
+  .filter({ has: tableLocator.page().getByRole('cell', { name: text, exact: true }) });
+
+/** A table row as { column header: cell text }. */
+async function rowValues(tableLocator, row) {
+  const headers = await tableLocator.getByRole('columnheader').allTextContents();
+  const cells = await row.getByRole('cell').allInnerTexts();
+  return Object.fromEntries(headers.map((h, i) => [h.trim(), (cells[i] || '').trim()]));
+}
+
+/** Calls the JSON API from the test (not the browser): { status, type, body (parsed JSON or text) }. */
+async function api(server, method, path, { key, token, json, headers = {} } = {}) {
+  const h = { ...headers };
+  if (key) h.Authorization = `Key ${key}`;
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (json !== undefined) h['Content-Type'] = 'application/json';
+  const res = await fetch(`${server.url}${path}`, { method, headers: h, body: json === undefined ? undefined : JSON.stringify(json) });
+  const text = await res.text();
+  const type = res.headers.get('content-type') || '';
+  let body = text;
+  if (/json/.test(type)) body = JSON.parse(text);
+  return { status: res.status, type, body, headers: res.headers };
+}
+
+/** Reloads the page until `locator` is there (background writers: e.g. the request recorder). */
+async function reloadUntil(page, locator, { timeout = 5_000, what = 'the expected content' } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await locator.count()) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not appear on ${page.url()} within ${timeout} ms (reloading)`);
+    await page.waitForTimeout(250);
+    await page.reload();
+  }
+}
+
 module.exports = {
+  loads, animationsDone, KEY_SCOPES, newKeyDialog, createKey, closeKeyDialog, table, rowNamed, rowValues, api, reloadUntil,
   newUser, signUp, signIn, signOut, openSwitcher, switchTo, createTeam, messages,
   switcherButton, switcherMenu, userMenuButton, heading, navigates, assertPath, startsWithWord, exactly,
   accountNav, goToNav, toast, markDocument, assertSameDocument, sendInvite, decodeQuotedPrintable, parseMime,

@@ -283,3 +283,45 @@ async fn no_secret_reaches_the_database_or_the_logs() {
         "its hash is what is stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_command_fills_a_database_the_app_then_serves() {
+    let url = crate::helpers::test_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    let (ok, printed) = output({
+        let mut c = teamdeck(data.path());
+        c.args(["seed", "--database-url", &url, "--data-dir"]).arg(data.path()).args([
+            "--teams",
+            "20",
+            "--users",
+            "300",
+            "--memberships",
+            "600",
+            "--big-team",
+            "120",
+            "--keys",
+            "200",
+            "--requests",
+            "2000",
+        ]);
+        c
+    });
+    assert!(ok, "{printed}");
+    assert!(printed.contains("api_requests:       2000 rows"), "{printed}");
+    let key = std::fs::read_to_string(data.path().join("bench-key.txt")).unwrap();
+
+    let app = crate::helpers::spawn_app_with(move |s| s.database_url = Some(url)).await;
+    assert_eq!(app.count_rows("users").await, 300);
+    assert_eq!(app.count_rows("api_keys").await, 200);
+    let bench = app.browser();
+    bench.sign_in("bench-0@bench.test", "bench-password").await;
+    let big = bench.page("/a/big/members", StatusCode::OK).await;
+    assert_eq!(big.matches("<tr id=\"member-").count(), 50, "the 120-member team pages by 50");
+    let me = reqwest::Client::new()
+        .get(format!("{}/api/v1/whoami", app.address))
+        .header("Authorization", format!("Key {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK, "the bench key works");
+}

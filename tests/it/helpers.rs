@@ -80,7 +80,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// A fresh database: a new one on the PostgreSQL server of `TEST_DATABASE_URL`, else a
 /// SQLite file in the test's own directory (left to the caller: `None` here means SQLite).
-async fn test_database_url() -> String {
+pub async fn test_database_url() -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             tokio::task::spawn_blocking(move || create_pg_database(&server)).await.unwrap()

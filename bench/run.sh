@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Load benchmark: seeds a large dataset, starts the release server, and measures each page
+# against /healthz measured in the same run (wrk, loopback only; every run stops by itself).
+#
+#   bash bench/run.sh                    # SQLite, full scale
+#   BACKEND=postgres bash bench/run.sh   # PostgreSQL on 127.0.0.1:5432 (a fresh database)
+#   SCALE=small bash bench/run.sh        # a quick run on a small dataset
+#   DURATION=10s CONNECTIONS=16 …        # wrk settings
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKEND="${BACKEND:-sqlite}"
+SCALE="${SCALE:-full}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-16}"
+PORT="${PORT:-18480}"
+BASE="http://127.0.0.1:$PORT"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --bin teamdeck --example login_storm
+BIN="${CARGO_TARGET_DIR:-target}/release/teamdeck"
+DATA="$(mktemp -d)"
+trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+
+if [ "$SCALE" = small ]; then
+  SEED=(--teams 1000 --users 20000 --memberships 50000 --big-team 5000 --keys 100000 --requests 1000000)
+else
+  SEED=(--teams 10000 --users 200000 --memberships 500000 --big-team 5000 --keys 1000000 --requests 10000000)
+fi
+if [ "$BACKEND" = postgres ]; then
+  pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  DB_NAME="teamdeck_bench_$$"
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB_NAME"
+  trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$DATA"; psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB_NAME" || true' EXIT
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB_NAME"
+else
+  export DATABASE_URL="sqlite://$DATA/teamdeck.db"
+fi
+
+echo "== seeding ($SCALE, $BACKEND)"
+"$BIN" seed --data-dir "$DATA" "${SEED[@]}"
+KEY="$(cat "$DATA/bench-key.txt")"
+
+echo "== server"
+RUST_LOG=warn "$BIN" serve --data-dir "$DATA" --bind "127.0.0.1:$PORT" \
+  --login-attempts-per-client 100000000 --login-failures-per-email 100000000 &
+PID=$!
+for _ in $(seq 1 100); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# Sign in as the bench user (admin of `big` and `fifty`) the way a browser does.
+JAR="$DATA/cookies"
+TOKEN="$(curl -s -c "$JAR" -b "$JAR" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 | sed 's/.*value="//;s/"$//')"
+curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$TOKEN" \
+  --data-urlencode "email=bench-0@bench.test" --data-urlencode "password=bench-password" "$BASE/login"
+COOKIE="teamdeck=$(awk '$6 == "teamdeck" {print $7}' "$JAR")"
+curl -fs -o /dev/null -H "Cookie: $COOKIE" "$BASE/a/big/members" || { echo "sign-in failed"; exit 1; }
+
+# wrk NAME PATH [HEADER]: prints req/s, p50, p99 (ms) and keeps req/s for the ratios.
+declare -A RPS
+measure() {
+  local name="$1" path="$2" header="${3:-Cookie: $COOKIE}"
+  local out
+  out="$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$header" "$BASE$path")"
+  local rps p50 p99
+  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  RPS[$name]="$rps"
+  local ratio=""
+  [ -n "${RPS[healthz]:-}" ] && ratio="$(awk -v a="$rps" -v b="${RPS[healthz]}" 'BEGIN {printf "%.3f", a / b}')"
+  printf '%-34s %10s req/s   p50 %8s   p99 %8s   %s x healthz\n' "$name" "$rps" "$p50" "$p99" "$ratio"
+}
+rss() { awk '/VmRSS|VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$PID/status"; echo; }
+
+echo "== measurements ($BACKEND, $SCALE, wrk -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
+measure healthz /healthz "X-Bench: 1"
+measure "members, 50-member team" /a/fifty/members
+measure "members page 1, 5000-member team" /a/big/members
+measure "members search" "/a/big/members?q=user%200042"
+measure "GET /api/v1/whoami with a team key" /api/v1/whoami "Authorization: Key $KEY"
+echo -n "RSS after page load: "; rss
+
+echo "== bulk invite of 50 rows (server time of preview + confirm)"
+CSV="$DATA/invites.csv"
+{ echo "email,role"; for i in $(seq 1 50); do echo "bulk-$i-$$@bench.test,developer"; done; } >"$CSV"
+PAGE="$(curl -s -b "$JAR" -c "$JAR" "$BASE/a/fifty/members/bulk")"
+TOKEN="$(grep -o 'name="csrf_token" value="[^"]*"' <<<"$PAGE" | head -n 1 | sed 's/.*value="//;s/"$//')"
+PREVIEW="$(curl -s -b "$JAR" -c "$JAR" -w '\n%{time_total}' -F "csrf_token=$TOKEN" -F "file=@$CSV;type=text/csv" "$BASE/a/fifty/members/bulk")"
+T_PREVIEW="$(tail -n 1 <<<"$PREVIEW")"
+ROWS=()
+while read -r row; do ROWS+=(--data-urlencode "row=$row"); done < <(grep -o 'name="row" value="[^"]*"' <<<"$PREVIEW" | sed 's/.*value="//;s/"$//;s/&#64;/@/g')
+T_CONFIRM="$(curl -s -o /dev/null -b "$JAR" -w '%{time_total}' --data-urlencode "csrf_token=$TOKEN" "${ROWS[@]}" "$BASE/a/fifty/members/bulk/confirm")"
+printf 'preview %.1f ms, confirm (50 invites + 50 emails queued, one transaction) %.1f ms\n' \
+  "$(awk -v t="$T_PREVIEW" 'BEGIN {print t * 1000}')" "$(awk -v t="$T_CONFIRM" 'BEGIN {print t * 1000}')"
+
+echo "== members page during a login storm"
+"$(dirname "$BIN")/examples/login_storm" "$BASE" "$PID" 200 10 &
+STORM=$!
+sleep 1
+measure "members (during login storm)" /a/fifty/members
+wait "$STORM" || true
+echo -n "RSS at the end: "; rss
