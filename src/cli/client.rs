@@ -93,7 +93,7 @@ struct Credential {
     is_key: bool,
 }
 
-fn credential(saved: &Saved) -> anyhow::Result<Credential> {
+fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Credential> {
     let forced = std::env::var("TEAMDECK_FORCE_AUTH_BY_USER").is_ok_and(|v| v == "1");
     if !forced
         && let Ok(key) = std::env::var("TEAMDECK_KEY").map(|k| k.trim().to_owned())
@@ -107,6 +107,12 @@ fn credential(saved: &Saved) -> anyhow::Result<Credential> {
     }
     let token =
         saved.token.as_ref().ok_or_else(|| anyhow!("Not signed in: run `teamdeck auth login` or set TEAMDECK_KEY."))?;
+    if let (Some(issuer), Some(asked)) = (&saved.server, asked_server) {
+        anyhow::ensure!(
+            issuer.trim_end_matches('/') == asked.trim_end_matches('/'),
+            "The saved login token is for {issuer}; it is never sent to {asked}. Run `teamdeck auth login --server {asked}`."
+        );
+    }
     Ok(Credential {
         header: format!("Bearer {token}"),
         source: format!("the login token saved in {}", credentials_path()?.display()),
@@ -210,7 +216,7 @@ pub fn logout(arg: &ServerArg) -> anyhow::Result<()> {
 pub fn whoami(arg: &ServerArg) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);
-    let cred = credential(&saved)?;
+    let cred = credential(&saved, arg.server.as_deref())?;
     let me = json_of(call("GET", &format!("{server}/api/v1/whoami"), &cred, saved.team.as_deref()).call())?;
     println!("Server:      {server}");
     println!("Credential:  {} (from {})", if cred.is_key { "team key" } else { "login token" }, cred.source);
@@ -250,7 +256,7 @@ fn teams(server: &str, cred: &Credential) -> anyhow::Result<Vec<Value>> {
 pub fn teams_list(arg: &ServerArg) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);
-    let cred = credential(&saved)?;
+    let cred = credential(&saved, arg.server.as_deref())?;
     for team in teams(&server, &cred)? {
         let slug = team["slug"].as_str().unwrap_or_default();
         let marker = if saved.team.as_deref() == Some(slug) { "*" } else { " " };
@@ -267,7 +273,7 @@ pub fn teams_list(arg: &ServerArg) -> anyhow::Result<()> {
 pub fn teams_set(arg: &ServerArg, slug: &str) -> anyhow::Result<()> {
     let mut saved = load()?;
     let server = server_of(arg, &saved);
-    let cred = credential(&saved)?;
+    let cred = credential(&saved, arg.server.as_deref())?;
     let found = teams(&server, &cred)?.into_iter().find(|t| t["slug"] == slug);
     let Some(team) = found else {
         bail!("You are not a member of a team `{slug}`. `teamdeck teams list` shows yours.");
@@ -294,7 +300,7 @@ fn current_team(server: &str, cred: &Credential, saved: &Saved) -> anyhow::Resul
 pub fn keys_list(arg: &ServerArg) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);
-    let cred = credential(&saved)?;
+    let cred = credential(&saved, arg.server.as_deref())?;
     let team = current_team(&server, &cred, &saved)?;
     let body = json_of(call("GET", &format!("{server}/api/v1/teams/{team}/keys"), &cred, Some(&team)).call())?;
     for key in body["keys"].as_array().cloned().unwrap_or_default() {
@@ -313,7 +319,7 @@ pub fn keys_list(arg: &ServerArg) -> anyhow::Result<()> {
 pub fn keys_create(arg: &ServerArg, name: &str, scope: &str) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);
-    let cred = credential(&saved)?;
+    let cred = credential(&saved, arg.server.as_deref())?;
     let team = current_team(&server, &cred, &saved)?;
     let body = json_of(
         call("POST", &format!("{server}/api/v1/teams/{team}/keys"), &cred, Some(&team))
@@ -333,7 +339,7 @@ pub fn keys_create(arg: &ServerArg, name: &str, scope: &str) -> anyhow::Result<(
 pub fn keys_delete(arg: &ServerArg, id: &str) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);
-    let cred = credential(&saved)?;
+    let cred = credential(&saved, arg.server.as_deref())?;
     let team = current_team(&server, &cred, &saved)?;
     json_of(call("DELETE", &format!("{server}/api/v1/teams/{team}/keys/{id}"), &cred, Some(&team)).call())?;
     println!("Key {id} deleted: programs using it are refused from now on.");

@@ -12,7 +12,6 @@ pub enum Backend {
     Sqlite,
 }
 
-#[derive(Debug)]
 pub struct ConnectionManager {
     backend: Backend,
     /// For PostgreSQL the URL as given; for SQLite the file path.
@@ -24,6 +23,13 @@ PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 PRAGMA temp_store = MEMORY;";
+
+impl std::fmt::Debug for ConnectionManager {
+    /// The URL may hold a password: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionManager").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
 
 impl ConnectionManager {
     /// `postgres://…` and `postgresql://…` open PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or

@@ -32,13 +32,13 @@ struct InviteHtml<'a> {
     expires: String,
 }
 
-pub fn invitation(m: &InviteEmail<'_>) -> Composed {
+pub fn invitation(m: &InviteEmail<'_>) -> Result<Composed, askama::Error> {
     let expires = When::from_ms(m.expires_at).text;
-    Composed {
+    Ok(Composed {
         subject: format!("{} invited you to join {} on Teamdeck", one_line(m.inviter), one_line(m.team)),
-        text: InviteText { m, expires: expires.clone() }.render().unwrap_or_default(),
-        html: InviteHtml { m, expires }.render().unwrap_or_default(),
-    }
+        text: InviteText { m, expires: expires.clone() }.render()?,
+        html: InviteHtml { m, expires }.render()?,
+    })
 }
 
 /// Control characters never reach a header, whatever a name holds.

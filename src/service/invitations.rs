@@ -113,7 +113,10 @@ pub fn invite_all(
     requests: &[(EmailAddress, Role)],
 ) -> Result<Vec<Outcome>, InviteError> {
     write_transaction(conn, |conn| {
-        if ctx.account.is_archived() {
+        // Read again inside the transaction: the team may have been archived meanwhile.
+        let archived: Option<i64> =
+            accounts_t::table.find(ctx.account.id).select(accounts_t::archived_at).first(conn)?;
+        if archived.is_some() {
             return Err(InviteError::Archived);
         }
         let now = now_ms();
@@ -196,7 +199,8 @@ fn queue_email(
         role: role.label(),
         link: &link,
         expires_at,
-    });
+    })
+    .map_err(|e| diesel::result::Error::QueryBuilderError(format!("rendering the invitation email: {e}").into()))?;
     outbox::enqueue(
         conn,
         &NewEmail {
@@ -227,7 +231,9 @@ pub fn cancel(
 ) -> Result<Invitation, InviteError> {
     write_transaction(conn, |conn| {
         let invitation = find_pending_in(conn, account_id, invitation_id)?;
-        set_state(conn, invitation.id, "cancelled")?;
+        if !set_state(conn, invitation.id, "cancelled")? {
+            return Err(InviteError::NotPending);
+        }
         audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role().label())?;
         Ok(invitation)
     })
@@ -244,11 +250,13 @@ fn find_pending_in(conn: &mut DbConnection, account_id: i64, invitation_id: i64)
         .ok_or(InviteError::NotPending)
 }
 
-fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<()> {
-    diesel::update(invitations::table.find(id))
+/// Moves a pending invitation to `state`; false when it was no longer pending (another
+/// request got there first), so callers never act on a stale read.
+fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<bool> {
+    let changed = diesel::update(invitations::table.find(id).filter(invitations::state.eq("pending")))
         .set((invitations::state.eq(state), invitations::updated_at.eq(now_ms())))
         .execute(conn)?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 fn is_member(conn: &mut DbConnection, account_id: i64, email_normalized: &str) -> QueryResult<bool> {
@@ -354,6 +362,9 @@ pub fn accept(
     write_transaction(conn, |conn| {
         let view = usable(conn, token, user_email_normalized)?;
         let invitation = &view.invitation;
+        if !set_state(conn, invitation.id, "accepted")? {
+            return Err(AcceptError::NotPending);
+        }
         let already: bool = diesel::select(diesel::dsl::exists(
             memberships::table
                 .filter(memberships::account_id.eq(invitation.account_id))
@@ -371,7 +382,7 @@ pub fn accept(
                 })
                 .execute(conn)?;
         }
-        set_state(conn, invitation.id, "accepted")?;
+
         audit::record(
             conn,
             invitation.account_id,
@@ -392,7 +403,9 @@ pub fn decline(
 ) -> Result<Account, AcceptError> {
     write_transaction(conn, |conn| {
         let view = usable(conn, token, user_email_normalized)?;
-        set_state(conn, view.invitation.id, "declined")?;
+        if !set_state(conn, view.invitation.id, "declined")? {
+            return Err(AcceptError::NotPending);
+        }
         audit::record(
             conn,
             view.account.id,

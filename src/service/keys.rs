@@ -76,6 +76,10 @@ pub fn create(
         revoked_at: None,
     };
     write_transaction(conn, |conn| {
+        let archived: Option<i64> = accounts::table.find(account.id).select(accounts::archived_at).first(conn)?;
+        if archived.is_some() {
+            return Err(KeyError::Archived);
+        }
         diesel::insert_into(api_keys::table)
             .values((
                 api_keys::id.eq(key.id),
@@ -135,7 +139,12 @@ pub fn revoke(conn: &mut DbConnection, account_id: i64, actor: &Actor, key_id: i
             .first(conn)
             .optional()?
             .ok_or(KeyError::NotFound)?;
-        diesel::update(api_keys::table.find(key.id)).set(api_keys::revoked_at.eq(now_ms())).execute(conn)?;
+        let revoked = diesel::update(api_keys::table.find(key.id).filter(api_keys::revoked_at.is_null()))
+            .set(api_keys::revoked_at.eq(now_ms()))
+            .execute(conn)?;
+        if revoked != 1 {
+            return Err(KeyError::NotFound);
+        }
         audit::record(conn, account_id, actor, Action::KeyDeleted, &key.name, &key.masked())?;
         Ok(key)
     })

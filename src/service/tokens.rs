@@ -41,6 +41,8 @@ pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<D
     let mut code: String = (0..8).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect();
     code.insert(4, '-');
     let now = now_ms();
+    // Codes a day past their expiry are of no use to anyone.
+    diesel::delete(device_codes::table.filter(device_codes::expires_at.lt(now - 24 * 3600 * 1000))).execute(conn)?;
     diesel::insert_into(device_codes::table)
         .values((
             device_codes::id.eq(new_id()),
@@ -83,12 +85,13 @@ pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<O
 pub fn decide(conn: &mut DbConnection, user_code: &str, user_id: i64, approve: bool) -> Result<String, DeviceError> {
     write_transaction(conn, |conn| {
         let name = pending_device(conn, user_code)?.ok_or(DeviceError::Unusable)?;
-        diesel::update(device_codes::table.filter(device_codes::user_code.eq(normalize_user_code(user_code))))
-            .set((
-                device_codes::state.eq(if approve { "approved" } else { "denied" }),
-                device_codes::user_id.eq(user_id),
-            ))
-            .execute(conn)?;
+        diesel::update(
+            device_codes::table
+                .filter(device_codes::user_code.eq(normalize_user_code(user_code)))
+                .filter(device_codes::state.eq("pending")),
+        )
+        .set((device_codes::state.eq(if approve { "approved" } else { "denied" }), device_codes::user_id.eq(user_id)))
+        .execute(conn)?;
         Ok(name)
     })
 }
@@ -121,6 +124,13 @@ pub fn poll(conn: &mut DbConnection, device_code: &str) -> QueryResult<Poll> {
             ("used", _) => Ok(Poll::Expired),
             _ if expires_at <= now_ms() => Ok(Poll::Expired),
             ("approved", Some(user_id)) => {
+                // Claim the code first: of two simultaneous polls only one gets a token.
+                let claimed = diesel::update(device_codes::table.find(id).filter(device_codes::state.eq("approved")))
+                    .set(device_codes::state.eq("used"))
+                    .execute(conn)?;
+                if claimed != 1 {
+                    return Ok(Poll::Expired);
+                }
                 let minted = secret::mint(TOKEN_PREFIX);
                 diesel::insert_into(login_tokens::table)
                     .values((
@@ -132,7 +142,6 @@ pub fn poll(conn: &mut DbConnection, device_code: &str) -> QueryResult<Poll> {
                         login_tokens::created_at.eq(now_ms()),
                     ))
                     .execute(conn)?;
-                diesel::update(device_codes::table.find(id)).set(device_codes::state.eq("used")).execute(conn)?;
                 Ok(Poll::Token(minted.full))
             }
             _ => Ok(Poll::Pending),

@@ -35,7 +35,7 @@ pub async fn verify<B: MessageBody>(
     }
     let refuse = |req: ServiceRequest| Ok(req.error_response(AppError::CsrfRejected).map_into_right_body());
     if !same_site(&req) {
-        tracing::warn!(path = %req.path(), "cross-site request refused");
+        tracing::warn!(route = ?req.match_pattern(), "cross-site request refused");
         return refuse(req);
     }
     let Some(expected) = session::existing_csrf_token(&req.get_session()) else {

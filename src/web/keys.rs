@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 
 const NEW_KEY: &str = "new_key";
 
+/// A just-created key on its way to the page that shows it once: only that team's page takes it.
 #[derive(Serialize, Deserialize)]
 struct NewKey {
+    account_id: i64,
     name: String,
     secret: String,
 }
@@ -80,7 +82,12 @@ async fn render<P>(
     form: (String, String, Option<String>),
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let new_key = auth.signed_in.session.remove_as::<NewKey>(NEW_KEY).and_then(Result::ok).map(|k| (k.name, k.secret));
+    let session = &auth.signed_in.session;
+    let waiting = session.get::<NewKey>(NEW_KEY).ok().flatten().filter(|k| k.account_id == auth.account.id);
+    if waiting.is_some() {
+        session.remove(NEW_KEY);
+    }
+    let new_key = waiting.map(|k| (k.name, k.secret));
     let page = KeysPage {
         layout: Layout::for_account(auth, "API keys", "/keys"),
         base: auth.base_path(),
@@ -126,7 +133,10 @@ pub async fn create(
         db.run(move |conn| Ok::<_, AppError>(keys::create(conn, &account, &actor, &key_name, key_scope))).await?;
     match created {
         Ok((key, secret)) => {
-            let _ = auth.signed_in.session.insert(NEW_KEY, NewKey { name: key.name, secret });
+            auth.signed_in
+                .session
+                .insert(NEW_KEY, NewKey { account_id: key.account_id, name: key.name, secret })
+                .map_err(AppError::internal)?;
             Ok(see_other(&format!("{}/keys", auth.base_path())))
         }
         Err(KeyError::Db(e)) => Err(AppError::internal(e)),
