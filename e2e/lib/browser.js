@@ -79,17 +79,25 @@ async function openSession(browser, baseURL, { viewport = { width: 1280, height:
     });
     page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.stack || err}`));
     // A request the page itself gave up on because it navigated away (e.g. the favicon while a
-    // form is submitted) is not a failure: only count aborts with no later navigation.
+    // form is submitted) is not a failure: only count aborts with no later navigation. The old
+    // page may also start a request (the favicon, fetched after its load event) while the
+    // navigation away is already under way: that one is cut off at the commit too.
     let requests = 0;
     let lastNavigation = 0;
+    let navigating = false; // a main-frame navigation request is out, not yet committed
     const order = new WeakMap();
+    const isMainNavigation = (req) => req.isNavigationRequest() && req.frame() === page.mainFrame();
     page.on('request', (req) => {
-      order.set(req, ++requests);
-      if (req.isNavigationRequest() && req.frame() === page.mainFrame()) lastNavigation = requests;
+      const main = isMainNavigation(req);
+      order.set(req, { n: ++requests, leaving: navigating && !main });
+      if (main) { lastNavigation = requests; navigating = true; }
     });
+    page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigating = false; });
     page.on('requestfailed', (req) => {
+      if (isMainNavigation(req)) navigating = false;
       const error = req.failure() && req.failure().errorText;
-      if (error === 'net::ERR_ABORTED' && lastNavigation > (order.get(req) || Infinity)) return;
+      const o = order.get(req);
+      if (error === 'net::ERR_ABORTED' && o && (lastNavigation > o.n || o.leaving)) return;
       problems.push(`request failed: ${req.method()} ${req.url()}: ${req.failure() && req.failure().errorText}`);
     });
     page.on('response', (res) => {

@@ -67,11 +67,9 @@ flow('create an API key: shown once with Copy, then only masked; the API call it
   await dialog.waitFor({ state: 'detached' });
   // Neither the browser's Back button nor a reload brings the key back.
   await page.goBack();
-  await page.waitForLoadState('load');
   app.assertPath(page, `${teamPath}/keys`);
   assert.ok(!(await page.content()).includes(secret), 'Back shows the page again without the key');
   await page.goForward();
-  await page.waitForLoadState('load');
   await page.reload();
   assert.equal(await app.newKeyDialog(page, name).count(), 0, 'the dialog is not shown again');
   assert.ok(!(await page.content()).includes(secret), 'the full key is nowhere in the page');
@@ -250,13 +248,14 @@ flow('a billing member sees the keys read-only; a developer has no API keys page
   const nav = app.accountNav(developer.page);
   await nav.getByRole('link', { name: 'Requests', exact: true }).waitFor();
   assert.equal(await nav.getByRole('link', { name: 'API keys', exact: true }).count(), 0);
+  await checkPage(developer.page, 'developer-nav-no-keys');
   await developer.expectStatus(403, `${teamPath}/keys`, () => developer.page.goto(`${teamPath}/keys`));
   assert.equal(await app.heading(developer.page).innerText(), 'No access');
   assert.ok(!(await developer.page.content()).includes(maskOf(secret)), 'the 403 page lists no key');
   await checkPage(developer.page, 'keys-developer-403');
 });
 
-// ---------- Layout: what a person can read (app bugs, see the todo notes) ----------
+// ---------- Layout: what a person can read ----------
 
 /** Elements of `root` whose content is wider than their box and is cut off (overflow not visible). */
 function clipped(root) {
@@ -288,7 +287,7 @@ flow('the delete-key dialog shows its whole text, wrapped and left-aligned', asy
   assert.ok(fits, 'the warning lies inside the dialog');
   const align = await confirm.getByRole('heading', { name: `Delete key ${name}?` }).evaluate((h) => getComputedStyle(h).textAlign);
   assert.ok(['start', 'left'].includes(align), `the title is aligned ${align}`);
-}, { todo: 'APP BUG: the delete dialog sits inside <td class="num"> and inherits text-align:right and white-space:nowrap (static/app.css .table .num): title right-aligned, the warning runs out of the dialog and is cut off' });
+});
 
 flow('pages without an account navigation use the page width (Sessions & tokens, Confirm a device)', async ({ page, server }) => {
   const user = app.newUser('Wide');
@@ -309,4 +308,4 @@ flow('pages without an account navigation use the page width (Sessions & tokens,
   const revoke = await page.getByRole('button', { name: 'Revoke wide laptop', exact: true }).boundingBox();
   const main = await page.getByRole('main').boundingBox();
   assert.ok(revoke.x + revoke.width <= main.x + main.width, 'the Revoke button is shown without scrolling the table');
-}, { todo: 'APP BUG: .shell is a two-column grid (static/app.css); pages without <nav> (/device, /account/tokens, /teams/new) put <main> in the 13rem navigation column' });
+});
