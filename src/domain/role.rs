@@ -28,6 +28,8 @@ pub enum Permission {
     ManageInvites,
     /// Change roles, remove members.
     ManageMembers,
+    /// See the team's settings and audit log (also once it is archived).
+    ViewAdmin,
     /// Rename, archive.
     ManageTeam,
     LeaveTeam,
@@ -42,7 +44,7 @@ impl Role {
             ViewTeam | UseTeamResources | LeaveTeam => true,
             ManageSecrets => matches!(self, Role::Admin | Role::Developer),
             ViewKeys | ViewBilling | ManageBilling => matches!(self, Role::Admin | Role::Billing),
-            ManageKeys | ManageInvites | ManageMembers | ManageTeam => self == Role::Admin,
+            ManageKeys | ManageInvites | ManageMembers | ManageTeam | ViewAdmin => self == Role::Admin,
         }
     }
 
@@ -86,7 +88,11 @@ impl Permission {
     pub fn changes_team(self) -> bool {
         !matches!(
             self,
-            Permission::ViewTeam | Permission::ViewKeys | Permission::ViewBilling | Permission::UseTeamResources
+            Permission::ViewTeam
+                | Permission::ViewKeys
+                | Permission::ViewBilling
+                | Permission::UseTeamResources
+                | Permission::ViewAdmin
         )
     }
 
@@ -109,6 +115,7 @@ impl Permission {
             Permission::ManageInvites => "invite members",
             Permission::ManageMembers => "change roles or remove members",
             Permission::ManageTeam => "change the team's settings",
+            Permission::ViewAdmin => "see the team's settings and audit log",
             Permission::LeaveTeam => "leave this team",
         }
     }
@@ -120,7 +127,7 @@ mod tests {
     use Permission::*;
 
     /// DESIGN.md §2, row by row: (permission, admin, developer, billing).
-    const TABLE: [(Permission, bool, bool, bool); 11] = [
+    const TABLE: [(Permission, bool, bool, bool); 12] = [
         (ViewTeam, true, true, true),
         (UseTeamResources, true, true, true),
         (ManageSecrets, true, true, false),
@@ -131,6 +138,7 @@ mod tests {
         (ManageInvites, true, false, false),
         (ManageMembers, true, false, false),
         (ManageTeam, true, false, false),
+        (ViewAdmin, true, false, false),
         (LeaveTeam, true, true, true),
     ];
 

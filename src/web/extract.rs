@@ -99,6 +99,7 @@ pub mod need {
         ManageInvites,
         ManageMembers,
         ManageTeam,
+        ViewAdmin,
         LeaveTeam,
     );
 }

@@ -76,8 +76,8 @@ const NAV: &[(&str, &str, Permission, bool)] = &[
     ("Members", "/members", Permission::ViewTeam, true),
     ("API keys", "/keys", Permission::ViewKeys, false),
     ("Requests", "/requests", Permission::ViewTeam, false),
-    ("Audit log", "/audit", Permission::ManageTeam, true),
-    ("Settings", "/settings", Permission::ManageTeam, false),
+    ("Audit log", "/audit", Permission::ViewAdmin, true),
+    ("Settings", "/settings", Permission::ViewAdmin, false),
 ];
 
 pub fn role_class(role: Role) -> &'static str {

@@ -331,6 +331,11 @@ async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_arch
     let rename = ada.submit(&format!("/a/{slug}"), &format!("/a/{slug}/settings/name"), &[("name", "New")]).await;
     assert_eq!(rename.status(), StatusCode::FORBIDDEN);
     assert_eq!(location(&ada.get("/").await), "/a/ada-admin", "/ no longer goes to the archived team");
+    let settings_page = ada.page(&settings, StatusCode::OK).await;
+    assert!(settings_page.contains("Acme is archived: its settings can no longer change."), "{settings_page}");
+    assert!(!settings_page.contains("Save name"));
+    let audit = ada.page(&format!("/a/{slug}/audit"), StatusCode::OK).await;
+    assert!(audit.contains("archived the team"), "who archived it stays visible: {audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

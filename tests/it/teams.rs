@@ -125,7 +125,10 @@ async fn navigation_shows_only_what_the_role_may_use_and_the_server_refuses_the_
     let refused = dev.get(&format!("/a/{slug}/settings")).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let html = refused.text().await.unwrap();
-    assert!(html.contains("Your role in Acme is Developer, which cannot change the team&#39;s settings."), "{html}");
+    assert!(
+        html.contains("Your role in Acme is Developer, which cannot see the team&#39;s settings and audit log."),
+        "{html}"
+    );
 }
 
 #[tokio::test]

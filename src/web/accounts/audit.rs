@@ -36,7 +36,7 @@ pub struct AuditQuery {
 }
 
 pub async fn show(
-    auth: Authorized<need::ManageTeam>,
+    auth: Authorized<need::ViewAdmin>,
     query: web::Query<AuditQuery>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {

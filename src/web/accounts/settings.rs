@@ -31,7 +31,7 @@ pub struct RenameForm {
     name: String,
 }
 
-fn page(auth: &Authorized<need::ManageTeam>, name: String, error: Option<String>) -> SettingsPage {
+fn page<P>(auth: &Authorized<P>, name: String, error: Option<String>) -> SettingsPage {
     SettingsPage {
         layout: Layout::for_account(auth, "Settings", "/settings"),
         slug: auth.account.slug.clone(),
@@ -44,7 +44,7 @@ fn page(auth: &Authorized<need::ManageTeam>, name: String, error: Option<String>
     }
 }
 
-pub async fn show(auth: Authorized<need::ManageTeam>) -> Result<HttpResponse, AppError> {
+pub async fn show(auth: Authorized<need::ViewAdmin>) -> Result<HttpResponse, AppError> {
     let name = auth.account.name.clone();
     page_with_status(StatusCode::OK, &page(&auth, name, None))
 }
