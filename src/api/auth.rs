@@ -129,7 +129,7 @@ impl ApiCaller {
                 }
                 Ok(TeamAccess { account: account.clone(), role: None, scope: Some(key.scope()) })
             }
-            Credential::LoginToken { token, user } => {
+            Credential::LoginToken { user, .. } => {
                 let slug = slug.map(str::to_owned).or_else(|| self.chosen_team()).ok_or_else(|| {
                     AppError::BadRequest(format!(
                         "Choose a team: call teams/{{slug}}/… or send the {TEAM_HEADER} header."
@@ -143,7 +143,6 @@ impl ApiCaller {
                     user_id: Some(user.id),
                     key_id: None,
                 });
-                let _ = token;
                 Ok(TeamAccess { account: membership.account, role: Some(membership.role), scope: None })
             }
         }

@@ -107,7 +107,7 @@ impl Db {
 
 /// Runs `f` in a transaction that holds the write lock from its first statement: SQLite
 /// `BEGIN IMMEDIATE`; on PostgreSQL a plain transaction in which callers lock the rows they
-/// read with `FOR UPDATE` (see [`lock_rows`]).
+/// read with `FOR UPDATE` or update only rows still in the state they read.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -127,12 +127,6 @@ where
             Err(e)
         }
     }
-}
-
-/// Whether row locks (`SELECT … FOR UPDATE`) are needed: on SQLite the immediate
-/// transaction already holds the database's only write lock.
-pub fn lock_rows(conn: &DbConnection) -> bool {
-    matches!(conn, DbConnection::Postgres(_))
 }
 
 /// True when `e` is a unique-constraint violation (a concurrent insert won the race).

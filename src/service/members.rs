@@ -98,10 +98,6 @@ pub fn find(conn: &mut DbConnection, account_id: i64, user_id: i64) -> QueryResu
         .optional()
 }
 
-pub fn count(conn: &mut DbConnection, account_id: i64) -> QueryResult<i64> {
-    memberships::table.filter(memberships::account_id.eq(account_id)).count().get_result(conn)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
     #[error("{0} is the team's last admin. Make someone else an admin first.")]

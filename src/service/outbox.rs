@@ -131,15 +131,6 @@ fn set_delivery(conn: &mut DbConnection, invitation: i64, delivery: &str) -> Que
     Ok(())
 }
 
-/// Messages not yet sent nor failed (for operators and tests).
-pub fn pending_count(conn: &mut DbConnection) -> QueryResult<i64> {
-    outbox_emails::table
-        .filter(outbox_emails::sent_at.is_null())
-        .filter(outbox_emails::failed_at.is_null())
-        .count()
-        .get_result(conn)
-}
-
 pub fn new_lease() -> i64 {
     new_id()
 }
