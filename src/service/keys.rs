@@ -108,13 +108,26 @@ pub fn create(
 
 /// The team's keys that still work, newest first.
 pub fn list(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<KeyListing>> {
-    let rows: Vec<(ApiKey, Option<String>)> = api_keys::table
+    listings(conn, account_id, None)
+}
+
+/// One of the team's keys that still works.
+pub fn find(conn: &mut DbConnection, account_id: i64, key_id: i64) -> QueryResult<Option<KeyListing>> {
+    Ok(listings(conn, account_id, Some(key_id))?.pop())
+}
+
+fn listings(conn: &mut DbConnection, account_id: i64, only: Option<i64>) -> QueryResult<Vec<KeyListing>> {
+    let mut query = api_keys::table
         .left_join(users::table.on(users::id.nullable().eq(api_keys::created_by)))
         .filter(api_keys::account_id.eq(account_id))
         .filter(api_keys::revoked_at.is_null())
         .order((api_keys::created_at.desc(), api_keys::id.desc()))
         .select((ApiKey::as_select(), users::name.nullable()))
-        .load(conn)?;
+        .into_boxed();
+    if let Some(key_id) = only {
+        query = query.filter(api_keys::id.eq(key_id));
+    }
+    let rows: Vec<(ApiKey, Option<String>)> = query.load(conn)?;
     Ok(rows.into_iter().map(|(key, created_by)| KeyListing { key, created_by }).collect())
 }
 

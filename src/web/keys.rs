@@ -60,11 +60,9 @@ struct DeletePage {
     key: KeyRow,
 }
 
-async fn rows(db: &Db, account_id: i64) -> Result<Vec<KeyRow>, AppError> {
-    let listed = db.query(move |conn| keys::list(conn, account_id)).await?;
-    Ok(listed
-        .into_iter()
-        .map(|l| KeyRow {
+impl From<keys::KeyListing> for KeyRow {
+    fn from(l: keys::KeyListing) -> Self {
+        KeyRow {
             id: l.key.id,
             scope: l.key.scope().as_str(),
             masked: l.key.masked(),
@@ -72,8 +70,13 @@ async fn rows(db: &Db, account_id: i64) -> Result<Vec<KeyRow>, AppError> {
             created: When::from_ms(l.key.created_at),
             last_used: l.key.last_used_at.map(When::from_ms),
             name: l.key.name,
-        })
-        .collect())
+        }
+    }
+}
+
+async fn rows(db: &Db, account_id: i64) -> Result<Vec<KeyRow>, AppError> {
+    let listed = db.query(move |conn| keys::list(conn, account_id)).await?;
+    Ok(listed.into_iter().map(KeyRow::from).collect())
 }
 
 async fn render<P>(
@@ -145,7 +148,8 @@ pub async fn create(
 }
 
 async fn find_row(db: &Db, account_id: i64, key_id: i64) -> Result<KeyRow, AppError> {
-    rows(db, account_id).await?.into_iter().find(|k| k.id == key_id).ok_or(AppError::NotFound)
+    let found = db.query(move |conn| keys::find(conn, account_id, key_id)).await?;
+    found.map(KeyRow::from).ok_or(AppError::NotFound)
 }
 
 pub async fn confirm_delete(

@@ -33,6 +33,13 @@ pub struct InviteForm {
     pub error: Option<String>,
 }
 
+impl InviteForm {
+    /// The role to preselect: what was chosen, else Developer.
+    fn role_or_default(&self) -> String {
+        if self.role.is_empty() { Role::Developer.as_str().into() } else { self.role.clone() }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "members/page.html")]
 struct MembersPage {
@@ -90,7 +97,7 @@ pub async fn show(
     let only_table = htmx.is_htmx && htmx.target().as_deref() == Some("members-table");
     let query = query.into_inner();
     if only_table {
-        let (members, next_page) = load_members(&auth, &db, &query).await?;
+        let (members, next_page, _) = load_members(&auth, &db, &query, false).await?;
         let base = auth.base_path();
         let part = TablePart {
             team: auth.account.name.clone(),
@@ -117,18 +124,26 @@ fn first_page(base: &str, q: &str) -> String {
     }
 }
 
+/// A page of members, the link to the next one, and (with `with_pending`) the pending
+/// invitations: one trip to the database.
 async fn load_members<P>(
     auth: &Authorized<P>,
     db: &Db,
     query: &ListQuery,
-) -> Result<(Vec<MemberRow>, Option<String>), AppError> {
+    with_pending: bool,
+) -> Result<(Vec<MemberRow>, Option<String>, Vec<InviteRow>), AppError> {
     let cursor = match (&query.after, query.after_id) {
         (Some(sort_name), Some(user_id)) => Some(members::Cursor { sort_name: sort_name.clone(), user_id }),
         _ => None,
     };
     let (account_id, q) = (auth.account.id, query.q.clone());
-    let (page, more) =
-        db.query(move |conn| members::page(conn, account_id, Some(&q), cursor.as_ref(), PAGE_SIZE)).await?;
+    let ((page, more), pending) = db
+        .query(move |conn| {
+            let page = members::page(conn, account_id, Some(&q), cursor.as_ref(), PAGE_SIZE)?;
+            let pending = if with_pending { invitations::pending(conn, account_id)? } else { Vec::new() };
+            Ok((page, pending))
+        })
+        .await?;
     let next_page = match (more, page.last()) {
         (true, Some(last)) => Some(format!(
             "{}/members?{}",
@@ -142,8 +157,12 @@ async fn load_members<P>(
         )),
         _ => None,
     };
-    let you = auth.signed_in.user.id;
-    Ok((page.into_iter().map(|m| MemberRow::new(m, you)).collect(), next_page))
+    let (you, now) = (auth.signed_in.user.id, now_ms());
+    Ok((
+        page.into_iter().map(|m| MemberRow::new(m, you)).collect(),
+        next_page,
+        pending.into_iter().map(|p| InviteRow::new(p, now)).collect(),
+    ))
 }
 
 /// The whole members page, with the invite form in the given state.
@@ -154,8 +173,7 @@ pub async fn render_page<P>(
     invite: InviteForm,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (members, next_page) = load_members(auth, db, &query).await?;
-    let pending = pending_rows(auth, db).await?;
+    let (members, next_page, pending) = load_members(auth, db, &query, true).await?;
     let base = auth.base_path();
     let page = MembersPage {
         layout: Layout::for_account(auth, "Members", "/members"),
@@ -169,7 +187,7 @@ pub async fn render_page<P>(
         members,
         next_page,
         roles: ROLES,
-        invite_role: if invite.role.is_empty() { Role::Developer.as_str().into() } else { invite.role },
+        invite_role: invite.role_or_default(),
         invite_email: invite.email,
         invite_error: invite.error,
         pending,
@@ -191,7 +209,7 @@ pub async fn invites_part<P>(auth: &Authorized<P>, db: &Db, invite: InviteForm) 
         csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
         can: Can::of(auth),
         roles: ROLES,
-        invite_role: if invite.role.is_empty() { Role::Developer.as_str().into() } else { invite.role },
+        invite_role: invite.role_or_default(),
         invite_email: invite.email,
         invite_error: invite.error,
         pending: pending_rows(auth, db).await?,
