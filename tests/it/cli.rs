@@ -186,14 +186,7 @@ async fn a_login_token_is_attributed_to_the_member_and_refused_once_they_leave_t
         .unwrap();
     assert_eq!(keys.status(), StatusCode::FORBIDDEN, "a developer cannot manage keys, whatever the credential");
 
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = ada.page(&format!("/a/{slug}/requests"), StatusCode::OK).await;
-        if page.contains("<td>Bob</td>") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let page = ada.page_showing(&format!("/a/{slug}/requests"), "<td>Bob</td>").await;
     assert!(page.contains("<td>Bob</td>") && page.contains(&format!("GET /api/v1/teams/{slug}/members")), "{page}");
 
     let bob_id = app.user_id("bob@example.com").await;

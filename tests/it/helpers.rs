@@ -361,6 +361,20 @@ impl Browser {
         body
     }
 
+    /// The page at `path` once it shows `needle` (work done in the background, such as the
+    /// request recorder or the outbox, may take a moment); after 5 s, the page as it is.
+    pub async fn page_showing(&self, path: &str, needle: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = self.page(path, StatusCode::OK).await;
+            if page.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        page
+    }
+
     /// Loads `page` and posts `fields` to `action` with the page's CSRF token, as a person
     /// filling in the form on that page would.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {

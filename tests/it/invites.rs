@@ -188,14 +188,7 @@ async fn after_the_last_attempt_the_invite_shows_that_delivery_failed_and_can_be
     let members = format!("/a/{slug}/members");
     ada.submit(&members, &format!("/a/{slug}/invites"), &[("email", "bob@example.com"), ("role", "developer")]).await;
 
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = ada.page(&members, StatusCode::OK).await;
-        if page.contains("Delivery failed") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let page = ada.page_showing(&members, "Delivery failed").await;
     assert!(page.contains("pill--failed\">Delivery failed"), "{page}");
     let id = app.pending_invitation_id(&slug, "bob@example.com").await;
     let resent = ada.submit(&members, &format!("/a/{slug}/invites/{id}/resend"), &[]).await;

@@ -58,14 +58,7 @@ async fn a_team_key_calls_the_api_as_the_team_and_the_call_is_attributed_to_the_
     assert_eq!(me["attributed_to"], "team");
     assert_eq!(me["team"]["slug"], slug);
     assert_eq!(me["scope"], "API");
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = ada.page(&format!("/a/{slug}/requests"), StatusCode::OK).await;
-        if page.contains("GET /api/v1/whoami") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let page = ada.page_showing(&format!("/a/{slug}/requests"), "GET /api/v1/whoami").await;
     assert!(page.contains("<td>team key ci</td>") && page.contains("GET /api/v1/whoami"), "{page}");
     let keys_page = ada.page(&format!("/a/{slug}/keys"), StatusCode::OK).await;
     assert!(!keys_page.contains(">Never</td>"), "last used is recorded");
