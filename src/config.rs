@@ -73,6 +73,48 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_LOGIN_ATTEMPTS_PER_CLIENT", default_value_t = 100)]
     pub login_attempts_per_client: u32,
 
+    /// Bearer token the platform's gateways call introspection and usage ingestion with
+    /// [default: none, and those endpoints are off].
+    #[arg(long, env = "TEAMDECK_SERVICE_TOKEN", hide_env_values = true)]
+    pub service_token: Option<String>,
+
+    /// Seconds a verified credential may be answered from memory by introspection; a change
+    /// made on this instance takes effect at once, one made on another within this time.
+    #[arg(long, env = "TEAMDECK_INTROSPECT_CACHE_SECONDS", default_value_t = 5)]
+    pub introspect_cache_seconds: u64,
+
+    /// HMAC-SHA256 secret of the payment provider's webhook [default: none, the webhook is off].
+    #[arg(long, env = "TEAMDECK_BILLING_WEBHOOK_SECRET", hide_env_values = true)]
+    pub billing_webhook_secret: Option<String>,
+
+    /// Name of the invoice issuer.
+    #[arg(long, env = "TEAMDECK_ISSUER_NAME", default_value = "Teamdeck")]
+    pub issuer_name: String,
+
+    /// Postal address of the invoice issuer (a literal \\n separates lines).
+    #[arg(long, env = "TEAMDECK_ISSUER_ADDRESS", default_value = "")]
+    pub issuer_address: String,
+
+    /// Tax id (VAT number) of the invoice issuer.
+    #[arg(long, env = "TEAMDECK_ISSUER_TAX_ID", default_value = "")]
+    pub issuer_tax_id: String,
+
+    /// Bank transfer details printed on credit invoices (payee, IBAN, BIC…).
+    #[arg(
+        long,
+        env = "TEAMDECK_PAYEE_DETAILS",
+        default_value = "Set TEAMDECK_PAYEE_DETAILS to the bank account that receives transfers."
+    )]
+    pub payee_details: String,
+
+    /// Credit balance (in dollars) under which billing pages show a low-balance banner.
+    #[arg(long, env = "TEAMDECK_LOW_BALANCE_USD", default_value_t = 10)]
+    pub low_balance_usd: u32,
+
+    /// Seconds between passes of the month-close job (usage invoices of closed months).
+    #[arg(long, env = "TEAMDECK_MONTH_CLOSE_INTERVAL", default_value_t = 3600)]
+    pub month_close_interval: u64,
+
     /// Seconds to finish in-flight requests after SIGTERM or Ctrl-C.
     #[arg(long, env = "TEAMDECK_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
@@ -99,6 +141,25 @@ impl Settings {
             login_failures_per_email: 10,
             login_attempts_per_client: 100,
             shutdown_timeout: 30,
+            service_token: None,
+            introspect_cache_seconds: 5,
+            billing_webhook_secret: None,
+            issuer_name: "Teamdeck".into(),
+            issuer_address: String::new(),
+            issuer_tax_id: String::new(),
+            payee_details: "Set TEAMDECK_PAYEE_DETAILS to the bank account that receives transfers.".into(),
+            low_balance_usd: 10,
+            month_close_interval: 3600,
+        }
+    }
+
+    /// Who issues invoices, from the issuer and payee settings.
+    pub fn issuer(&self) -> crate::service::billing::Issuer {
+        crate::service::billing::Issuer {
+            name: self.issuer_name.clone(),
+            address: self.issuer_address.replace("\\n", "\n"),
+            tax_id: self.issuer_tax_id.clone(),
+            payee: self.payee_details.replace("\\n", "\n"),
         }
     }
 
@@ -117,6 +178,8 @@ impl fmt::Debug for Settings {
             .field("base_url", &self.base_url)
             .field("session_key", &redacted(&self.session_key))
             .field("smtp_url", &redacted(&self.smtp_url))
+            .field("service_token", &redacted(&self.service_token))
+            .field("billing_webhook_secret", &redacted(&self.billing_webhook_secret))
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
             .finish_non_exhaustive()

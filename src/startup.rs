@@ -48,6 +48,18 @@ impl Application {
         let mut site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
         site.invite_ttl_ms = i64::from(settings.invite_ttl_days) * 24 * 3600 * 1000;
         site.invites_per_day = i64::from(settings.invites_per_day);
+        site.issuer = settings.issuer();
+        site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
+        let platform = actix_web::web::Data::new(crate::api::platform::Platform::new(
+            settings.service_token.as_deref(),
+            settings.billing_webhook_secret.as_deref(),
+            Duration::from_secs(settings.introspect_cache_seconds),
+        ));
+        tokio::spawn(crate::service::jobs::close_months(
+            db.clone(),
+            site.issuer.clone(),
+            Duration::from_secs(settings.month_close_interval.max(1)),
+        ));
         let mailer = Mailer::new(settings.smtp_url.as_deref(), settings.data_dir.join("outbox"))?;
         let outbox_config = OutboxConfig {
             from: settings.mail_from.parse().context("TEAMDECK_MAIL_FROM is not a mailbox")?,
@@ -78,6 +90,7 @@ impl Application {
                 .app_data(actix_web::web::Data::new(app_site.clone()))
                 .app_data(actix_web::web::Data::new(app_signal.clone()))
                 .app_data(actix_web::web::Data::new(recorder.clone()))
+                .app_data(platform.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 .configure(|cfg| routes.configure(cfg))

@@ -6,5 +6,6 @@
 //! so no CSRF token is needed. Errors are `{ "code": "...", "message": "..." }`.
 
 pub mod auth;
+pub mod platform;
 pub mod recorder;
 pub mod v1;

@@ -31,7 +31,10 @@ Authenticate with `Authorization: Key <team key>` (calls are attributed to the t
         list_requests,
         device_code,
         device_token,
-        logout
+        logout,
+        super::platform::introspect,
+        super::platform::usage_events,
+        super::platform::billing_webhook
     ),
     components(schemas(
         ErrorBody,
@@ -44,7 +47,17 @@ Authenticate with `Authorization: Key <team key>` (calls are attributed to the t
         CreateKey,
         CreatedKey,
         RequestOut,
-        RequestsOut
+        RequestsOut,
+        super::platform::IntrospectRequest,
+        super::platform::IntrospectResponse,
+        super::platform::AccountOut,
+        super::platform::IntrospectUser,
+        super::platform::IntrospectKey,
+        super::platform::UsageBatch,
+        super::platform::UsageReport,
+        super::platform::RejectedOut,
+        super::platform::WebhookEvent,
+        super::platform::WebhookOutcome
     ))
 )]
 pub struct ApiDoc;

@@ -139,12 +139,117 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    usage_events (id) {
+        id -> Text,
+        account_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        key_id -> Nullable<BigInt>,
+        product -> Text,
+        quantity -> BigInt,
+        unit -> Text,
+        unit_price -> BigInt,
+        amount -> BigInt,
+        at -> BigInt,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoice_numbers (year) {
+        year -> Integer,
+        last -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        number -> Text,
+        kind -> Text,
+        status -> Text,
+        period -> Nullable<Text>,
+        currency -> Text,
+        total -> BigInt,
+        issuer -> Text,
+        payee -> Text,
+        customer_name -> Text,
+        customer_email -> Text,
+        customer_address -> Text,
+        customer_tax_id -> Text,
+        issued_at -> BigInt,
+        due_at -> Nullable<BigInt>,
+        paid_at -> Nullable<BigInt>,
+        voided_at -> Nullable<BigInt>,
+        paid_by -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invoice_lines (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        position -> Integer,
+        description -> Text,
+        quantity -> BigInt,
+        unit -> Text,
+        unit_price -> BigInt,
+        amount -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        kind -> Text,
+        amount -> BigInt,
+        description -> Text,
+        invoice_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    billing_profiles (account_id) {
+        account_id -> BigInt,
+        billing_email -> Text,
+        legal_name -> Text,
+        address -> Text,
+        tax_id -> Text,
+        monthly_limit -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    spend_alerts (account_id, period, threshold) {
+        account_id -> BigInt,
+        period -> Text,
+        threshold -> Integer,
+        sent_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        received_at -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(login_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> accounts (account_id));
 diesel::joinable!(audit_events -> accounts (account_id));
+diesel::joinable!(usage_events -> accounts (account_id));
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoices -> accounts (account_id));
+diesel::joinable!(ledger_entries -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -155,5 +260,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     login_tokens,
     api_requests,
-    device_codes
+    device_codes,
+    usage_events,
+    invoice_numbers,
+    invoices,
+    invoice_lines,
+    ledger_entries,
+    billing_profiles,
+    spend_alerts,
+    webhook_events
 );

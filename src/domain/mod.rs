@@ -1,6 +1,7 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
 mod email;
+pub mod money;
 pub mod invite_csv;
 mod names;
 mod role;

@@ -45,3 +45,34 @@ pub fn invitation(m: &InviteEmail<'_>) -> Result<Composed, askama::Error> {
 fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
+
+pub struct SpendAlertEmail<'a> {
+    pub team: &'a str,
+    /// 80 or 100.
+    pub percent: i32,
+    pub spent: &'a str,
+    pub limit: &'a str,
+    pub month: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/spend_alert.txt")]
+struct SpendAlertText<'a> {
+    m: &'a SpendAlertEmail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "email/spend_alert.html")]
+struct SpendAlertHtml<'a> {
+    m: &'a SpendAlertEmail<'a>,
+}
+
+pub fn spend_alert(m: &SpendAlertEmail<'_>) -> Result<Composed, askama::Error> {
+    let subject = if m.percent >= 100 {
+        format!("{} reached its monthly spend limit on Teamdeck", one_line(m.team))
+    } else {
+        format!("{} has used {} % of its monthly spend limit on Teamdeck", one_line(m.team), m.percent)
+    };
+    Ok(Composed { subject, text: SpendAlertText { m }.render()?, html: SpendAlertHtml { m }.render()? })
+}

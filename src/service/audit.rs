@@ -37,6 +37,11 @@ pub enum Action {
     TeamArchived,
     KeyCreated,
     KeyDeleted,
+    BillingDetailsChanged,
+    SpendLimitChanged,
+    CreditsOrdered,
+    InvoicePaid,
+    InvoiceVoided,
 }
 
 impl Action {
@@ -54,6 +59,11 @@ impl Action {
             Action::TeamArchived => "team.archived",
             Action::KeyCreated => "key.created",
             Action::KeyDeleted => "key.deleted",
+            Action::BillingDetailsChanged => "billing.details_changed",
+            Action::SpendLimitChanged => "billing.limit_changed",
+            Action::CreditsOrdered => "billing.credits_ordered",
+            Action::InvoicePaid => "billing.invoice_paid",
+            Action::InvoiceVoided => "billing.invoice_voided",
         }
     }
 
@@ -72,6 +82,11 @@ impl Action {
             "team.archived" => "archived the team",
             "key.created" => "created the API key",
             "key.deleted" => "deleted the API key",
+            "billing.details_changed" => "changed the billing details:",
+            "billing.limit_changed" => "changed the monthly spend limit:",
+            "billing.credits_ordered" => "ordered credits with invoice",
+            "billing.invoice_paid" => "recorded the payment of invoice",
+            "billing.invoice_voided" => "cancelled invoice",
             _ => "did",
         }
     }

@@ -143,7 +143,7 @@ pub fn created_by(conn: &mut DbConnection, account_id: i64, user_id: i64) -> Que
 
 /// Revokes a key: it stops working on the next call.
 pub fn revoke(conn: &mut DbConnection, account_id: i64, actor: &Actor, key_id: i64) -> Result<ApiKey, KeyError> {
-    write_transaction(conn, |conn| {
+    let revoked = write_transaction(conn, |conn| {
         let key: ApiKey = api_keys::table
             .filter(api_keys::id.eq(key_id))
             .filter(api_keys::account_id.eq(account_id))
@@ -160,7 +160,11 @@ pub fn revoke(conn: &mut DbConnection, account_id: i64, actor: &Actor, key_id: i
         }
         audit::record(conn, account_id, actor, Action::KeyDeleted, &key.name, &key.masked())?;
         Ok(key)
-    })
+    });
+    if revoked.is_ok() {
+        super::credentials::changed();
+    }
+    revoked
 }
 
 /// A presented key that works: its record and its team (not archived).

@@ -137,7 +137,7 @@ pub fn change_role(
     user_id: i64,
     new: Role,
 ) -> Result<RoleChange, MemberError> {
-    write_transaction(conn, |conn| {
+    let changed = write_transaction(conn, |conn| {
         let admins = lock_admins(conn, account_id)?;
         let mut member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
         let old = member.role();
@@ -159,11 +159,15 @@ pub fn change_role(
         }
         member.role = new.as_str().to_owned();
         Ok(RoleChange { member, old, new })
-    })
+    });
+    if changed.is_ok() {
+        super::credentials::changed();
+    }
+    changed
 }
 
 pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: i64) -> Result<Member, MemberError> {
-    write_transaction(conn, |conn| {
+    let removed = write_transaction(conn, |conn| {
         let admins = lock_admins(conn, account_id)?;
         let member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
         if admins == [user_id] {
@@ -177,7 +181,11 @@ pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: 
         let action = if actor.id == user_id { Action::MemberLeft } else { Action::MemberRemoved };
         audit::record(conn, account_id, actor, action, &member.name, member.role().label())?;
         Ok(member)
-    })
+    });
+    if removed.is_ok() {
+        super::credentials::changed();
+    }
+    removed
 }
 
 /// Which of `emails` (normalised) already belong to members of `account_id`.

@@ -4,11 +4,15 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod billing;
+pub mod credentials;
 pub mod invitations;
+pub mod jobs;
 pub mod keys;
 pub mod members;
 pub mod outbox;
 pub mod requests;
 pub mod teams;
 pub mod tokens;
+pub mod usage;
 pub mod users;

@@ -107,7 +107,7 @@ pub fn archive(
     if typed_name.trim() != account.name {
         return Err(ArchiveError::NameMismatch);
     }
-    write_transaction(conn, |conn| {
+    let archived = write_transaction(conn, |conn| {
         diesel::update(accounts_t::table.find(account.id).filter(accounts_t::archived_at.is_null()))
             .set(accounts_t::archived_at.eq(now_ms()))
             .execute(conn)?;
@@ -121,5 +121,9 @@ pub fn archive(
             &format!("{cancelled} pending invites cancelled"),
         )?;
         Ok(())
-    })
+    });
+    if archived.is_ok() {
+        super::credentials::changed();
+    }
+    archived
 }

@@ -192,5 +192,6 @@ pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResu
     )
     .set(login_tokens::revoked_at.eq(now_ms()))
     .execute(conn)?;
+    super::credentials::changed();
     Ok(n == 1)
 }

@@ -32,6 +32,9 @@ pub enum AppError {
     /// A state-changing request without a valid CSRF token, or from another site.
     #[error("cross-site request refused")]
     CsrfRejected,
+    /// The request clashes with the current state (already done, replayed); the message says how.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: Duration },
     #[error("internal error")]
@@ -51,6 +54,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Forbidden(_) => "forbidden",
             AppError::CsrfRejected => "csrf_rejected",
+            AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Internal(_) => "internal",
         }
@@ -59,7 +63,9 @@ impl AppError {
     /// What the person is told.
     pub fn user_message(&self) -> String {
         match self {
-            AppError::Forbidden(m) | AppError::BadRequest(m) | AppError::Unauthenticated(m) => m.clone(),
+            AppError::Forbidden(m) | AppError::BadRequest(m) | AppError::Unauthenticated(m) | AppError::Conflict(m) => {
+                m.clone()
+            }
             AppError::TooManyRequests { message, .. } => message.clone(),
             AppError::CsrfRejected => {
                 "This form has expired or was sent from another site. Reload the page and try again.".into()
@@ -88,6 +94,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -76,6 +76,8 @@ const NAV: &[(&str, &str, Permission, bool)] = &[
     ("Members", "/members", Permission::ViewTeam, true),
     ("API keys", "/keys", Permission::ViewKeys, false),
     ("Requests", "/requests", Permission::ViewTeam, false),
+    ("Usage", "/usage", Permission::ViewBilling, false),
+    ("Billing", "/billing", Permission::ViewBilling, false),
     ("Audit log", "/audit", Permission::ViewAdmin, true),
     ("Settings", "/settings", Permission::ViewAdmin, false),
 ];

@@ -15,6 +15,7 @@ pub mod site;
 
 mod accounts;
 mod auth;
+mod billing;
 mod device;
 mod health;
 mod home;
@@ -23,13 +24,14 @@ mod keys;
 mod members;
 mod requests;
 mod teams;
+mod usage;
 
 use crate::domain::Permission;
 use access::{Access, RouteTable};
 
 /// Every route of the site, each with the access it requires.
 pub fn routes() -> RouteTable {
-    use crate::api::v1;
+    use crate::api::{platform, v1};
     use Access::{Api, Public, SignedIn, Team};
     let mut r = RouteTable::default();
     r.get("/healthz", Public, health::healthz)
@@ -70,6 +72,15 @@ pub fn routes() -> RouteTable {
         .post("/a/{slug}/keys", Team(Permission::ManageKeys), keys::create)
         .get("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::confirm_delete)
         .post("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::delete)
+        .get("/a/{slug}/usage", Team(Permission::ViewBilling), usage::show)
+        .get("/a/{slug}/usage.csv", Team(Permission::ViewBilling), usage::export)
+        .get("/a/{slug}/billing", Team(Permission::ViewBilling), billing::show)
+        .post("/a/{slug}/billing/credits", Team(Permission::ManageBilling), billing::buy_credits)
+        .post("/a/{slug}/billing/limit", Team(Permission::ManageBilling), billing::set_limit)
+        .post("/a/{slug}/billing/details", Team(Permission::ManageBilling), billing::save_details)
+        .get("/a/{slug}/billing/invoices/{invoice_id}", Team(Permission::ViewBilling), billing::invoice)
+        .get("/a/{slug}/billing/invoices/{invoice_id}/lines.csv", Team(Permission::ViewBilling), billing::invoice_csv)
+        .post("/a/{slug}/billing/invoices/{invoice_id}/cancel", Team(Permission::ManageBilling), billing::cancel_invoice)
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)
         .post("/invites/{token}/decline", SignedIn, invites::decline)
@@ -83,6 +94,9 @@ pub fn routes() -> RouteTable {
         .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
         .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
         .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
-        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests);
+        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
+        .post("/api/v1/introspect", Api, platform::introspect)
+        .post("/api/v1/usage/events", Api, platform::usage_events)
+        .post("/api/v1/billing/webhook", Api, platform::billing_webhook);
     r
 }

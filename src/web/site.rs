@@ -13,6 +13,10 @@ pub struct Site {
     pub invite_ttl_ms: i64,
     /// Invitations one team may make in 24 hours.
     pub invites_per_day: i64,
+    /// Who issues invoices and where transfers go.
+    pub issuer: crate::service::billing::Issuer,
+    /// Balance (micro-dollars) under which billing pages warn.
+    pub low_balance: i64,
 }
 
 impl Site {
@@ -43,6 +47,8 @@ impl Site {
             https,
             invite_ttl_ms: 7 * 24 * 3600 * 1000,
             invites_per_day: 200,
+            issuer: crate::service::billing::Issuer::default(),
+            low_balance: 10 * crate::domain::money::MICROS_PER_DOLLAR,
         }
     }
 }

@@ -1,0 +1,179 @@
+//! What a credential is worth right now, for the platform's gateways (`POST
+//! /api/v1/introspect`), with an in-memory cache for the hot path.
+//!
+//! Bounds: a cached answer is used for at most the cache's TTL (`TEAMDECK_INTROSPECT_CACHE_SECONDS`,
+//! 5 s by default), so a key revoked, a team archived or a member removed on another instance
+//! stops working within that time. On the instance that made the change it stops at once:
+//! every such change calls [`changed`] after it commits, which makes every cached answer stale.
+
+use super::accounts::Account;
+use super::keys::ApiKey;
+use super::users::User;
+use crate::db::DbConnection;
+use crate::db::schema::{accounts, api_keys, memberships};
+use crate::domain::secret::{self, KEY_PREFIX, TOKEN_PREFIX};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// A credential may have stopped working (key revoked, team archived, member removed or
+/// changed, token revoked): forget every cached answer. Call it after the change commits, so
+/// an answer cached in between cannot outlive it.
+pub fn changed() {
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The answer to "who is this credential, may it be used now".
+#[derive(Debug, Clone)]
+pub enum Introspection {
+    Active(Grant),
+    /// Why not, in words a gateway can log: `unknown`, `revoked`, `archived`, `not_a_member`.
+    Inactive(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub account: Account,
+    /// The member behind a login token.
+    pub user: Option<User>,
+    /// Their role in the account (login token).
+    pub role: Option<String>,
+    /// The team key used.
+    pub key: Option<ApiKey>,
+    /// `API` or `ADMIN` for a key.
+    pub scope: Option<String>,
+}
+
+/// Checks `credential` — an `Authorization` header value (`Key …` or `Bearer …`) or a bare
+/// secret — against the database. `team` names the team a login token acts for (its
+/// `X-Teamdeck-Team`); without it a login token acts for the member's personal account.
+pub fn introspect(conn: &mut DbConnection, credential: &str, team: Option<&str>) -> QueryResult<Introspection> {
+    let presented = credential.trim();
+    let presented = presented
+        .strip_prefix("Key ")
+        .or_else(|| presented.strip_prefix("Bearer "))
+        .unwrap_or(presented)
+        .trim();
+    if presented.starts_with(KEY_PREFIX) {
+        key(conn, presented)
+    } else if presented.starts_with(TOKEN_PREFIX) {
+        login_token(conn, presented, team)
+    } else {
+        Ok(Introspection::Inactive("unknown"))
+    }
+}
+
+fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
+    let Some((public_id, presented_hash)) = secret::parse(KEY_PREFIX, presented) else {
+        return Ok(Introspection::Inactive("unknown"));
+    };
+    let found: Option<(ApiKey, String, Account)> = api_keys::table
+        .inner_join(accounts::table)
+        .filter(api_keys::public_id.eq(public_id))
+        .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        Some((key, stored, account)) if secret::hashes_match(&presented_hash, &stored) => {
+            if key.revoked_at.is_some() {
+                Introspection::Inactive("revoked")
+            } else if account.is_archived() {
+                Introspection::Inactive("archived")
+            } else {
+                let scope = Some(key.scope().as_str().to_owned());
+                Introspection::Active(Grant { account, user: None, role: None, key: Some(key), scope })
+            }
+        }
+        _ => Introspection::Inactive("unknown"),
+    })
+}
+
+fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> QueryResult<Introspection> {
+    let Some((_, user)) = super::tokens::verify(conn, presented)? else {
+        return Ok(Introspection::Inactive("unknown"));
+    };
+    let mut query = accounts::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user.id))
+        .select((Account::as_select(), memberships::role))
+        .into_boxed();
+    query = match team {
+        Some(slug) => query.filter(accounts::slug.eq(slug.to_owned())),
+        None => query.filter(accounts::personal_owner_id.eq(user.id)),
+    };
+    let found: Option<(Account, String)> = query.first(conn).optional()?;
+    Ok(match found {
+        None => Introspection::Inactive("not_a_member"),
+        Some((account, _)) if account.is_archived() => Introspection::Inactive("archived"),
+        Some((account, role)) => {
+            Introspection::Active(Grant { account, user: Some(user), role: Some(role), key: None, scope: None })
+        }
+    })
+}
+
+struct Entry {
+    answer: Arc<Introspection>,
+    epoch: u64,
+    expires: Instant,
+}
+
+/// Active answers, by a hash of what was presented (the secret itself is never kept).
+pub struct CredentialCache {
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
+}
+
+impl CredentialCache {
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self { ttl, max_entries, entries: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The cache key of a credential and the team it is used for.
+    pub fn key_of(credential: &str, team: Option<&str>) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(credential.trim().as_bytes());
+        hasher.update([0]);
+        hasher.update(team.unwrap_or_default().as_bytes());
+        hasher.finalize().into()
+    }
+
+    /// A fresh cached answer, if any.
+    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<Introspection>> {
+        let epoch = EPOCH.load(Ordering::SeqCst);
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).filter(|e| e.epoch == epoch && e.expires > Instant::now()).map(|e| e.answer.clone())
+    }
+
+    /// Keeps an active answer; `epoch` is [`CredentialCache::epoch`] read before the database
+    /// was asked, so an answer that raced a change is never kept as fresh.
+    pub fn put(&self, key: [u8; 32], epoch: u64, answer: Arc<Introspection>) {
+        if self.ttl.is_zero() || !matches!(*answer, Introspection::Active(_)) {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max_entries {
+            let now = Instant::now();
+            let current = EPOCH.load(Ordering::SeqCst);
+            entries.retain(|_, e| e.epoch == current && e.expires > now);
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Entry { answer, epoch, expires: Instant::now() + self.ttl });
+    }
+
+    /// The current change counter, to pass to [`CredentialCache::put`].
+    pub fn epoch() -> u64 {
+        EPOCH.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,23 @@
+//! Background jobs that run beside the server. Each pass is idempotent, so several
+//! instances may run them at once and a restart mid-pass loses nothing.
+
+use super::billing::{self, Issuer};
+use crate::db::Db;
+use crate::domain::now_ms;
+use std::time::Duration;
+
+/// Months the month-close pass looks back (a server down for longer catches up on start).
+const MONTHS_BACK: u32 = 3;
+
+/// Issues the usage invoices of closed months: at start, then every `every`.
+pub async fn close_months(db: Db, issuer: Issuer, every: Duration) {
+    loop {
+        let issuer_c = issuer.clone();
+        match db.query(move |conn| billing::close_due_months(conn, now_ms(), MONTHS_BACK, &issuer_c)).await {
+            Ok(issued) if !issued.is_empty() => tracing::info!(invoices = ?issued, "month closed: usage invoices issued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "month close failed; it is retried on the next pass"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
