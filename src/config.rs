@@ -87,25 +87,8 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_BILLING_WEBHOOK_SECRET", hide_env_values = true)]
     pub billing_webhook_secret: Option<String>,
 
-    /// Name of the invoice issuer.
-    #[arg(long, env = "TEAMDECK_ISSUER_NAME", default_value = "Teamdeck")]
-    pub issuer_name: String,
-
-    /// Postal address of the invoice issuer (a literal \\n separates lines).
-    #[arg(long, env = "TEAMDECK_ISSUER_ADDRESS", default_value = "")]
-    pub issuer_address: String,
-
-    /// Tax id (VAT number) of the invoice issuer.
-    #[arg(long, env = "TEAMDECK_ISSUER_TAX_ID", default_value = "")]
-    pub issuer_tax_id: String,
-
-    /// Bank transfer details printed on credit invoices (payee, IBAN, BIC…).
-    #[arg(
-        long,
-        env = "TEAMDECK_PAYEE_DETAILS",
-        default_value = "Set TEAMDECK_PAYEE_DETAILS to the bank account that receives transfers."
-    )]
-    pub payee_details: String,
+    #[command(flatten)]
+    pub issuer: IssuerSettings,
 
     /// Credit balance (in dollars) under which billing pages show a low-balance banner.
     #[arg(long, env = "TEAMDECK_LOW_BALANCE_USD", default_value_t = 10)]
@@ -144,22 +127,9 @@ impl Settings {
             service_token: None,
             introspect_cache_seconds: 5,
             billing_webhook_secret: None,
-            issuer_name: "Teamdeck".into(),
-            issuer_address: String::new(),
-            issuer_tax_id: String::new(),
-            payee_details: "Set TEAMDECK_PAYEE_DETAILS to the bank account that receives transfers.".into(),
+            issuer: IssuerSettings::default(),
             low_balance_usd: 10,
             month_close_interval: 3600,
-        }
-    }
-
-    /// Who issues invoices, from the issuer and payee settings.
-    pub fn issuer(&self) -> crate::service::billing::Issuer {
-        crate::service::billing::Issuer {
-            name: self.issuer_name.clone(),
-            address: self.issuer_address.replace("\\n", "\n"),
-            tax_id: self.issuer_tax_id.clone(),
-            payee: self.payee_details.replace("\\n", "\n"),
         }
     }
 
@@ -183,5 +153,46 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
             .finish_non_exhaustive()
+    }
+}
+
+/// Who issues invoices and where bank transfers go (shared by the server and the billing
+/// commands).
+#[derive(clap::Args, Clone, Debug)]
+pub struct IssuerSettings {
+    /// Name of the invoice issuer.
+    #[arg(long = "issuer-name", env = "TEAMDECK_ISSUER_NAME", default_value = "Teamdeck")]
+    pub name: String,
+
+    /// Postal address of the invoice issuer (a literal \\n separates lines).
+    #[arg(long = "issuer-address", env = "TEAMDECK_ISSUER_ADDRESS", default_value = "")]
+    pub address: String,
+
+    /// Tax id (VAT number) of the invoice issuer.
+    #[arg(long = "issuer-tax-id", env = "TEAMDECK_ISSUER_TAX_ID", default_value = "")]
+    pub tax_id: String,
+
+    /// Bank transfer details printed on credit invoices (payee, IBAN, BIC…).
+    #[arg(long = "payee-details", env = "TEAMDECK_PAYEE_DETAILS", default_value = DEFAULT_PAYEE)]
+    pub payee: String,
+}
+
+const DEFAULT_PAYEE: &str = "Set TEAMDECK_PAYEE_DETAILS to the bank account that receives transfers.";
+
+impl Default for IssuerSettings {
+    fn default() -> Self {
+        Self { name: "Teamdeck".into(), address: String::new(), tax_id: String::new(), payee: DEFAULT_PAYEE.into() }
+    }
+}
+
+impl IssuerSettings {
+    /// The issuer as invoices print it (a literal `\n` in a setting starts a new line).
+    pub fn issuer(&self) -> crate::service::billing::Issuer {
+        crate::service::billing::Issuer {
+            name: self.name.clone(),
+            address: self.address.replace("\\n", "\n"),
+            tax_id: self.tax_id.clone(),
+            payee: self.payee.replace("\\n", "\n"),
+        }
     }
 }

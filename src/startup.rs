@@ -48,7 +48,7 @@ impl Application {
         let mut site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
         site.invite_ttl_ms = i64::from(settings.invite_ttl_days) * 24 * 3600 * 1000;
         site.invites_per_day = i64::from(settings.invites_per_day);
-        site.issuer = settings.issuer();
+        site.issuer = settings.issuer.issuer();
         site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
         let platform = actix_web::web::Data::new(crate::api::platform::Platform::new(
             settings.service_token.as_deref(),

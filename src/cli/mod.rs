@@ -1,7 +1,9 @@
 //! The command line: `teamdeck serve` (also the default with no subcommand) runs the server;
 //! the other commands are the client of a running server (`auth`, `whoami`, `teams`, `keys`).
 
+mod billing;
 mod client;
+mod demo;
 mod seed;
 
 use crate::config::Settings;
@@ -34,8 +36,12 @@ enum Command {
     /// List, create or delete the team's API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Fill a database with a large generated dataset (for the load benchmark).
+    /// Fill a database with a large generated dataset (for the load benchmark), or with
+    /// `--demo` one lived-in team to look around.
     Seed(seed::SeedArgs),
+    /// Operator tasks on billing, run against the database directly.
+    #[command(subcommand)]
+    Billing(billing::BillingCommand),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Create { name, scope, server }) => client::keys_create(&server, &name, &scope),
         Command::Keys(KeysCommand::Delete { id, server }) => client::keys_delete(&server, &id),
         Command::Seed(args) => seed::run(args),
+        Command::Billing(command) => billing::run(command),
     }
 }
 

@@ -37,6 +37,12 @@ pub struct SeedArgs {
     keys: i64,
     #[arg(long, default_value_t = 10_000_000)]
     requests: i64,
+    /// Instead of the benchmark dataset: one lived-in demo team (members, keys, 60 days of
+    /// usage, credits and invoices) to look around in.
+    #[arg(long)]
+    demo: bool,
+    #[command(flatten)]
+    issuer: crate::config::IssuerSettings,
 }
 
 const ROWS_PER_STATEMENT: usize = 500;
@@ -123,6 +129,12 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("teamdeck.db").display()));
     let db = Db::connect(&url, 2)?;
     let mut conn = db.get()?;
+    if args.demo {
+        let hash = actix_web::rt::System::new()
+            .block_on(crate::auth::PasswordHasher::start(1, 1).hash(super::demo::PASSWORD.into()))?;
+        println!("{}", super::demo::run(&mut conn, &hash, &args.issuer.issuer())?);
+        return Ok(());
+    }
     anyhow::ensure!(
         args.users > args.big_team && args.teams >= 2,
         "need more users than the big team and at least 2 teams"
