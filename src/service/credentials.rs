@@ -177,3 +177,58 @@ impl CredentialCache {
         EPOCH.load(Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> Arc<Introspection> {
+        let account = Account {
+            id: 1,
+            kind: "team".into(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            personal_owner_id: None,
+            created_at: 0,
+            archived_at: None,
+        };
+        Arc::new(Introspection::Active(Grant { account, user: None, role: None, key: None, scope: None }))
+    }
+
+    #[test]
+    fn a_change_on_this_instance_makes_every_cached_answer_stale() {
+        let cache = CredentialCache::new(Duration::from_secs(300), 10);
+        let key = CredentialCache::key_of("Key tdk_x", None);
+        cache.put(key, CredentialCache::epoch(), grant());
+        assert!(cache.get(&key).is_some());
+        changed();
+        assert!(cache.get(&key).is_none(), "stale after a change");
+        // An answer read before a change and stored after it is never served.
+        let before = CredentialCache::epoch();
+        changed();
+        cache.put(key, before, grant());
+        assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn only_active_answers_are_kept_and_never_past_their_time() {
+        let cache = CredentialCache::new(Duration::from_secs(300), 10);
+        let key = CredentialCache::key_of("Key tdk_y", Some("acme"));
+        cache.put(key, CredentialCache::epoch(), Arc::new(Introspection::Inactive("revoked")));
+        assert!(cache.get(&key).is_none());
+        let off = CredentialCache::new(Duration::ZERO, 10);
+        off.put(key, CredentialCache::epoch(), grant());
+        assert!(off.get(&key).is_none(), "a TTL of 0 turns the cache off");
+        assert_ne!(key, CredentialCache::key_of("Key tdk_y", None), "the team is part of the key");
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = CredentialCache::new(Duration::from_secs(300), 3);
+        let epoch = CredentialCache::epoch();
+        for i in 0..10 {
+            cache.put(CredentialCache::key_of(&format!("Key tdk_{i}"), None), epoch, grant());
+        }
+        assert!(cache.entries.lock().unwrap().len() <= 3);
+    }
+}

@@ -318,3 +318,69 @@ async fn the_seed_command_fills_a_database_the_app_then_serves() {
         .unwrap();
     assert_eq!(me.status(), StatusCode::OK, "the bench key works");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_seed_and_the_operator_billing_commands_work_on_the_servers_database() {
+    let url = crate::helpers::test_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut c = teamdeck(data.path());
+        c.args(args).args(["--database-url", &url]);
+        output(c)
+    };
+    let (ok, printed) = run(&["seed", "--demo"]);
+    assert!(ok, "{printed}");
+    assert!(printed.contains("demo@teamdeck.test"), "{printed}");
+    let (ok, printed) = run(&["seed", "--demo"]);
+    assert!(!ok && printed.contains("already there"), "a second demo seed changes nothing: {printed}");
+
+    let app = crate::helpers::spawn_app_with({
+        let url = url.clone();
+        move |s| s.database_url = Some(url)
+    })
+    .await;
+    assert_eq!(app.count_rows("memberships WHERE role = 'billing'").await, 1);
+    assert!(app.count_rows("usage_events").await > 500, "60 days of usage");
+    assert_eq!(app.count_rows("invoices WHERE status = 'open'").await, 1, "one credit invoice waits for payment");
+    let demo = app.browser();
+    demo.sign_in("demo@teamdeck.test", "demo-password").await;
+    let billing = demo.page("/a/acme-robotics/billing", StatusCode::OK).await;
+    assert!(billing.contains("TD-"), "the invoices are listed");
+    demo.page("/a/acme-robotics/usage", StatusCode::OK).await;
+
+    let balance = |db: teamdeck::db::Db| async move {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().unwrap();
+            let team: i64 = {
+                use diesel::prelude::*;
+                use teamdeck::db::schema::accounts;
+                accounts::table.filter(accounts::slug.eq("acme-robotics")).select(accounts::id).first(&mut *conn).unwrap()
+            };
+            teamdeck::service::billing::balance(&mut conn, team).unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let before = balance(app.db.clone()).await;
+    let open: String = {
+        let db = app.db.clone();
+        tokio::task::spawn_blocking(move || {
+            use diesel::prelude::*;
+            use teamdeck::db::schema::invoices;
+            invoices::table.filter(invoices::status.eq("open")).select(invoices::number).first(&mut *db.get().unwrap())
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let (ok, printed) = run(&["billing", "mark-paid", &open]);
+    assert!(ok && printed.contains("$500.00 of credits added"), "{printed}");
+    assert_eq!(balance(app.db.clone()).await, before + 500_000_000);
+    let (ok, printed) = run(&["billing", "mark-paid", &open]);
+    assert!(!ok && printed.contains("already paid"), "{printed}");
+    assert_eq!(balance(app.db.clone()).await, before + 500_000_000, "paid once, credited once");
+    let (ok, printed) = run(&["billing", "mark-paid", "TD-1999-000001"]);
+    assert!(!ok && printed.contains("no such invoice"), "{printed}");
+    let (ok, printed) = run(&["billing", "close-month"]);
+    assert!(ok && printed.contains("nothing to invoice"), "the demo already closed last month: {printed}");
+}
