@@ -41,7 +41,8 @@ echo "== seeding ($SCALE, $BACKEND)"
 KEY="$(cat "$DATA/bench-key.txt")"
 
 echo "== server"
-RUST_LOG=warn "$BIN" serve --data-dir "$DATA" --bind "127.0.0.1:$PORT" \
+SERVICE_TOKEN="bench-service-token-$$"
+RUST_LOG=warn "$BIN" serve --data-dir "$DATA" --bind "127.0.0.1:$PORT" --service-token "$SERVICE_TOKEN" \
   --login-attempts-per-client 100000000 --login-failures-per-email 100000000 &
 PID=$!
 for _ in $(seq 1 100); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -59,7 +60,11 @@ declare -A RPS
 measure() {
   local name="$1" path="$2" header="${3:-Cookie: $COOKIE}"
   local out
-  out="$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$header" "$BASE$path")"
+  if [ -n "${BODY_FILE:-}" ]; then
+    out="$(AUTH="$header" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$BASE$path")"
+  else
+    out="$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$header" "$BASE$path")"
+  fi
   local rps p50 p99
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
@@ -77,7 +82,23 @@ measure "members, 50-member team" /a/fifty/members
 measure "members page 1, 5000-member team" /a/big/members
 measure "members search" "/a/big/members?q=user%200042"
 measure "GET /api/v1/whoami with a team key" /api/v1/whoami "Authorization: Key $KEY"
+printf '{"credential": "Key %s"}' "$KEY" >"$DATA/introspect.json"
+BODY_FILE="$DATA/introspect.json" measure "POST /api/v1/introspect (a team key)" /api/v1/introspect "Authorization: Bearer $SERVICE_TOKEN"
 echo -n "RSS after page load: "; rss
+
+echo "== usage ingestion: one batch of 1,000 events (server time), then the same batch again"
+KEY_ID="$(curl -s -H "Authorization: Key $KEY" "$BASE/api/v1/whoami" | grep -o '"id":"[0-9]*"' | head -n 1 | grep -o '[0-9]*')"
+NOW="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+{ printf '{"events":['; for i in $(seq 1 1000); do
+    [ "$i" -gt 1 ] && printf ','
+    printf '{"id":"bench-%s-%s","account":"fifty","key":"%s","product":"model-large","quantity":%s,"unit":"tokens","unit_price":3,"at":"%s"}' "$$" "$i" "$KEY_ID" "$((1000 + i))" "$NOW"
+  done; printf ']}'; } >"$DATA/usage.json"
+for attempt in first repeat; do
+  curl -s -o "$DATA/usage-answer.json" -w "$attempt: %{time_total}\n" -H "Authorization: Bearer $SERVICE_TOKEN" \
+    -H "Content-Type: application/json" --data-binary "@$DATA/usage.json" "$BASE/api/v1/usage/events" |
+    awk -F': ' '{printf "%s batch: %.1f ms  ", $1, $2 * 1000}'
+  grep -o '"accepted":[0-9]*,"duplicates":[0-9]*' "$DATA/usage-answer.json"
+done
 
 echo "== bulk invite of 50 rows (server time of preview + confirm)"
 CSV="$DATA/invites.csv"

@@ -19,6 +19,8 @@ CREATE TABLE usage_events (
     received_at BIGINT NOT NULL
 );
 CREATE INDEX usage_events_by_account ON usage_events (account_id, at);
+-- the month-close job finds the teams that used something in a month without a full scan
+CREATE INDEX usage_events_by_time ON usage_events (at, account_id);
 
 -- Gap-free invoice numbers: the last number used in each year.
 CREATE TABLE invoice_numbers (
