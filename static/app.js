@@ -188,6 +188,15 @@
     }
   });
 
+  /* ---------- Print buttons ---------- */
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-print]");
+    if (!button) return;
+    event.preventDefault();
+    window.print();
+  });
+
   /* ---------- Local times ---------- */
 
   function localizeTimes(root) {

@@ -1,12 +1,11 @@
 //! Who is calling the API, and on behalf of which team.
 
+use super::platform::Platform;
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
 use crate::service::accounts::{self, Account};
-use super::platform::Platform;
-use crate::service::credentials::{self, CredentialCache, Grant, Introspection};
+use crate::service::credentials::{self, CredentialCache, Introspection};
 use crate::service::keys::ApiKey;
-use std::sync::Arc;
 use crate::service::tokens::{self, LoginToken};
 use crate::service::users::User;
 use crate::web::error::AppError;
@@ -14,6 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use std::sync::Arc;
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
@@ -127,8 +127,8 @@ async fn verify_key(req: &HttpRequest, db: &Db, presented: String) -> Result<Opt
         }
     };
     Ok(match &*answer {
-        Introspection::Active(Grant { account, key: Some(key), .. }) => Some((key.clone(), account.clone())),
-        _ => None,
+        Introspection::Active(grant) => grant.key.clone().map(|key| (key, grant.account.clone())),
+        Introspection::Inactive(_) => None,
     })
 }
 

@@ -34,6 +34,7 @@ pub struct Platform {
 /// A webhook's timestamp may be this far from the server's clock.
 const WEBHOOK_TOLERANCE_SECS: i64 = 300;
 const MAX_USAGE_BODY: usize = 2 * 1024 * 1024;
+/// Bodies of introspection and webhook calls: small JSON objects.
 const MAX_WEBHOOK_BODY: usize = 64 * 1024;
 pub const SIGNATURE_HEADER: &str = "Teamdeck-Signature";
 
@@ -156,7 +157,11 @@ fn response(answer: &Introspection, cache_seconds: u64) -> IntrospectResponse {
                 email: u.email.clone(),
                 role: g.role.clone(),
             }),
-            key: g.key.as_ref().map(|k| IntrospectKey { id: k.id.to_string(), name: k.name.clone(), masked: k.masked() }),
+            key: g.key.as_ref().map(|k| IntrospectKey {
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                masked: k.masked(),
+            }),
             scope: g.scope.clone(),
             cache_seconds,
         },
@@ -170,12 +175,14 @@ fn response(answer: &Introspection, cache_seconds: u64) -> IntrospectResponse {
     responses((status = 200, body = IntrospectResponse), (status = 401, body = ErrorBody)))]
 pub async fn introspect(
     req: HttpRequest,
-    body: web::Json<IntrospectRequest>,
+    payload: web::Payload,
     platform: web::Data<Platform>,
     db: web::Data<Db>,
 ) -> Result<web::Json<IntrospectResponse>, AppError> {
     platform.require_service(&req)?;
-    let IntrospectRequest { credential, team } = body.into_inner();
+    let body = read_body(payload, MAX_WEBHOOK_BODY).await?;
+    let IntrospectRequest { credential, team } = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("The body must be {{\"credential\": \"…\"}}: {e}")))?;
     let team = team.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     let cache_key = CredentialCache::key_of(&credential, team.as_deref());
     let ttl = platform.cache.ttl().as_secs();
@@ -183,9 +190,8 @@ pub async fn introspect(
         return Ok(web::Json(response(&answer, ttl)));
     }
     let epoch = CredentialCache::epoch();
-    let answer = db
-        .query(move |conn| crate::service::credentials::introspect(conn, &credential, team.as_deref()))
-        .await?;
+    let answer =
+        db.query(move |conn| crate::service::credentials::introspect(conn, &credential, team.as_deref())).await?;
     let answer = Arc::new(answer);
     platform.cache.put(cache_key, epoch, answer.clone());
     Ok(web::Json(response(&answer, ttl)))

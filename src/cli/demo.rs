@@ -70,7 +70,8 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
         }
     }
     let mut key_ids = Vec::new();
-    for (key_name, scope) in [("production", KeyScope::Api), ("ci-deploy", KeyScope::Admin), ("staging", KeyScope::Api)] {
+    for (key_name, scope) in [("production", KeyScope::Api), ("ci-deploy", KeyScope::Admin), ("staging", KeyScope::Api)]
+    {
         let key_name = TeamName::parse(key_name)?;
         let (key, _secret) = keys::create(conn, &team, &actor, &key_name, scope)?;
         key_ids.push(key.id);

@@ -1,8 +1,8 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
 mod email;
-pub mod money;
 pub mod invite_csv;
+pub mod money;
 mod names;
 mod role;
 pub mod secret;

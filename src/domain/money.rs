@@ -47,7 +47,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -79,7 +79,8 @@ pub fn parse_usd(input: &str, min: i64, max: i64) -> Result<i64, AmountError> {
         return Err(AmountError::Invalid);
     }
     let dollars: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| AmountError::Invalid)? };
-    let cents: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<2}").parse().map_err(|_| AmountError::Invalid)? };
+    let cents: i64 =
+        if fraction.is_empty() { 0 } else { format!("{fraction:0<2}").parse().map_err(|_| AmountError::Invalid)? };
     let micros = dollars
         .checked_mul(MICROS_PER_DOLLAR)
         .and_then(|d| d.checked_add(cents * MICROS_PER_CENT))

@@ -131,7 +131,12 @@ pub struct Details {
     pub tax_id: String,
 }
 
-pub fn save_details(conn: &mut DbConnection, account: &Account, actor: &Actor, d: &Details) -> Result<(), BillingError> {
+pub fn save_details(
+    conn: &mut DbConnection,
+    account: &Account,
+    actor: &Actor,
+    d: &Details,
+) -> Result<(), BillingError> {
     write_transaction(conn, |conn| {
         ensure_writable(conn, account.id)?;
         let mut p = profile(conn, account.id)?;
@@ -147,7 +152,12 @@ pub fn save_details(conn: &mut DbConnection, account: &Account, actor: &Actor, d
 }
 
 /// Sets (or with `None` removes) the monthly spend limit.
-pub fn set_limit(conn: &mut DbConnection, account: &Account, actor: &Actor, limit: Option<i64>) -> Result<(), BillingError> {
+pub fn set_limit(
+    conn: &mut DbConnection,
+    account: &Account,
+    actor: &Actor,
+    limit: Option<i64>,
+) -> Result<(), BillingError> {
     write_transaction(conn, |conn| {
         ensure_writable(conn, account.id)?;
         let mut p = profile(conn, account.id)?;
@@ -386,7 +396,12 @@ pub fn buy_credits(
 }
 
 /// Cancels an open credit invoice the team no longer means to pay.
-pub fn void(conn: &mut DbConnection, account: &Account, actor: &Actor, invoice_id: i64) -> Result<String, BillingError> {
+pub fn void(
+    conn: &mut DbConnection,
+    account: &Account,
+    actor: &Actor,
+    invoice_id: i64,
+) -> Result<String, BillingError> {
     write_transaction(conn, |conn| {
         let (invoice, _) = invoice(conn, account.id, invoice_id)?.ok_or(BillingError::NotFound)?;
         if invoice.kind != "credits" || invoice.status != "open" {
@@ -499,13 +514,16 @@ pub fn close_month(conn: &mut DbConnection, month: Month, issuer: &Issuer) -> Qu
         .select(usage_events::account_id)
         .distinct()
         .load(conn)?;
-    let invoiced: Vec<i64> = invoices::table
-        .filter(invoices::period.eq(&period))
-        .select(invoices::account_id)
-        .load(conn)?;
+    let invoiced: Vec<i64> =
+        invoices::table.filter(invoices::period.eq(&period)).select(invoices::account_id).load(conn)?;
     let mut issued = Vec::new();
     for account_id in with_usage.into_iter().filter(|a| !invoiced.contains(a)) {
         let result = write_transaction(conn, |conn| {
+            // PostgreSQL: a batch of usage being recorded for the account finishes first, or
+            // waits and then refuses the closed month (see `usage::ingest`).
+            if let DbConnection::Postgres(pg) = conn {
+                accounts::table.find(account_id).select(accounts::id).for_update().first::<i64>(pg)?;
+            }
             let exists = invoices::table
                 .filter(invoices::account_id.eq(account_id))
                 .filter(invoices::period.eq(&period))
@@ -573,7 +591,12 @@ pub fn close_month(conn: &mut DbConnection, month: Month, issuer: &Issuer) -> Qu
 
 /// Closes every month before the current one, back to `months_back` months: the
 /// background job's pass. Returns the invoice numbers issued.
-pub fn close_due_months(conn: &mut DbConnection, now: i64, months_back: u32, issuer: &Issuer) -> QueryResult<Vec<String>> {
+pub fn close_due_months(
+    conn: &mut DbConnection,
+    now: i64,
+    months_back: u32,
+    issuer: &Issuer,
+) -> QueryResult<Vec<String>> {
     let mut month = Month::of_ms(now);
     let mut issued = Vec::new();
     for _ in 0..months_back {
@@ -586,7 +609,12 @@ pub fn close_due_months(conn: &mut DbConnection, now: i64, months_back: u32, iss
 /// After usage was recorded for `account_ids`: queues one email per threshold (80 %, 100 %
 /// of the monthly limit) the month's spend crossed, to admins, billing members and the
 /// billing email. Returns how many teams got an alert.
-pub fn queue_spend_alerts(conn: &mut DbConnection, account_ids: &[i64], now: i64, base_url: &str) -> QueryResult<usize> {
+pub fn queue_spend_alerts(
+    conn: &mut DbConnection,
+    account_ids: &[i64],
+    now: i64,
+    base_url: &str,
+) -> QueryResult<usize> {
     let limits: Vec<(i64, i64)> = billing_profiles::table
         .filter(billing_profiles::account_id.eq_any(account_ids))
         .filter(billing_profiles::monthly_limit.is_not_null())
@@ -614,10 +642,7 @@ pub fn queue_spend_alerts(conn: &mut DbConnection, account_ids: &[i64], now: i64
             continue;
         }
         for t in ALERT_THRESHOLDS.iter().filter(|&&t| t <= threshold) {
-            let exists: i64 = spend_alerts::table
-                .find((account_id, month.to_string(), *t))
-                .count()
-                .get_result(conn)?;
+            let exists: i64 = spend_alerts::table.find((account_id, month.to_string(), *t)).count().get_result(conn)?;
             if exists == 0 {
                 diesel::insert_into(spend_alerts::table)
                     .values((

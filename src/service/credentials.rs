@@ -31,7 +31,7 @@ pub fn changed() {
 /// The answer to "who is this credential, may it be used now".
 #[derive(Debug, Clone)]
 pub enum Introspection {
-    Active(Grant),
+    Active(Box<Grant>),
     /// Why not, in words a gateway can log: `unknown`, `revoked`, `archived`, `not_a_member`.
     Inactive(&'static str),
 }
@@ -54,11 +54,8 @@ pub struct Grant {
 /// `X-Teamdeck-Team`); without it a login token acts for the member's personal account.
 pub fn introspect(conn: &mut DbConnection, credential: &str, team: Option<&str>) -> QueryResult<Introspection> {
     let presented = credential.trim();
-    let presented = presented
-        .strip_prefix("Key ")
-        .or_else(|| presented.strip_prefix("Bearer "))
-        .unwrap_or(presented)
-        .trim();
+    let presented =
+        presented.strip_prefix("Key ").or_else(|| presented.strip_prefix("Bearer ")).unwrap_or(presented).trim();
     if presented.starts_with(KEY_PREFIX) {
         key(conn, presented)
     } else if presented.starts_with(TOKEN_PREFIX) {
@@ -86,7 +83,7 @@ fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
                 Introspection::Inactive("archived")
             } else {
                 let scope = Some(key.scope().as_str().to_owned());
-                Introspection::Active(Grant { account, user: None, role: None, key: Some(key), scope })
+                Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
             }
         }
         _ => Introspection::Inactive("unknown"),
@@ -110,9 +107,13 @@ fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> 
     Ok(match found {
         None => Introspection::Inactive("not_a_member"),
         Some((account, _)) if account.is_archived() => Introspection::Inactive("archived"),
-        Some((account, role)) => {
-            Introspection::Active(Grant { account, user: Some(user), role: Some(role), key: None, scope: None })
-        }
+        Some((account, role)) => Introspection::Active(Box::new(Grant {
+            account,
+            user: Some(user),
+            role: Some(role),
+            key: None,
+            scope: None,
+        })),
     })
 }
 
@@ -192,7 +193,7 @@ mod tests {
             created_at: 0,
             archived_at: None,
         };
-        Arc::new(Introspection::Active(Grant { account, user: None, role: None, key: None, scope: None }))
+        Arc::new(Introspection::Active(Box::new(Grant { account, user: None, role: None, key: None, scope: None })))
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub async fn close_months(db: Db, issuer: Issuer, every: Duration) {
     loop {
         let issuer_c = issuer.clone();
         match db.query(move |conn| billing::close_due_months(conn, now_ms(), MONTHS_BACK, &issuer_c)).await {
-            Ok(issued) if !issued.is_empty() => tracing::info!(invoices = ?issued, "month closed: usage invoices issued"),
+            Ok(issued) if !issued.is_empty() => {
+                tracing::info!(invoices = ?issued, "month closed: usage invoices issued")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "month close failed; it is retried on the next pass"),
         }

@@ -89,11 +89,9 @@ pub fn ingest(
             Ok((event, (key_id, user_id, at, amount))) => {
                 checked.push(Checked { index, event, key_id, user_id, at, amount })
             }
-            Err(reason) => report.rejected.push(Rejected {
-                index,
-                id: event.as_ref().ok().map(|e| e.id.clone()),
-                reason,
-            }),
+            Err(reason) => {
+                report.rejected.push(Rejected { index, id: event.as_ref().ok().map(|e| e.id.clone()), reason })
+            }
         }
     }
     // A concurrent batch on PostgreSQL may record one of these ids first: that aborts this
@@ -139,7 +137,8 @@ fn check(e: &EventIn, now: i64) -> Result<(Option<i64>, Option<i64>, i64, i64), 
     if !(0..=MAX_UNIT_PRICE).contains(&e.unit_price) {
         return Err(format!("`unit_price` (micro-dollars) must be between 0 and {MAX_UNIT_PRICE}"));
     }
-    let amount = e.quantity.checked_mul(e.unit_price).filter(|a| *a <= MAX_AMOUNT).ok_or("the event's cost is too large")?;
+    let amount =
+        e.quantity.checked_mul(e.unit_price).filter(|a| *a <= MAX_AMOUNT).ok_or("the event's cost is too large")?;
     let at = time::OffsetDateTime::parse(e.at.trim(), &time::format_description::well_known::Rfc3339)
         .map_err(|_| "`at` must be an RFC 3339 time, such as 2026-11-27T10:00:00Z".to_owned())?;
     let at = (at.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -157,11 +156,20 @@ fn record(
     report: &mut IngestReport,
 ) -> QueryResult<()> {
     let slugs: Vec<&str> = checked.iter().map(|c| c.event.account.trim()).collect::<HashSet<_>>().into_iter().collect();
-    let found: Vec<(i64, String, Option<i64>)> = accounts::table
-        .filter(accounts::slug.eq_any(&slugs))
-        .select((accounts::id, accounts::slug, accounts::archived_at))
-        .load(conn)?;
-    let by_slug: HashMap<String, (i64, bool)> = found.into_iter().map(|(id, slug, a)| (slug, (id, a.is_some()))).collect();
+    let query = accounts::table.filter(accounts::slug.eq_any(&slugs)).select((
+        accounts::id,
+        accounts::slug,
+        accounts::archived_at,
+    ));
+    // PostgreSQL: the share lock makes a month close of these accounts (which locks its
+    // account for update) wait for this batch, or this batch wait for it and then see its
+    // invoice below. SQLite's write lock already does.
+    let found: Vec<(i64, String, Option<i64>)> = match conn {
+        DbConnection::Postgres(pg) => query.for_share().load(pg)?,
+        DbConnection::Sqlite(_) => query.load(conn)?,
+    };
+    let by_slug: HashMap<String, (i64, bool)> =
+        found.into_iter().map(|(id, slug, a)| (slug, (id, a.is_some()))).collect();
     let account_ids: Vec<i64> = by_slug.values().map(|(id, _)| *id).collect();
 
     let key_ids: Vec<i64> = checked.iter().filter_map(|c| c.key_id).collect();
@@ -180,8 +188,12 @@ fn record(
         .into_iter()
         .collect();
     let ids: Vec<&str> = checked.iter().map(|c| c.event.id.trim()).collect();
-    let mut seen: HashSet<String> =
-        usage_events::table.filter(usage_events::id.eq_any(&ids)).select(usage_events::id).load(conn)?.into_iter().collect();
+    let mut seen: HashSet<String> = usage_events::table
+        .filter(usage_events::id.eq_any(&ids))
+        .select(usage_events::id)
+        .load(conn)?
+        .into_iter()
+        .collect();
     let invoiced: HashSet<(i64, String)> = invoices::table
         .filter(invoices::account_id.eq_any(&account_ids))
         .filter(invoices::period.is_not_null())
@@ -192,7 +204,8 @@ fn record(
 
     let mut spent: BTreeMap<i64, (i64, usize)> = BTreeMap::new();
     for c in checked {
-        let reject = |reason: &str| Rejected { index: c.index, id: Some(c.event.id.clone()), reason: reason.to_owned() };
+        let reject =
+            |reason: &str| Rejected { index: c.index, id: Some(c.event.id.clone()), reason: reason.to_owned() };
         let id = c.event.id.trim();
         if seen.contains(id) {
             report.duplicates += 1;
@@ -250,10 +263,8 @@ fn record(
                 ledger_entries::account_id.eq(account_id),
                 ledger_entries::kind.eq("usage"),
                 ledger_entries::amount.eq(-amount),
-                ledger_entries::description.eq(format!(
-                    "Usage: {count} {}",
-                    if count == 1 { "event" } else { "events" }
-                )),
+                ledger_entries::description
+                    .eq(format!("Usage: {count} {}", if count == 1 { "event" } else { "events" })),
                 ledger_entries::created_at.eq(now),
             ))
             .execute(conn)?;
@@ -360,7 +371,8 @@ pub struct Breakdown {
 
 /// Spend by product and member/key in `[from_ms, to_ms)`, largest first.
 pub fn breakdown(conn: &mut DbConnection, account_id: i64, from_ms: i64, to_ms: i64) -> QueryResult<Vec<Breakdown>> {
-    let rows: Vec<(String, String, Option<i64>, Option<i64>, i64, i64, i64)> = usage_events::table
+    type Row = (String, String, Option<i64>, Option<i64>, i64, i64, i64);
+    let rows: Vec<Row> = usage_events::table
         .filter(usage_events::account_id.eq(account_id))
         .filter(usage_events::at.ge(from_ms))
         .filter(usage_events::at.lt(to_ms))
@@ -414,7 +426,8 @@ pub struct Call {
 
 /// The latest `limit` model calls of the account, newest first.
 pub fn recent_calls(conn: &mut DbConnection, account_id: i64, limit: i64) -> QueryResult<Vec<Call>> {
-    let rows: Vec<(String, i64, Option<i64>, Option<i64>, String, i64, String, i64)> = usage_events::table
+    type Row = (String, i64, Option<i64>, Option<i64>, String, i64, String, i64);
+    let rows: Vec<Row> = usage_events::table
         .filter(usage_events::account_id.eq(account_id))
         .order((usage_events::at.desc(), usage_events::id.desc()))
         .limit(limit)
@@ -446,4 +459,58 @@ pub fn recent_calls(conn: &mut DbConnection, account_id: i64, limit: i64) -> Que
 /// Millisecond time of the start of day number `day`.
 pub fn day_ms(day: i64) -> i64 {
     day * DAY_MS
+}
+
+/// Spend of one member or key on one product on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyProduct {
+    /// Days since the epoch (UTC).
+    pub day: i64,
+    pub who: Who,
+    pub product: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub amount: i64,
+}
+
+/// Spend per day, member/key and product in `[from_ms, to_ms)`, by day then member/key then
+/// product: the rows of the usage CSV.
+pub fn daily_by_product(
+    conn: &mut DbConnection,
+    account_id: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> QueryResult<Vec<DailyProduct>> {
+    /// Day, user, key, product, unit, quantity, amount.
+    type Row = (i64, Option<i64>, Option<i64>, String, String, i64, i64);
+    let rows: Vec<Row> = usage_events::table
+        .filter(usage_events::account_id.eq(account_id))
+        .filter(usage_events::at.ge(from_ms))
+        .filter(usage_events::at.lt(to_ms))
+        .group_by(sql::<BigInt>(&format!("at / {DAY_MS}, user_id, key_id, product, unit")))
+        .select(sql::<(
+            BigInt,
+            Nullable<BigInt>,
+            Nullable<BigInt>,
+            diesel::sql_types::Text,
+            diesel::sql_types::Text,
+            BigInt,
+            BigInt,
+        )>(&format!(
+            "at / {DAY_MS}, user_id, key_id, product, unit, CAST(SUM(quantity) AS BIGINT), CAST(SUM(amount) AS BIGINT)"
+        )))
+        .load(conn)?;
+    let mut list: Vec<DailyProduct> = rows
+        .into_iter()
+        .map(|(day, u, k, product, unit, quantity, amount)| DailyProduct {
+            day,
+            who: Who::of(u, k),
+            product,
+            unit,
+            quantity,
+            amount,
+        })
+        .collect();
+    list.sort_by(|a, b| (a.day, a.who, &a.product, &a.unit).cmp(&(b.day, b.who, &b.product, &b.unit)));
+    Ok(list)
 }

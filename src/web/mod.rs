@@ -80,7 +80,11 @@ pub fn routes() -> RouteTable {
         .post("/a/{slug}/billing/details", Team(Permission::ManageBilling), billing::save_details)
         .get("/a/{slug}/billing/invoices/{invoice_id}", Team(Permission::ViewBilling), billing::invoice)
         .get("/a/{slug}/billing/invoices/{invoice_id}/lines.csv", Team(Permission::ViewBilling), billing::invoice_csv)
-        .post("/a/{slug}/billing/invoices/{invoice_id}/cancel", Team(Permission::ManageBilling), billing::cancel_invoice)
+        .post(
+            "/a/{slug}/billing/invoices/{invoice_id}/cancel",
+            Team(Permission::ManageBilling),
+            billing::cancel_invoice,
+        )
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)
         .post("/invites/{token}/decline", SignedIn, invites::decline)

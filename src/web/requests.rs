@@ -1,20 +1,26 @@
 //! The requests page (`/a/{slug}/requests`, every member): the team's API requests newest
 //! first, each with who made it (a member, or "team key <name>"), filterable by member or
-//! key, with per-member and per-key counts for the last 24 hours and 7 days.
+//! key, with per-member and per-key counts for the last 24 hours and 7 days; and below them
+//! the latest model calls the platform's gateways reported, with their cost for the roles
+//! that may see spend.
 
 use super::error::AppError;
 use super::extract::{Authorized, need};
 use super::layout::Layout;
 use super::render::{When, page_with_status};
+use super::usage::thousands;
 use crate::db::Db;
-use crate::domain::now_ms;
+use crate::domain::money::usd;
+use crate::domain::{Permission, now_ms};
 use crate::service::requests::{self, By};
+use crate::service::usage::{self, Names};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 const PAGE: i64 = 100;
+const CALLS: i64 = 50;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 pub struct Row {
@@ -24,6 +30,16 @@ pub struct Row {
     pub status: i32,
     pub duration_ms: i32,
     pub by: String,
+}
+
+/// A model call: its cost only for members who may see spend.
+pub struct CallRow {
+    pub when: When,
+    pub who: String,
+    pub product: String,
+    pub quantity: String,
+    pub unit: String,
+    pub cost: Option<String>,
 }
 
 pub struct Count {
@@ -41,6 +57,8 @@ struct RequestsPage {
     rows: Vec<Row>,
     counts: Vec<Count>,
     filtered_by: Option<String>,
+    calls: Vec<CallRow>,
+    show_cost: bool,
 }
 
 #[derive(Deserialize)]
@@ -61,15 +79,20 @@ pub async fn show(
     };
     let account_id = auth.account.id;
     let now = now_ms();
-    let (rows, day, week) = db
+    let (rows, day, week, calls, names) = db
         .query(move |conn| {
+            let calls = usage::recent_calls(conn, account_id, CALLS)?;
+            let names = Names::load(conn, calls.iter().map(|c| c.who))?;
             Ok((
                 requests::recent(conn, account_id, by, None, PAGE)?,
                 requests::counts_since(conn, account_id, now - DAY_MS)?,
                 requests::counts_since(conn, account_id, now - 7 * DAY_MS)?,
+                calls,
+                names,
             ))
         })
         .await?;
+    let show_cost = auth.role.allows(Permission::ViewBilling);
     let base = auth.base_path();
     let counts = week
         .iter()
@@ -105,6 +128,18 @@ pub async fn show(
             .collect(),
         counts,
         filtered_by,
+        calls: calls
+            .into_iter()
+            .map(|c| CallRow {
+                when: When::from_ms(c.at),
+                who: names.of(c.who),
+                quantity: thousands(c.quantity),
+                cost: show_cost.then(|| usd(c.amount)),
+                product: c.product,
+                unit: c.unit,
+            })
+            .collect(),
+        show_cost,
     };
     page_with_status(StatusCode::OK, &page)
 }

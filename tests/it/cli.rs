@@ -354,7 +354,11 @@ async fn the_demo_seed_and_the_operator_billing_commands_work_on_the_servers_dat
             let team: i64 = {
                 use diesel::prelude::*;
                 use teamdeck::db::schema::accounts;
-                accounts::table.filter(accounts::slug.eq("acme-robotics")).select(accounts::id).first(&mut *conn).unwrap()
+                accounts::table
+                    .filter(accounts::slug.eq("acme-robotics"))
+                    .select(accounts::id)
+                    .first(&mut *conn)
+                    .unwrap()
             };
             teamdeck::service::billing::balance(&mut conn, team).unwrap()
         })
