@@ -2,7 +2,7 @@
 //! signed-out callers are sent to sign in, non-members get 404, members whose role lacks the
 //! permission get 403, everyone allowed gets through, and nothing answers 5xx.
 
-use crate::helpers::{Browser, csrf_token, location, spawn_app};
+use crate::helpers::{Browser, csrf_token, location};
 use actix_web::http::Method;
 use reqwest::StatusCode;
 use teamdeck::domain::Role;
