@@ -6,10 +6,13 @@ mod helpers;
 mod smtp;
 
 mod auth;
+mod billing_pages;
 mod cli;
 mod invites;
 mod keys;
 mod members;
+mod platform;
 mod routes;
 mod security;
 mod teams;
+mod usage_page;
