@@ -78,9 +78,11 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<String>,
 
-    /// Seconds a verified credential may be answered from memory by introspection; a change
-    /// made on this instance takes effect at once, one made on another within this time.
-    #[arg(long, env = "TEAMDECK_INTROSPECT_CACHE_SECONDS", default_value_t = 5)]
+    /// Seconds a verified credential may be answered from memory by introspection (at most
+    /// 300); a change made on this instance takes effect at once, one made on another within
+    /// this time.
+    #[arg(long, env = "TEAMDECK_INTROSPECT_CACHE_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
     pub introspect_cache_seconds: u64,
 
     /// HMAC-SHA256 secret of the payment provider's webhook [default: none, the webhook is off].
@@ -97,6 +99,11 @@ pub struct Settings {
     /// Seconds between passes of the month-close job (usage invoices of closed months).
     #[arg(long, env = "TEAMDECK_MONTH_CLOSE_INTERVAL", default_value_t = 3600)]
     pub month_close_interval: u64,
+
+    /// Hours after a month ends before its usage invoices are issued (gateways' late reports
+    /// of that month are taken until then).
+    #[arg(long, env = "TEAMDECK_MONTH_CLOSE_GRACE_HOURS", default_value_t = 24)]
+    pub month_close_grace_hours: u32,
 
     /// Seconds to finish in-flight requests after SIGTERM or Ctrl-C.
     #[arg(long, env = "TEAMDECK_SHUTDOWN_TIMEOUT", default_value_t = 30)]
@@ -130,6 +137,7 @@ impl Settings {
             issuer: IssuerSettings::default(),
             low_balance_usd: 10,
             month_close_interval: 3600,
+            month_close_grace_hours: 24,
         }
     }
 

@@ -59,6 +59,7 @@ impl Application {
             db.clone(),
             site.issuer.clone(),
             Duration::from_secs(settings.month_close_interval.max(1)),
+            Duration::from_secs(u64::from(settings.month_close_grace_hours) * 3600),
         ));
         let mailer = Mailer::new(settings.smtp_url.as_deref(), settings.data_dir.join("outbox"))?;
         let outbox_config = OutboxConfig {

@@ -1,11 +1,9 @@
 //! Who is calling the API, and on behalf of which team.
 
-use super::platform::Platform;
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
 use crate::service::accounts::{self, Account};
-use crate::service::credentials::{self, CredentialCache, Introspection};
-use crate::service::keys::ApiKey;
+use crate::service::keys::{self, ApiKey};
 use crate::service::tokens::{self, LoginToken};
 use crate::service::users::User;
 use crate::web::error::AppError;
@@ -13,7 +11,6 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use std::sync::Arc;
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
@@ -79,7 +76,10 @@ impl FromRequest for ApiCaller {
             let presented = presented.trim().to_owned();
             let credential = match kind {
                 "Key" => {
-                    let (key, account) = verify_key(&req, &db, presented).await?.ok_or_else(|| {
+                    // Always the database: a key revoked or a team archived on any instance
+                    // stops working at once (introspection alone may answer from its cache).
+                    let verified = db.query(move |conn| keys::verify(conn, &presented)).await?;
+                    let (key, account) = verified.ok_or_else(|| {
                         unauthenticated("This key is not valid: it is unknown, deleted, or its team is archived.")
                     })?;
                     req.extensions_mut().insert(Attribution {
@@ -107,29 +107,6 @@ impl FromRequest for ApiCaller {
             Ok(ApiCaller { credential, req, db })
         })
     }
-}
-
-/// A team key that works, and its team: from the credential cache shared with introspection
-/// (a revocation or archiving on this instance empties it at once), else from the database.
-async fn verify_key(req: &HttpRequest, db: &Db, presented: String) -> Result<Option<(ApiKey, Account)>, AppError> {
-    let platform = req.app_data::<web::Data<Platform>>().cloned();
-    let cache_key = CredentialCache::key_of(&presented, None);
-    let cached = platform.as_ref().and_then(|p| p.cache.get(&cache_key));
-    let answer = match cached {
-        Some(answer) => answer,
-        None => {
-            let epoch = CredentialCache::epoch();
-            let answer = Arc::new(db.query(move |conn| credentials::introspect(conn, &presented, None)).await?);
-            if let Some(p) = &platform {
-                p.cache.put(cache_key, epoch, answer.clone());
-            }
-            answer
-        }
-    };
-    Ok(match &*answer {
-        Introspection::Active(grant) => grant.key.clone().map(|key| (key, grant.account.clone())),
-        Introspection::Inactive(_) => None,
-    })
 }
 
 impl ApiCaller {

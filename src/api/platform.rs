@@ -185,10 +185,12 @@ pub async fn introspect(
         .map_err(|e| AppError::BadRequest(format!("The body must be {{\"credential\": \"…\"}}: {e}")))?;
     let team = team.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     let cache_key = CredentialCache::key_of(&credential, team.as_deref());
-    let ttl = platform.cache.ttl().as_secs();
-    if let Some(answer) = platform.cache.get(&cache_key) {
-        return Ok(web::Json(response(&answer, ttl)));
+    // A gateway may reuse an answer only for what is left of its life here, so a change is
+    // seen everywhere within one TTL.
+    if let Some((answer, left)) = platform.cache.get(&cache_key) {
+        return Ok(web::Json(response(&answer, left.as_millis().div_ceil(1000) as u64)));
     }
+    let ttl = platform.cache.ttl().as_secs();
     let epoch = CredentialCache::epoch();
     let answer =
         db.query(move |conn| crate::service::credentials::introspect(conn, &credential, team.as_deref())).await?;
@@ -299,7 +301,7 @@ pub fn verify_signature(secret: &[u8], header_value: &str, body: &[u8], now_secs
         }
     }
     let t = timestamp.ok_or("the signature has no timestamp")?;
-    if (now_secs - t).abs() > WEBHOOK_TOLERANCE_SECS {
+    if now_secs.abs_diff(t) > WEBHOOK_TOLERANCE_SECS as u64 {
         return Err("the signature's timestamp is too old or in the future");
     }
     for signature in signatures {
@@ -340,6 +342,9 @@ pub async fn billing_webhook(
         return Ok(web::Json(WebhookOutcome { received: true, invoice: None, status: "ignored".into() }));
     }
     let WebhookEvent { id, invoice, amount, .. } = event;
+    if id.trim().is_empty() || id.len() > 200 {
+        return Err(AppError::BadRequest("The event needs an `id` of 1 to 200 characters.".into()));
+    }
     let paid = db
         .run(move |conn| billing::webhook_paid(conn, id.trim(), &invoice, amount).map_err(WebhookError::from))
         .await

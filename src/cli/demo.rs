@@ -98,8 +98,10 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
         ((rng >> 33) % below.max(1) as u64) as i64
     };
     let mut events = Vec::new();
-    let start_day = crate::domain::money::day_start(now) - (DAYS - 1) * day_ms;
-    for d in 0..DAYS {
+    // As far back as gateways may report (60 days, a little less early in March).
+    let start_day = (crate::domain::money::day_start(now) - (DAYS - 1) * day_ms).max(usage::oldest_accepted(now));
+    let days = (crate::domain::money::day_start(now) - start_day) / day_ms + 1;
+    for d in 0..days {
         let day = start_day + d * day_ms;
         let weekend = matches!(((day / day_ms) + 4) % 7, 5 | 6);
         let calls = if weekend { 6 + next(6) } else { 18 + next(14) };
@@ -130,11 +132,11 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
         let report = usage::ingest(conn, batch, "http://localhost")?;
         anyhow::ensure!(report.rejected.is_empty(), "demo usage rejected: {:?}", report.rejected);
     }
-    billing::close_due_months(conn, now, 3, issuer)?;
+    billing::close_due_months(conn, now, 3, 0, issuer)?;
     billing::set_limit(conn, &team, &actor, Some(800 * MICROS_PER_DOLLAR))?;
     billing::buy_credits(conn, &team, &actor, 500 * MICROS_PER_DOLLAR, issuer)?;
     Ok(format!(
-        "demo team “{}” (/a/{}): {} members, 3 keys, {} usage events over {DAYS} days, invoices and credits. \
+        "demo team “{}” (/a/{}): {} members, 3 keys, {} usage events over {days} days, invoices and credits. \
 Sign in as {EMAIL} / {PASSWORD}.",
         team.name,
         team.slug,

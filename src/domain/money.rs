@@ -9,9 +9,9 @@ const MICROS_PER_CENT: i64 = 10_000;
 /// `micros` rounded to whole cents (half away from zero), still in micro-dollars.
 pub fn round_to_cents(micros: i64) -> i64 {
     let cents = if micros >= 0 {
-        (micros + MICROS_PER_CENT / 2) / MICROS_PER_CENT
+        micros.saturating_add(MICROS_PER_CENT / 2) / MICROS_PER_CENT
     } else {
-        (micros - MICROS_PER_CENT / 2) / MICROS_PER_CENT
+        micros.saturating_sub(MICROS_PER_CENT / 2) / MICROS_PER_CENT
     };
     cents * MICROS_PER_CENT
 }

@@ -282,14 +282,12 @@ pub fn invoice(conn: &mut DbConnection, account_id: i64, id: i64) -> QueryResult
 /// The next number of `year`, inside the caller's transaction: a rolled-back invoice gives
 /// its number back, so the numbers have no gaps.
 fn next_number(conn: &mut DbConnection, year: i32) -> QueryResult<String> {
-    let bumped = diesel::update(invoice_numbers::table.find(year))
-        .set(invoice_numbers::last.eq(invoice_numbers::last + 1))
-        .execute(conn)?;
-    if bumped == 0 {
-        diesel::insert_into(invoice_numbers::table)
-            .values((invoice_numbers::year.eq(year), invoice_numbers::last.eq(1i64)))
-            .execute(conn)?;
-    }
+    // One statement, so two first invoices of a year on PostgreSQL cannot both insert.
+    diesel::sql_query(format!(
+        "INSERT INTO invoice_numbers (year, last) VALUES ({year}, 1) \
+         ON CONFLICT (year) DO UPDATE SET last = invoice_numbers.last + 1"
+    ))
+    .execute(conn)?;
     let last: i64 = invoice_numbers::table.find(year).select(invoice_numbers::last).first(conn)?;
     Ok(format!("TD-{year}-{last:06}"))
 }
@@ -589,19 +587,23 @@ pub fn close_month(conn: &mut DbConnection, month: Month, issuer: &Issuer) -> Qu
     Ok(issued)
 }
 
-/// Closes every month before the current one, back to `months_back` months: the
-/// background job's pass. Returns the invoice numbers issued.
+/// Closes every month that ended at least `grace_ms` ago, back to `months_back` months: the
+/// background job's pass (the grace lets gateways report the last calls of a month). Returns
+/// the invoice numbers issued.
 pub fn close_due_months(
     conn: &mut DbConnection,
     now: i64,
     months_back: u32,
+    grace_ms: i64,
     issuer: &Issuer,
 ) -> QueryResult<Vec<String>> {
     let mut month = Month::of_ms(now);
     let mut issued = Vec::new();
     for _ in 0..months_back {
         month = month.previous();
-        issued.extend(close_month(conn, month, issuer)?);
+        if now >= month.end_ms() + grace_ms {
+            issued.extend(close_month(conn, month, issuer)?);
+        }
     }
     Ok(issued)
 }

@@ -2,9 +2,11 @@
 //! /api/v1/introspect`), with an in-memory cache for the hot path.
 //!
 //! Bounds: a cached answer is used for at most the cache's TTL (`TEAMDECK_INTROSPECT_CACHE_SECONDS`,
-//! 5 s by default), so a key revoked, a team archived or a member removed on another instance
-//! stops working within that time. On the instance that made the change it stops at once:
-//! every such change calls [`changed`] after it commits, which makes every cached answer stale.
+//! 5 s by default), and a gateway is told to keep it only for what is left of that, so a key
+//! revoked, a team archived or a member removed on another instance stops working everywhere
+//! within one TTL. On the instance that made the change introspection sees it at once: every
+//! such change calls [`changed`] after it commits, which makes every cached answer stale.
+//! Teamdeck's own API never answers from this cache.
 
 use super::accounts::Account;
 use super::keys::ApiKey;
@@ -148,11 +150,12 @@ impl CredentialCache {
         hasher.finalize().into()
     }
 
-    /// A fresh cached answer, if any.
-    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<Introspection>> {
+    /// A fresh cached answer, if any, with how long it stays fresh.
+    pub fn get(&self, key: &[u8; 32]) -> Option<(Arc<Introspection>, Duration)> {
         let epoch = EPOCH.load(Ordering::SeqCst);
+        let now = Instant::now();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|e| e.epoch == epoch && e.expires > Instant::now()).map(|e| e.answer.clone())
+        entries.get(key).filter(|e| e.epoch == epoch && e.expires > now).map(|e| (e.answer.clone(), e.expires - now))
     }
 
     /// Keeps an active answer; `epoch` is [`CredentialCache::epoch`] read before the database
@@ -201,7 +204,8 @@ mod tests {
         let cache = CredentialCache::new(Duration::from_secs(300), 10);
         let key = CredentialCache::key_of("Key tdk_x", None);
         cache.put(key, CredentialCache::epoch(), grant());
-        assert!(cache.get(&key).is_some());
+        let (_, left) = cache.get(&key).expect("cached");
+        assert!(left <= Duration::from_secs(300) && left > Duration::from_secs(290));
         changed();
         assert!(cache.get(&key).is_none(), "stale after a change");
         // An answer read before a change and stored after it is never served.

@@ -9,11 +9,13 @@ use std::time::Duration;
 /// Months the month-close pass looks back (a server down for longer catches up on start).
 const MONTHS_BACK: u32 = 3;
 
-/// Issues the usage invoices of closed months: at start, then every `every`.
-pub async fn close_months(db: Db, issuer: Issuer, every: Duration) {
+/// Issues the usage invoices of months that ended at least `grace` ago: at start, then every
+/// `every`.
+pub async fn close_months(db: Db, issuer: Issuer, every: Duration, grace: Duration) {
+    let grace_ms = grace.as_millis() as i64;
     loop {
         let issuer_c = issuer.clone();
-        match db.query(move |conn| billing::close_due_months(conn, now_ms(), MONTHS_BACK, &issuer_c)).await {
+        match db.query(move |conn| billing::close_due_months(conn, now_ms(), MONTHS_BACK, grace_ms, &issuer_c)).await {
             Ok(issued) if !issued.is_empty() => {
                 tracing::info!(invoices = ?issued, "month closed: usage invoices issued")
             }

@@ -20,7 +20,9 @@ pub const MAX_BATCH: usize = 1000;
 const FUTURE_SLACK_MS: i64 = 5 * 60 * 1000;
 const MAX_QUANTITY: i64 = 1_000_000_000_000;
 const MAX_UNIT_PRICE: i64 = 1_000_000_000;
-const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+/// One event may cost at most $1,000,000: a batch's sum, and a team's sums for centuries,
+/// stay far from the limits of a 64-bit integer.
+const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
 /// One event as a gateway sends it (already decoded from JSON).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -111,6 +113,12 @@ pub fn ingest(
     }
 }
 
+/// The earliest time an event may have: the start of the month before last. The month-close
+/// job looks back further than that, so every accepted event ends up on an invoice.
+pub fn oldest_accepted(now: i64) -> i64 {
+    Month::of_ms(now).previous().previous().start_ms()
+}
+
 /// The checks an event passes on its own: ids, names, numbers, time.
 fn check(e: &EventIn, now: i64) -> Result<(Option<i64>, Option<i64>, i64, i64), String> {
     let id = e.id.trim();
@@ -137,13 +145,19 @@ fn check(e: &EventIn, now: i64) -> Result<(Option<i64>, Option<i64>, i64, i64), 
     if !(0..=MAX_UNIT_PRICE).contains(&e.unit_price) {
         return Err(format!("`unit_price` (micro-dollars) must be between 0 and {MAX_UNIT_PRICE}"));
     }
-    let amount =
-        e.quantity.checked_mul(e.unit_price).filter(|a| *a <= MAX_AMOUNT).ok_or("the event's cost is too large")?;
+    let amount = e
+        .quantity
+        .checked_mul(e.unit_price)
+        .filter(|a| *a <= MAX_AMOUNT)
+        .ok_or("the event's cost (quantity × unit_price) is over $1,000,000")?;
     let at = time::OffsetDateTime::parse(e.at.trim(), &time::format_description::well_known::Rfc3339)
         .map_err(|_| "`at` must be an RFC 3339 time, such as 2026-11-27T10:00:00Z".to_owned())?;
     let at = (at.unix_timestamp_nanos() / 1_000_000) as i64;
     if at > now + FUTURE_SLACK_MS {
         return Err("`at` is in the future".into());
+    }
+    if at < oldest_accepted(now) {
+        return Err("`at` is too old: usage is taken for this month and the two before it".into());
     }
     Ok((key_id, user_id, at, amount))
 }

@@ -543,6 +543,7 @@ async fn each_bad_event_is_rejected_with_its_index_and_reason_and_the_good_ones_
     let account_id = account(&app, ada_id, &slug).await.id;
     let now = now_ms();
 
+    let too_old = teamdeck::service::usage::oldest_accepted(now) - 1;
     let good_key = event("ok-1", &slug, By::Key(key_id), "chat", 1_000, 7, now - 1_000);
     let good_user = event("ok-2", &slug, By::User(ada_id), "chat", 333, 11, now);
     let mut both = event("bad-both", &slug, By::Key(key_id), "chat", 1, 1, now);
@@ -574,6 +575,10 @@ async fn each_bad_event_is_rejected_with_its_index_and_reason_and_the_good_ones_
         bad_key_id,                                                                 // 13
         event("bad-price", &slug, By::Key(key_id), "chat", 1, -1, now),             // 14
         event("", &slug, By::Key(key_id), "chat", 1, 1, now),                       // 15
+        // Older than the month before last: no invoice would ever carry it.
+        event("bad-old", &slug, By::Key(key_id), "chat", 1, 1, too_old), // 16
+        // $1,000,000.000001: over the cap of one event, so no sum can overflow.
+        event("bad-costly", &slug, By::Key(key_id), "chat", 1_000_000, 1_000_001, now), // 17
     ];
 
     let report = send_usage(&app, &batch).await;
@@ -581,7 +586,7 @@ async fn each_bad_event_is_rejected_with_its_index_and_reason_and_the_good_ones_
     assert_eq!(report["accepted"], 2, "{report}");
     assert_eq!(report["duplicates"], 0, "{report}");
     let rejected = report["rejected"].as_array().unwrap();
-    let expected: [(usize, Option<&str>, &str); 14] = [
+    let expected: [(usize, Option<&str>, &str); 16] = [
         (1, Some("bad-account"), "no account has this slug"),
         (2, Some("bad-both"), "exactly one of `key`"),
         (3, Some("bad-neither"), "exactly one of `key`"),
@@ -596,6 +601,8 @@ async fn each_bad_event_is_rejected_with_its_index_and_reason_and_the_good_ones_
         (13, Some("bad-key-id"), "`key` is not an id"),
         (14, Some("bad-price"), "`unit_price` (micro-dollars) must be between 0"),
         (15, Some(""), "`id` must be 1 to 128"),
+        (16, Some("bad-old"), "`at` is too old"),
+        (17, Some("bad-costly"), "over $1,000,000"),
     ];
     assert_eq!(rejected.len(), expected.len(), "{report}");
     for (got, (index, id, reason)) in rejected.iter().zip(expected) {
