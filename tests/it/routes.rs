@@ -9,8 +9,9 @@ use teamdeck::domain::Role;
 use teamdeck::web::access::Access;
 
 /// The path with real values: the team, a member to act on, a pending invitation.
-fn concrete(path: &str, slug: &str, user_id: i64, invitation_id: i64, key_id: i64) -> String {
+fn concrete(path: &str, slug: &str, user_id: i64, invitation_id: i64, key_id: i64, invoice_id: &str) -> String {
     path.replace("{slug}", slug)
+        .replace("{invoice_id}", invoice_id)
         .replace("{key_id}", &key_id.to_string())
         .replace("{name}", "app.css")
         .replace("{user_id}", &user_id.to_string())
@@ -67,6 +68,13 @@ async fn every_route_declares_its_access_and_enforces_it() {
         .await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     let key_id = app.key_id(&slug, "k").await;
+    let ordered = members[0]
+        .1
+        .submit(&format!("/a/{slug}/billing"), &format!("/a/{slug}/billing/credits"), &[("amount", "50")])
+        .await;
+    assert_eq!(ordered.status(), StatusCode::SEE_OTHER);
+    let invoice_id = location(&ordered).rsplit('/').next().unwrap().to_owned();
+    assert!(invoice_id.parse::<i64>().is_ok(), "redirected to the new invoice: {}", location(&ordered));
     let token_of = |html: String| csrf_token(&html).unwrap();
     let outsider_token = token_of(outsider.page("/teams/new", StatusCode::OK).await);
     let mut member_tokens = Vec::new();
@@ -79,7 +87,7 @@ async fn every_route_declares_its_access_and_enforces_it() {
     specs.sort_by_key(|s| s.method == Method::POST && s.path.ends_with("/leave"));
     assert!(specs.len() >= 30, "the table lists the routes: {specs:?}");
     for spec in specs {
-        let path = concrete(spec.path, &slug, target_id, invitation_id, key_id);
+        let path = concrete(spec.path, &slug, target_id, invitation_id, key_id, &invoice_id);
         let what = format!("{} {}", spec.method, spec.path);
         // Signed out.
         let anonymous = call(&app.browser(), &spec.method, &path, "").await;
