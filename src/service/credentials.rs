@@ -12,8 +12,8 @@ use super::accounts::Account;
 use super::keys::ApiKey;
 use super::users::User;
 use crate::db::DbConnection;
-use crate::db::schema::{accounts, api_keys, memberships};
-use crate::domain::secret::{self, KEY_PREFIX, TOKEN_PREFIX};
+use crate::db::schema::{accounts, memberships};
+use crate::domain::secret::{KEY_PREFIX, TOKEN_PREFIX};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -68,27 +68,14 @@ pub fn introspect(conn: &mut DbConnection, credential: &str, team: Option<&str>)
 }
 
 fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
-    let Some((public_id, presented_hash)) = secret::parse(KEY_PREFIX, presented) else {
-        return Ok(Introspection::Inactive("unknown"));
-    };
-    let found: Option<(ApiKey, String, Account)> = api_keys::table
-        .inner_join(accounts::table)
-        .filter(api_keys::public_id.eq(public_id))
-        .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
-        .first(conn)
-        .optional()?;
-    Ok(match found {
-        Some((key, stored, account)) if secret::hashes_match(&presented_hash, &stored) => {
-            if key.revoked_at.is_some() {
-                Introspection::Inactive("revoked")
-            } else if account.is_archived() {
-                Introspection::Inactive("archived")
-            } else {
-                let scope = Some(key.scope().as_str().to_owned());
-                Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
-            }
+    Ok(match super::keys::lookup(conn, presented)? {
+        None => Introspection::Inactive("unknown"),
+        Some((key, _)) if key.revoked_at.is_some() => Introspection::Inactive("revoked"),
+        Some((_, account)) if account.is_archived() => Introspection::Inactive("archived"),
+        Some((key, account)) => {
+            let scope = Some(key.scope().as_str().to_owned());
+            Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
         }
-        _ => Introspection::Inactive("unknown"),
     })
 }
 

@@ -167,8 +167,9 @@ pub fn revoke(conn: &mut DbConnection, account_id: i64, actor: &Actor, key_id: i
     revoked
 }
 
-/// A presented key that works: its record and its team (not archived).
-pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(ApiKey, Account)>> {
+/// The key a presented secret belongs to, and its team, whatever their state (revoked,
+/// archived): `None` for an unknown key or a wrong secret.
+pub fn lookup(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(ApiKey, Account)>> {
     let Some((public_id, presented_hash)) = secret::parse(KEY_PREFIX, presented) else {
         return Ok(None);
     };
@@ -179,8 +180,11 @@ pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(A
         .first(conn)
         .optional()?;
     Ok(found
-        .filter(|(key, stored_hash, account)| {
-            secret::hashes_match(&presented_hash, stored_hash) && key.revoked_at.is_none() && !account.is_archived()
-        })
+        .filter(|(_, stored_hash, _)| secret::hashes_match(&presented_hash, stored_hash))
         .map(|(key, _, account)| (key, account)))
+}
+
+/// A presented key that works: its record and its team (not archived).
+pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(ApiKey, Account)>> {
+    Ok(lookup(conn, presented)?.filter(|(key, account)| key.revoked_at.is_none() && !account.is_archived()))
 }
