@@ -101,8 +101,13 @@ pub fn push_flash(session: &Session, flash: Flash) {
     let _ = session.insert(FLASHES, flashes);
 }
 
-/// The pending flash messages; they are shown once.
+/// The pending flash messages; they are shown once. Without any, the session stays
+/// unchanged (a removal marks it changed, and a changed session is encrypted and sent back
+/// as a new cookie with every page).
 pub fn take_flashes(session: &Session) -> Vec<Flash> {
+    if !session.contains_key(FLASHES) {
+        return Vec::new();
+    }
     match session.remove_as::<Vec<Flash>>(FLASHES) {
         Some(Ok(flashes)) => flashes,
         _ => Vec::new(),

@@ -245,3 +245,20 @@ async fn request_logs_name_the_route_not_the_path_so_tokens_stay_out_of_logs() {
     assert!(seen.contains("route=/invites/{token}"), "{seen}");
     assert!(!seen.contains("SECRET-TOKEN-VALUE"), "{seen}");
 }
+
+#[tokio::test]
+async fn a_page_without_news_sends_no_new_session_cookie() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("Ada", "ada@example.com").await;
+    let slug = browser.create_team("Acme").await;
+    // The redirect after creating the team carries a flash; showing it changes the session.
+    let first = browser.get(&format!("/a/{slug}")).await;
+    assert!(first.headers().contains_key("set-cookie"), "the flash is taken out of the cookie");
+    assert!(first.text().await.unwrap().contains("Acme"));
+    // Nothing changes after that, so the cookie is neither encrypted again nor resent.
+    for path in [format!("/a/{slug}"), format!("/a/{slug}/members"), format!("/a/{slug}/keys")] {
+        let again = browser.get(&path).await;
+        assert_eq!(again.status(), StatusCode::OK, "{path}");
+        assert!(!again.headers().contains_key("set-cookie"), "{path} rewrote the session cookie");
+    }
+}
