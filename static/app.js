@@ -97,6 +97,15 @@
       if (dialog && typeof dialog.showModal === "function") {
         event.preventDefault();
         openMenus().forEach(function (details) { closeMenu(details, false); });
+        // A dialog shared by many rows takes its subject and its form's action from the
+        // control that opened it.
+        var action = opener.getAttribute("data-dialog-action");
+        var form = dialog.querySelector("form");
+        if (action && form) form.setAttribute("action", action);
+        var subject = opener.getAttribute("data-dialog-subject");
+        if (subject !== null) {
+          dialog.querySelectorAll("[data-dialog-subject]").forEach(function (slot) { slot.textContent = subject; });
+        }
         if (dialog.hasAttribute("data-confirm-text")) {
           var input = dialog.querySelector("[data-confirm-input]");
           if (input) input.value = "";

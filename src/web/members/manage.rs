@@ -20,7 +20,6 @@ use serde::Deserialize;
 #[template(path = "members/_row.html")]
 struct RowPart {
     m: MemberRow,
-    team: String,
     base: String,
     csrf: String,
     can: Can,
@@ -65,7 +64,6 @@ pub async fn change_role(
     let member = db.query(move |conn| members::find(conn, account_id, user_id)).await?.ok_or(AppError::NotFound)?;
     let row = RowPart {
         m: MemberRow::new(member, auth.signed_in.user.id),
-        team: auth.account.name.clone(),
         base: auth.base_path(),
         csrf: session::csrf_token(&auth.signed_in.session),
         can: Can::of(&auth),
