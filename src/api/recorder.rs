@@ -70,7 +70,8 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Record>) {
 fn write(conn: &mut crate::db::DbConnection, batch: &[Record]) -> Result<(), DbError> {
     write_transaction(conn, |conn| {
         for r in batch {
-            diesel::insert_into(api_requests::table)
+            // One insert per API call: straight on the backend's connection (see `on_backend!`).
+            crate::on_backend!(&mut *conn, |c| diesel::insert_into(api_requests::table)
                 .values((
                     api_requests::id.eq(new_id()),
                     api_requests::account_id.eq(r.attribution.account_id),
@@ -82,7 +83,7 @@ fn write(conn: &mut crate::db::DbConnection, batch: &[Record]) -> Result<(), DbE
                     api_requests::duration_ms.eq(r.duration_ms),
                     api_requests::created_at.eq(r.at),
                 ))
-                .execute(conn)?;
+                .execute(c))?;
         }
         let now = now_ms();
         let mut keys: Vec<i64> = batch.iter().filter_map(|r| r.attribution.key_id).collect();

@@ -30,6 +30,21 @@ pub enum DbConnection {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
+/// Runs a diesel query on the backend's own connection (`|c| query.load(c)`), bypassing the
+/// `MultiConnection` wrapper. For hot queries only: the wrapper renders a query's SQL text
+/// again at every execution, even when the statement is already prepared and cached, and on
+/// the members page and the key check that was the larger part of the database time. The
+/// body is compiled once per backend, so it must be backend-neutral diesel.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("no database connection available")]

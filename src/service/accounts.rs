@@ -67,11 +67,12 @@ pub struct AccountMembership {
 
 /// Every account of `user_id`: the personal one first, then teams by name.
 pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<AccountMembership>> {
-    let rows: Vec<(Account, String)> = accounts::table
+    // Every signed-in page runs this: straight on the backend's connection (see `on_backend!`).
+    let rows: Vec<(Account, String)> = crate::on_backend!(conn, |c| accounts::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
         .select((Account::as_select(), memberships::role))
-        .load(conn)?;
+        .load(c))?;
     let mut list: Vec<AccountMembership> = rows
         .into_iter()
         .filter_map(|(account, role)| Some(AccountMembership { account, role: role.parse().ok()? }))

@@ -312,13 +312,14 @@ pub struct PendingInvite {
 }
 
 pub fn pending(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<PendingInvite>> {
-    let rows: Vec<(Invitation, Option<String>)> = invitations::table
+    // The members page runs this: straight on the backend's connection (see `on_backend!`).
+    let rows: Vec<(Invitation, Option<String>)> = crate::on_backend!(conn, |c| invitations::table
         .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
         .filter(invitations::account_id.eq(account_id))
         .filter(invitations::state.eq(Pending))
         .order(invitations::created_at.desc())
         .select((Invitation::as_select(), users::name.nullable()))
-        .load(conn)?;
+        .load(c))?;
     Ok(rows
         .into_iter()
         .map(|(invitation, name)| PendingInvite {

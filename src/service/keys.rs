@@ -173,12 +173,13 @@ pub fn lookup(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(A
     let Some((public_id, presented_hash)) = secret::parse(KEY_PREFIX, presented) else {
         return Ok(None);
     };
-    let found: Option<(ApiKey, String, Account)> = api_keys::table
+    // Every API call runs this: straight on the backend's connection (see `on_backend!`).
+    let found: Option<(ApiKey, String, Account)> = crate::on_backend!(conn, |c| api_keys::table
         .inner_join(accounts::table)
         .filter(api_keys::public_id.eq(public_id))
         .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     Ok(found
         .filter(|(_, stored_hash, _)| secret::hashes_match(&presented_hash, stored_hash))
         .map(|(key, _, account)| (key, account)))

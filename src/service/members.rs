@@ -65,7 +65,7 @@ pub fn page(
     if after.is_none() && search.is_none() {
         // The first page, the one nearly every visit asks for, as a query of fixed shape:
         // the statement cache finds it by its type, without building its SQL again.
-        return Ok(one_more(query.load(conn)?, limit));
+        return Ok(one_more(crate::on_backend!(conn, |c| query.load(c))?, limit));
     }
     let mut query = query.into_boxed();
     if let Some(cursor) = after {

@@ -103,5 +103,6 @@ pub fn credentials(conn: &mut DbConnection, email_normalized: &str) -> QueryResu
 }
 
 pub fn find(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<User>> {
-    users::table.find(user_id).select(User::as_select()).first(conn).optional()
+    // Every signed-in page runs this: straight on the backend's connection (see `on_backend!`).
+    crate::on_backend!(conn, |c| users::table.find(user_id).select(User::as_select()).first(c).optional())
 }

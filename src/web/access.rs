@@ -119,6 +119,21 @@ impl RouteTable {
 #[derive(Clone)]
 struct Declared(Arc<HashMap<(Method, &'static str), Access>>);
 
+/// The route pattern of a request, matched once and then kept in its extensions: matching
+/// tries the routes' regular expressions one by one, and the request's log span, [`enforce`]
+/// and the error paths all need it.
+#[derive(Clone)]
+struct RoutePattern(Option<String>);
+
+pub fn route_pattern(req: &actix_web::HttpRequest) -> Option<String> {
+    if let Some(RoutePattern(pattern)) = req.extensions().get::<RoutePattern>() {
+        return pattern.clone();
+    }
+    let pattern = req.match_pattern();
+    req.extensions_mut().insert(RoutePattern(pattern.clone()));
+    pattern
+}
+
 /// Refuses before any handler runs: undeclared routes (404, logged as a bug) and, for
 /// anything but `Public`, callers without a session. Leaves the declared access in the
 /// request's extensions for the extractors.
@@ -126,7 +141,7 @@ pub async fn enforce<B: MessageBody>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let Some(pattern) = req.match_pattern() else {
+    let Some(pattern) = route_pattern(req.request()) else {
         return pass(req, next).await; // no route: the router answers 404
     };
     let declared = req.app_data::<web::Data<Declared>>().map(|d| d.0.clone());

@@ -63,10 +63,7 @@ impl When {
             let _ = write!(iso, ".{}", fraction.trim_end_matches('0'));
         }
         iso.push('Z');
-        let text = format!(
-            "{day:02} {} {year}, {hour:02}:{minute:02} UTC",
-            MONTHS[usize::from(month_number) - 1]
-        );
+        let text = format!("{day:02} {} {year}, {hour:02}:{minute:02} UTC", MONTHS[usize::from(month_number) - 1]);
         Self { iso, text }
     }
 }
@@ -105,8 +102,9 @@ mod tests {
         let reference = |ms: i64| {
             let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
             let iso = t.format(&time::format_description::well_known::Rfc3339).unwrap();
-            let text =
-                t.format(time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC")).unwrap();
+            let text = t
+                .format(time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC"))
+                .unwrap();
             (iso, text)
         };
         let mut ms = 0_i64;
