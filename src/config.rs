@@ -57,9 +57,9 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_WORKERS")]
     pub workers: Option<usize>,
 
-    /// Maximum database connections in the pool.
-    #[arg(long, env = "TEAMDECK_DB_POOL_SIZE", default_value_t = 16)]
-    pub db_pool_size: u32,
+    /// Maximum database connections in the pool [default: 8 on SQLite, 16 on PostgreSQL].
+    #[arg(long, env = "TEAMDECK_DB_POOL_SIZE")]
+    pub db_pool_size: Option<u32>,
 
     /// Sign-in requests allowed to wait for a password check before new ones get 429.
     #[arg(long, env = "TEAMDECK_PASSWORD_QUEUE", default_value_t = 64)]
@@ -126,7 +126,7 @@ impl Settings {
             email_retry_seconds: 30,
             email_max_attempts: 5,
             workers: None,
-            db_pool_size: 16,
+            db_pool_size: None,
             password_queue: 64,
             login_failures_per_email: 10,
             login_attempts_per_client: 100,

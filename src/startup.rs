@@ -39,7 +39,13 @@ impl Application {
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         let database_url = settings.database_url();
         let backend = crate::db::ConnectionManager::new(&database_url)?.backend();
-        let pool_size = settings.db_pool_size;
+        // SQLite: each connection keeps its own page cache (up to 2 MiB) and reads run side by
+        // side in WAL mode, so a few connections per core serve as well as many and keep the
+        // server's memory down; PostgreSQL keeps its caches in the server.
+        let pool_size = settings.db_pool_size.unwrap_or(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
         let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, pool_size)).await??;
         let signal = OutboxSignal::default();
 

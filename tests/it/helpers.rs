@@ -64,7 +64,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary directory");
     let mut settings = Settings::defaults_in(data_dir.path().to_path_buf());
     settings.workers = Some(1);
-    settings.db_pool_size = 4;
+    settings.db_pool_size = Some(4);
     settings.database_url = Some(test_database_url().await);
     adjust(&mut settings);
     let database_url = settings.database_url();
