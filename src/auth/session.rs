@@ -10,6 +10,7 @@ const USER_ID: &str = "uid";
 const CSRF: &str = "csrf";
 const LAST_ACCOUNT: &str = "last";
 const FLASHES: &str = "flash";
+const SEEN_DAY: &str = "day";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +102,17 @@ pub fn push_flash(session: &Session, flash: Flash) {
     let _ = session.insert(FLASHES, flashes);
 }
 
+/// Keeps an active session alive: the cookie's 14 days count from the last day it was
+/// written, and a session that never changes is never written again. Writing the day of the
+/// visit (days since 1970) once a day renews the cookie on a user's first visit each day and
+/// leaves every other request without a new cookie.
+pub fn keep_alive(session: &Session, now_ms: i64) {
+    let today = now_ms.div_euclid(24 * 3600 * 1000);
+    if session.get::<i64>(SEEN_DAY).ok().flatten() != Some(today) {
+        let _ = session.insert(SEEN_DAY, today);
+    }
+}
+
 /// The pending flash messages; they are shown once. Without any, the session stays
 /// unchanged (a removal marks it changed, and a changed session is encrypted and sent back
 /// as a new cookie with every page).
@@ -116,4 +128,24 @@ pub fn take_flashes(session: &Session) -> Vec<Flash> {
 
 fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_session::{SessionExt, SessionStatus};
+
+    #[test]
+    fn keep_alive_writes_the_day_of_the_visit() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let session = req.get_session();
+        let noon_day_20000 = 20_000 * 24 * 3600 * 1000 + 12 * 3600 * 1000;
+        keep_alive(&session, noon_day_20000);
+        assert_eq!(session.status(), SessionStatus::Changed, "a session without the day gets it");
+        assert_eq!(session.get::<i64>(SEEN_DAY).unwrap(), Some(20_000));
+        keep_alive(&session, noon_day_20000 + 11 * 3600 * 1000);
+        assert_eq!(session.get::<i64>(SEEN_DAY).unwrap(), Some(20_000), "same day until midnight UTC");
+        keep_alive(&session, noon_day_20000 + 12 * 3600 * 1000);
+        assert_eq!(session.get::<i64>(SEEN_DAY).unwrap(), Some(20_001), "the next day renews it");
+    }
 }

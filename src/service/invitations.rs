@@ -18,11 +18,11 @@ use base64::Engine;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-/// The text `'pending'` written into the SQL instead of bound as a parameter. A statement
-/// whose bound value decides whether the partial index `invitations_one_pending` (`WHERE
-/// state = 'pending'`) applies is planned anew by SQLite at every execution — on the members
-/// page that re-parse took a fifth of the CPU. A type of its own, so the statement cache
-/// keys every query that uses it by type as usual.
+/// The text `'pending'` written into the SQL instead of bound as a parameter, so SQLite can
+/// see that the partial index `invitations_one_pending` (`WHERE state = 'pending'`) applies:
+/// with the query planner stability guarantee (`.cargo/config.toml`) a bound value is never
+/// matched against an index's condition (without it, the statement was planned anew at every
+/// execution). A type of its own, so the statement cache keys its queries by type as usual.
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
 struct Pending;
 

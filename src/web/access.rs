@@ -120,8 +120,8 @@ impl RouteTable {
 struct Declared(Arc<HashMap<(Method, &'static str), Access>>);
 
 /// The route pattern of a request, matched once and then kept in its extensions: matching
-/// tries the routes' regular expressions one by one, and the request's log span, [`enforce`]
-/// and the error paths all need it.
+/// tries the routes' regular expressions one by one, and both the request's log span and
+/// [`enforce`] need it. Do not call while holding the request's extensions.
 #[derive(Clone)]
 struct RoutePattern(Option<String>);
 

@@ -33,6 +33,7 @@ impl SignedIn {
     pub(super) async fn load(req: &HttpRequest) -> Result<Self, AppError> {
         let session = req.get_session();
         let user_id = session::user_id(&session).ok_or(AppError::SignInRequired)?;
+        session::keep_alive(&session, crate::domain::now_ms());
         let db =
             req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?.clone();
         let (user, accounts) = db
