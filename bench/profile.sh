@@ -23,14 +23,13 @@ HEADER="Cookie: $COOKIE"
 OUT="target/bench"
 mkdir -p "$OUT"
 NAME="$(tr -c 'a-zA-Z0-9\n' '_' <<<"$PROFILE_PATH")"
-perf record -e cpu-clock -F 1999 -g -p "$PID" -o "$OUT/perf$NAME.data" 2>/dev/null &
+# DWARF call graphs: the release build keeps no frame pointers.
+perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$PID" -o "$OUT/perf$NAME.data" &
 PERF=$!
 sleep 0.5
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$HEADER" "$BASE$PROFILE_PATH" | grep -E 'Requests/sec|50%|99%'
 kill -INT "$PERF"; wait "$PERF" || true
-perf report -i "$OUT/perf$NAME.data" --no-children --stdio --percent-limit 0.5 -g none 2>/dev/null \
-  >"$OUT/perf$NAME.txt"
-perf report -i "$OUT/perf$NAME.data" --children --stdio --percent-limit 2 -g none 2>/dev/null \
-  >"$OUT/perf$NAME-children.txt"
+perf report -i "$OUT/perf$NAME.data" --no-children --stdio --percent-limit 0.5 -g none >"$OUT/perf$NAME.txt"
+perf report -i "$OUT/perf$NAME.data" --children --stdio --percent-limit 2 -g none >"$OUT/perf$NAME-children.txt"
 echo "== hottest functions (self time); full reports in $OUT/perf$NAME*.txt"
 grep -v '^#' "$OUT/perf$NAME.txt" | grep -v '^$' | head -n 40

@@ -15,6 +15,7 @@ CONNECTIONS="${CONNECTIONS:-16}"
 PORT="${PORT:-18480}"
 BASE="http://127.0.0.1:$PORT"
 
+unset BENCH_DATA # always a freshly seeded database (profile.sh may reuse one)
 source bench/setup.sh
 
 # wrk NAME PATH [HEADER]: prints req/s, p50, p99 (ms) and keeps req/s for the ratios.

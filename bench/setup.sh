@@ -1,12 +1,13 @@
 # Shared by run.sh and profile.sh (sourced, not run): builds the release binary, seeds a
-# fresh database at $SCALE on $BACKEND, starts the server ($PID) on $PORT and signs in as the
-# bench user (admin of `big` and `fifty`), leaving $COOKIE, $JAR, $KEY, $DATA and
-# $SERVICE_TOKEN for the caller.
+# database at $SCALE on $BACKEND (fresh, unless BENCH_DATA names a SQLite one to reuse),
+# starts the server ($PID) on $PORT and signs in as the bench user (admin of `big` and
+# `fifty`), leaving $COOKIE, $JAR, $KEY, $DATA and $SERVICE_TOKEN for the caller.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --bin teamdeck --example login_storm
 BIN="${CARGO_TARGET_DIR:-target}/release/teamdeck"
-# BENCH_DATA=DIR keeps the seeded SQLite database in DIR and reuses it on the next run.
-if [ -n "${BENCH_DATA:-}" ]; then
+# BENCH_DATA=DIR keeps the seeded SQLite database in DIR and reuses it on the next run of the
+# same scale (for profiling: the runs add to it, so run.sh always seeds afresh).
+if [ -n "${BENCH_DATA:-}" ] && [ "$BACKEND" = sqlite ]; then
   DATA="$BENCH_DATA"; mkdir -p "$DATA"; CLEAN=""
 else
   DATA="$(mktemp -d)"; CLEAN="$DATA"
@@ -28,9 +29,11 @@ else
   export DATABASE_URL="sqlite://$DATA/teamdeck.db"
 fi
 
-if [ "$BACKEND" = postgres ] || [ ! -s "$DATA/bench-key.txt" ]; then
+if [ "$BACKEND" = postgres ] || [ ! -e "$DATA/.seeded-$SCALE" ]; then
   echo "== seeding ($SCALE, $BACKEND)"
+  rm -f "$DATA"/.seeded-* "$DATA"/teamdeck.db*
   "$BIN" seed --data-dir "$DATA" "${SEED[@]}"
+  touch "$DATA/.seeded-$SCALE"
 else
   echo "== reusing the database seeded in $DATA"
 fi
@@ -45,6 +48,7 @@ for _ in $(seq 1 100); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && break; slee
 
 # Sign in as the bench user (admin of `big` and `fifty`) the way a browser does.
 JAR="$DATA/cookies"
+rm -f "$JAR"
 TOKEN="$(curl -s -c "$JAR" -b "$JAR" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 | sed 's/.*value="//;s/"$//')"
 curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$TOKEN" \
   --data-urlencode "email=bench-0@bench.test" --data-urlencode "password=bench-password" "$BASE/login"
