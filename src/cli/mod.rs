@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the web server, the JSON API and the background workers.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Sign the CLI in or out (a login token, saved in your config directory).
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -92,8 +92,8 @@ enum KeysCommand {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(settings) => serve(settings),
+    match cli.command.unwrap_or_else(|| Command::Serve(Box::new(cli.serve))) {
+        Command::Serve(settings) => serve(*settings),
         Command::Auth(AuthCommand::Login { server, device_name }) => client::login(&server, device_name),
         Command::Auth(AuthCommand::Logout(server)) => client::logout(&server),
         Command::Whoami(server) => client::whoami(&server),
