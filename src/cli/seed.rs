@@ -249,7 +249,7 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
     let mut ins = Inserter::new(
         &mut conn,
         "api_requests",
-        "id, account_id, user_id, key_id, method, path, status, duration_ms, created_at",
+        "account_id, user_id, key_id, method, path, status, duration_ms, created_at",
     );
     let mut line = String::new();
     for r in 0..args.requests {
@@ -259,19 +259,12 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
         if r % 2 == 0 {
             // by a team key of that team
             let key = (t + teams * rng.next(args.keys / teams.max(1)).max(0)).min(args.keys - 1) + 1;
-            let _ = write!(
-                line,
-                "({}, {}, NULL, {key}, 'POST', '/v1/run', 200, {}, {at})",
-                r + 1,
-                team_id(t),
-                5 + rng.next(200)
-            );
+            let _ = write!(line, "({}, NULL, {key}, 'POST', '/v1/run', 200, {}, {at})", team_id(t), 5 + rng.next(200));
         } else {
             let u = if t == 0 { rng.next(args.big_team) } else { rng.next(users) };
             let _ = write!(
                 line,
-                "({}, {}, {}, NULL, 'GET', '/api/v1/whoami', 200, {}, {at})",
-                r + 1,
+                "({}, {}, NULL, 'GET', '/api/v1/whoami', 200, {}, {at})",
                 team_id(t),
                 u + 1,
                 1 + rng.next(20)

@@ -214,7 +214,7 @@ impl TestApp {
         .await
     }
 
-    async fn count(&self, sql: String) -> i64 {
+    pub async fn count(&self, sql: String) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct Count {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
