@@ -98,8 +98,9 @@
         event.preventDefault();
         openMenus().forEach(function (details) { closeMenu(details, false); });
         // A dialog shared by many rows takes its subject and its form's action from the
-        // control that opened it.
-        var action = opener.getAttribute("data-dialog-action");
+        // control that opened it (the action from data-dialog-action, else the link's href).
+        var action = opener.getAttribute("data-dialog-action") ||
+          (dialog.hasAttribute("data-dialog-shared") ? opener.getAttribute("href") : null);
         var form = dialog.querySelector("form");
         if (action && form) form.setAttribute("action", action);
         var subject = opener.getAttribute("data-dialog-subject");
