@@ -5,10 +5,13 @@
 //! allocating 19 MiB, and the allocator keeps the memory (a prototype reached 7.4 GB).
 //! Here at most `threads` hashes run at once, their memory is allocated once per thread, and
 //! at most `queue` requests wait; beyond that [`HashError::Busy`] is returned at once and the
-//! web layer answers 429.
+//! web layer answers 429. A caller that has work to do before its hash (sign-in reads the
+//! stored hash first) takes its place with [`PasswordHasher::reserve`] before that work, so a
+//! full queue costs it nothing more.
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -37,14 +40,30 @@ enum Job {
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
+    /// Places taken: requests waiting for a thread or being hashed.
+    taken: Arc<AtomicUsize>,
+    /// Places in all: the queue and one per thread.
+    places: usize,
+}
+
+/// A place among the password checks; given back when dropped (after the answer came).
+pub struct Place {
+    taken: Arc<AtomicUsize>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.taken.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PasswordHasher {
     /// Starts `threads` hashing threads with room for `queue` waiting requests.
     pub fn start(threads: usize, queue: usize) -> Self {
+        let threads = threads.max(1);
         let (jobs, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
-        for n in 0..threads.max(1) {
+        for n in 0..threads {
             let receiver = Arc::clone(&receiver);
             std::thread::Builder::new()
                 .name(format!("password-hash-{n}"))
@@ -54,11 +73,22 @@ impl PasswordHasher {
                 })
                 .expect("spawning a password hashing thread");
         }
-        Self { jobs }
+        Self { jobs, taken: Arc::new(AtomicUsize::new(0)), places: queue + threads }
+    }
+
+    /// Takes a place for one password check, or answers [`HashError::Busy`] at once when
+    /// every place is taken.
+    pub fn reserve(&self) -> Result<Place, HashError> {
+        let place = Place { taken: Arc::clone(&self.taken) };
+        if self.taken.fetch_add(1, Ordering::AcqRel) >= self.places {
+            return Err(HashError::Busy); // dropping `place` gives the count back
+        }
+        Ok(place)
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) for `password`.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let _place = self.reserve()?;
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Hash { password, reply })?;
         answer.await.map_err(|_| HashError::Stopped)?
@@ -67,6 +97,12 @@ impl PasswordHasher {
     /// Whether `password` matches `phc`. With `None` (no such user) a hash is still computed,
     /// so the answer takes as long as for a real user and does not reveal who exists.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
+        let place = self.reserve()?;
+        self.verify_in(place, password, phc).await
+    }
+
+    /// [`PasswordHasher::verify`] in a place taken earlier with [`PasswordHasher::reserve`].
+    pub async fn verify_in(&self, _place: Place, password: String, phc: Option<String>) -> Result<bool, HashError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Verify { password, phc, reply })?;
         answer.await.map_err(|_| HashError::Stopped)?
@@ -192,5 +228,18 @@ mod tests {
         let results = futures_util::future::join_all(pending).await;
         assert!(results.iter().any(|r| matches!(r, Err(HashError::Busy))));
         assert!(results.iter().any(|r| r.is_ok()));
+    }
+
+    #[tokio::test]
+    async fn places_are_refused_when_all_are_taken_and_come_back_when_given_up() {
+        let hasher = PasswordHasher::start(1, 1);
+        let first = hasher.reserve().unwrap();
+        let second = hasher.reserve().unwrap();
+        assert!(matches!(hasher.reserve(), Err(HashError::Busy)), "one thread and one queued: two places");
+        assert!(matches!(hasher.verify("pw".into(), None).await, Err(HashError::Busy)));
+        drop(first);
+        assert!(!hasher.verify_in(hasher.reserve().unwrap(), "pw".into(), None).await.unwrap());
+        drop(second);
+        assert_eq!(hasher.taken.load(Ordering::Acquire), 0, "every place was given back");
     }
 }
