@@ -18,8 +18,12 @@ command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq lin
 
 source bench/setup.sh
 
-HEADER="Cookie: $COOKIE"
-[ "${AUTH:-}" = Key ] && HEADER="Authorization: Key $KEY"
+if [ "${AUTH:-}" = Key ]; then
+  HEADER="Authorization: Key $KEY"
+else
+  fresh_cookie "$PROFILE_PATH"
+  HEADER="Cookie: $COOKIE"
+fi
 OUT="target/bench"
 mkdir -p "$OUT"
 NAME="$(tr -c 'a-zA-Z0-9\n' '_' <<<"$PROFILE_PATH")"

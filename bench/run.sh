@@ -21,7 +21,8 @@ source bench/setup.sh
 # wrk NAME PATH [HEADER]: prints req/s, p50, p99 (ms) and keeps req/s for the ratios.
 declare -A RPS
 measure() {
-  local name="$1" path="$2" header="${3:-Cookie: $COOKIE}"
+  local name="$1" path="$2" header="${3:-}"
+  if [ -z "$header" ]; then fresh_cookie "$path"; header="Cookie: $COOKIE"; fi
   local out
   if [ -n "${BODY_FILE:-}" ]; then
     out="$(AUTH="$header" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$BASE$path")"

@@ -55,3 +55,11 @@ curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$TOKEN" \
 COOKIE="teamdeck=$(awk '$6 == "teamdeck" {print $7}' "$JAR")"
 curl -fs -o /dev/null -H "Cookie: $COOKIE" "$BASE/a/big/members" || { echo "sign-in failed"; exit 1; }
 
+# fresh_cookie PATH: visits PATH once with the cookie jar, the way a browser would before it
+# comes back, and leaves the cookie the server answered with in $COOKIE. A page remembers the
+# last team visited in the session; without this every measured request would carry a stale
+# cookie and be answered with a new one.
+fresh_cookie() {
+  curl -fs -o /dev/null -c "$JAR" -b "$JAR" "$BASE$1"
+  COOKIE="teamdeck=$(awk '$6 == "teamdeck" {print $7}' "$JAR")"
+}
