@@ -61,6 +61,11 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
 
+    /// Threads per HTTP worker that run its database work [default: 1 on SQLite, the pool
+    /// size divided among the workers on PostgreSQL].
+    #[arg(long, env = "TEAMDECK_DB_THREADS_PER_WORKER")]
+    pub db_threads_per_worker: Option<usize>,
+
     /// Sign-in requests allowed to wait for a password check before new ones get 429.
     #[arg(long, env = "TEAMDECK_PASSWORD_QUEUE", default_value_t = 64)]
     pub password_queue: usize,
@@ -127,6 +132,7 @@ impl Settings {
             email_max_attempts: 5,
             workers: None,
             db_pool_size: None,
+            db_threads_per_worker: None,
             password_queue: 64,
             login_failures_per_email: 10,
             login_attempts_per_client: 100,
@@ -160,6 +166,7 @@ impl fmt::Debug for Settings {
             .field("billing_webhook_secret", &redacted(&self.billing_webhook_secret))
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
+            .field("db_threads_per_worker", &self.db_threads_per_worker)
             .finish_non_exhaustive()
     }
 }
