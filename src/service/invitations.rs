@@ -146,10 +146,15 @@ pub fn invite_all(
         }
         let now = now_ms();
         let sent_today = audit::invites_since(conn, ctx.account.id, now - 24 * 3600 * 1000)?;
+        // Who is already in, and who already has a pending invitation: one query each for
+        // the whole list, not two per address (on PostgreSQL each is a round trip).
+        let addresses: Vec<String> = requests.iter().map(|(email, _)| email.normalized().to_owned()).collect();
+        let members: std::collections::HashSet<String> = members_among(conn, ctx.account.id, &addresses)?;
+        let mut pending: std::collections::HashMap<String, i64> = pending_among(conn, ctx.account.id, &addresses)?;
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut counted = 0;
         for (email, role) in requests {
-            if is_member(conn, ctx.account.id, email.normalized())? {
+            if members.contains(email.normalized()) {
                 outcomes.push(Outcome::AlreadyMember { email: email.as_typed().to_owned() });
                 continue;
             }
@@ -157,13 +162,13 @@ pub fn invite_all(
             if sent_today + counted > ctx.daily_cap {
                 return Err(InviteError::DailyCap(ctx.daily_cap));
             }
-            let existing = pending_for(conn, ctx.account.id, email.normalized())?;
+            let existing = pending.get(email.normalized()).copied();
             // No link works until the worker mints the real token at sending time.
             let (_, hash) = new_token();
             let expires_at = now + ctx.ttl_ms;
-            let id = match &existing {
-                Some(invitation) => {
-                    diesel::update(invitations::table.find(invitation.id))
+            let id = match existing {
+                Some(invitation_id) => {
+                    diesel::update(invitations::table.find(invitation_id))
                         .set((
                             invitations::role.eq(role.as_str()),
                             invitations::token_hash.eq(&hash),
@@ -173,7 +178,7 @@ pub fn invite_all(
                             invitations::updated_at.eq(now),
                         ))
                         .execute(conn)?;
-                    invitation.id
+                    invitation_id
                 }
                 None => {
                     let id = new_id();
@@ -193,6 +198,8 @@ pub fn invite_all(
                             invitations::updated_at.eq(now),
                         ))
                         .execute(conn)?;
+                    // The same address further down the list resends this one.
+                    pending.insert(email.normalized().to_owned(), id);
                     id
                 }
             };
@@ -284,24 +291,36 @@ fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<bool>
     Ok(changed == 1)
 }
 
-fn is_member(conn: &mut DbConnection, account_id: i64, email_normalized: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        memberships::table
-            .inner_join(users::table)
-            .filter(memberships::account_id.eq(account_id))
-            .filter(users::email_normalized.eq(email_normalized)),
-    ))
-    .get_result(conn)
+/// Which of the normalised addresses belong to members of `account_id`.
+fn members_among(
+    conn: &mut DbConnection,
+    account_id: i64,
+    emails: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .filter(memberships::account_id.eq(account_id))
+        .filter(users::email_normalized.eq_any(emails))
+        .select(users::email_normalized)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
 }
 
-fn pending_for(conn: &mut DbConnection, account_id: i64, email_normalized: &str) -> QueryResult<Option<Invitation>> {
-    invitations::table
+/// The pending invitations of `account_id` to the normalised addresses, by address.
+fn pending_among(
+    conn: &mut DbConnection,
+    account_id: i64,
+    emails: &[String],
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    Ok(invitations::table
         .filter(invitations::account_id.eq(account_id))
-        .filter(invitations::email_normalized.eq(email_normalized))
         .filter(invitations::state.eq(Pending))
-        .select(Invitation::as_select())
-        .first(conn)
-        .optional()
+        .filter(invitations::email_normalized.eq_any(emails))
+        .select((invitations::email_normalized, invitations::id))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// A pending invitation as the members page lists it.
