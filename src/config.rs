@@ -61,8 +61,8 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
 
-    /// Threads per HTTP worker that run its database work [default: 1 on SQLite, the pool
-    /// size divided among the workers on PostgreSQL].
+    /// Threads per HTTP worker that run its database work [default: 1 on SQLite, 2 on
+    /// PostgreSQL].
     #[arg(long, env = "TEAMDECK_DB_THREADS_PER_WORKER")]
     pub db_threads_per_worker: Option<usize>,
 

@@ -83,11 +83,13 @@ impl Application {
         // Database work runs on each worker's blocking threads. On SQLite one per worker: a
         // query takes microseconds, and a lone thread with a queue goes from one to the next
         // without sleeping, where a pool of them woke a sleeping thread for every query
-        // (the bench measured 15–25 % less CPU per page and API call). PostgreSQL queries
-        // wait on the network, so there every pooled connection can be in use at once.
+        // (the bench measured 15–25 % less CPU per page and API call). On PostgreSQL two, so
+        // one query can wait on the network while the next is sent: with eight per worker
+        // the same throughput came with a p99 of up to a second on 2 cores (threads and
+        // server processes fighting for them); raise it when the server is on another host.
         let db_threads = settings.db_threads_per_worker.unwrap_or(match backend {
             Backend::Sqlite => 1,
-            Backend::Postgres => (pool_size as usize).div_ceil(workers),
+            Backend::Postgres => 2,
         });
         let limiter = actix_web::web::Data::new(LoginLimiter::new(
             LOGIN_WINDOW,
