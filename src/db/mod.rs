@@ -148,3 +148,79 @@ where
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+    use diesel::migration::MigrationSource;
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        created_at: i64,
+    }
+
+    /// Request records of an older database, with random ids (one of them 1, which the
+    /// renumbering also hands out), written at `created_at`; no foreign keys are checked.
+    const OLD_RECORDS: &str = "INSERT INTO api_requests (id, account_id, method, path, status, duration_ms, created_at)
+        VALUES (9000000000000000000, 1, 'GET', '/a', 200, 1, 30), (5, 1, 'GET', '/b', 200, 1, 10),
+               (7000000000000, 1, 'GET', '/c', 200, 1, 20), (2, 1, 'GET', '/d', 200, 1, 20),
+               (1, 1, 'GET', '/e', 200, 1, 90);";
+    const NEW_RECORD: &str = "INSERT INTO api_requests (account_id, method, path, status, duration_ms, created_at) VALUES (1, 'GET', '/f', 200, 1, 95);";
+    const IDS: &str = "SELECT id, created_at FROM api_requests ORDER BY id";
+
+    /// In the order written (created_at, then the old id), then the new record right after.
+    fn expected() -> Vec<Row> {
+        [(1, 10), (2, 20), (3, 20), (4, 30), (5, 90), (6, 95)].map(|(id, created_at)| Row { id, created_at }).into()
+    }
+
+    /// Runs the migrations before the request ids one, adds the old records, runs the rest,
+    /// adds a record without an id and reads the ids back.
+    macro_rules! migrate_around_old_records {
+        ($conn:expr, $migrations:expr) => {{
+            let all = MigrationSource::migrations(&$migrations).unwrap();
+            let at = all.iter().position(|m| m.name().to_string().ends_with("_request_ids")).unwrap();
+            $conn.applied_migrations().unwrap(); // creates the table of applied migrations
+            for m in &all[..at] {
+                $conn.run_migration(m.as_ref()).unwrap();
+            }
+            $conn.batch_execute(OLD_RECORDS).unwrap();
+            for m in &all[at..] {
+                $conn.run_migration(m.as_ref()).unwrap();
+            }
+            $conn.batch_execute(NEW_RECORD).unwrap();
+            diesel::sql_query(IDS).load::<Row>(&mut $conn).unwrap()
+        }};
+    }
+
+    #[test]
+    fn old_request_records_are_renumbered_in_the_order_written_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = diesel::SqliteConnection::establish(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        conn.batch_execute("PRAGMA foreign_keys = OFF").unwrap();
+        assert_eq!(migrate_around_old_records!(conn, SQLITE_MIGRATIONS), expected());
+    }
+
+    /// Runs when `TEST_DATABASE_URL` names a PostgreSQL server (as in CI), on a database of
+    /// its own.
+    #[test]
+    fn old_request_records_are_renumbered_in_the_order_written_on_postgres() {
+        let Ok(server) = std::env::var("TEST_DATABASE_URL") else { return };
+        let name = format!("teamdeck_test_migration_{:016x}", rand::random::<u64>());
+        let mut admin = diesel::PgConnection::establish(&server).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
+        let rows = {
+            let mut conn = diesel::PgConnection::establish(&url).unwrap();
+            conn.batch_execute("SET session_replication_role = replica").unwrap(); // no foreign key checks
+            migrate_around_old_records!(conn, POSTGRES_MIGRATIONS)
+        };
+        admin.batch_execute(&format!("DROP DATABASE {name}")).unwrap();
+        assert_eq!(rows, expected());
+    }
+}
