@@ -149,7 +149,8 @@ pub fn invite_all(
         // Who is already in, and who already has a pending invitation: one query each for
         // the whole list, not two per address (on PostgreSQL each is a round trip).
         let addresses: Vec<String> = requests.iter().map(|(email, _)| email.normalized().to_owned()).collect();
-        let members: std::collections::HashSet<String> = members_among(conn, ctx.account.id, &addresses)?;
+        let members: std::collections::HashSet<String> =
+            super::members::member_emails(conn, ctx.account.id, &addresses)?.into_iter().collect();
         let mut pending: std::collections::HashMap<String, i64> = pending_among(conn, ctx.account.id, &addresses)?;
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut counted = 0;
@@ -291,22 +292,6 @@ fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<bool>
     Ok(changed == 1)
 }
 
-/// Which of the normalised addresses belong to members of `account_id`.
-fn members_among(
-    conn: &mut DbConnection,
-    account_id: i64,
-    emails: &[String],
-) -> QueryResult<std::collections::HashSet<String>> {
-    Ok(memberships::table
-        .inner_join(users::table)
-        .filter(memberships::account_id.eq(account_id))
-        .filter(users::email_normalized.eq_any(emails))
-        .select(users::email_normalized)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect())
-}
-
 /// The pending invitations of `account_id` to the normalised addresses, by address.
 fn pending_among(
     conn: &mut DbConnection,
@@ -350,12 +335,7 @@ pub fn pending(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<Pend
 
 /// Pending invitations of `account_id` to the given normalised addresses.
 pub fn pending_addresses(conn: &mut DbConnection, account_id: i64, emails: &[String]) -> QueryResult<Vec<String>> {
-    invitations::table
-        .filter(invitations::account_id.eq(account_id))
-        .filter(invitations::state.eq(Pending))
-        .filter(invitations::email_normalized.eq_any(emails))
-        .select(invitations::email_normalized)
-        .load(conn)
+    Ok(pending_among(conn, account_id, emails)?.into_keys().collect())
 }
 
 /// What the page an emailed link opens needs.
