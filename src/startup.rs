@@ -97,6 +97,7 @@ impl Application {
             settings.login_attempts_per_client,
         ));
 
+        let members_cache = actix_web::web::Data::new(crate::web::MembersCache::default());
         let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());
         let app_site = site.clone();
         let app_signal = signal.clone();
@@ -110,6 +111,7 @@ impl Application {
                 .app_data(actix_web::web::Data::new(app_signal.clone()))
                 .app_data(actix_web::web::Data::new(recorder.clone()))
                 .app_data(platform.clone())
+                .app_data(members_cache.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 .configure(|cfg| routes.configure(cfg))

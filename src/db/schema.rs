@@ -21,6 +21,7 @@ diesel::table! {
         personal_owner_id -> Nullable<BigInt>,
         created_at -> BigInt,
         archived_at -> Nullable<BigInt>,
+        members_version -> BigInt,
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Account {
     pub personal_owner_id: Option<i64>,
     pub created_at: i64,
     pub archived_at: Option<i64>,
+    /// Counts every change to what the account's members page shows (kept by triggers).
+    pub members_version: i64,
 }
 
 impl Account {
@@ -56,6 +58,11 @@ pub struct NewMembership<'a> {
 /// The key the members list is ordered by.
 pub fn sort_name(name: &str) -> String {
     name.to_lowercase()
+}
+
+/// How many changes the account's members page has seen (see the `members_version` migration).
+pub fn members_version(conn: &mut DbConnection, account_id: i64) -> QueryResult<i64> {
+    accounts::table.find(account_id).select(accounts::members_version).first(conn)
 }
 
 /// One account a user belongs to, with their role in it.

@@ -182,6 +182,7 @@ mod tests {
             personal_owner_id: None,
             created_at: 0,
             archived_at: None,
+            members_version: 0,
         };
         Arc::new(Introspection::Active(Box::new(Grant { account, user: None, role: None, key: None, scope: None })))
     }

@@ -55,6 +55,7 @@ pub fn create(
                 created_at: now,
             };
             accounts::insert_with_admin(conn, &new, creator, creator_name)?;
+            let members_version = accounts::members_version(conn, new.id)?;
             Ok(Account {
                 id: new.id,
                 kind: new.kind.to_owned(),
@@ -63,6 +64,7 @@ pub fn create(
                 personal_owner_id: None,
                 created_at: now,
                 archived_at: None,
+                members_version,
             })
         });
         match result {

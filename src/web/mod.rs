@@ -26,6 +26,8 @@ mod requests;
 mod teams;
 mod usage;
 
+pub use members::cache::MembersCache;
+
 use crate::domain::Permission;
 use access::{Access, RouteTable};
 

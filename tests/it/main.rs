@@ -11,6 +11,7 @@ mod cli;
 mod invites;
 mod keys;
 mod members;
+mod members_cache;
 mod platform;
 mod routes;
 mod security;

@@ -1,14 +1,15 @@
 //! `GET /a/{slug}/members`: members by name, 50 a page (keyset), searchable; pending
 //! invitations below. An htmx request for `#members-table` gets only the table.
 
+use super::cache::{MembersCache, PageKey, Rendered};
 use super::{Can, InviteRow, MemberRow, ROLES};
 use crate::db::Db;
 use crate::domain::{Role, now_ms};
-use crate::service::{invitations, members};
+use crate::service::{accounts, invitations, members};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
-use crate::web::render::{fragment, page_with_status};
+use crate::web::render::fragment;
 use actix_htmx::Htmx;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -42,22 +43,14 @@ impl InviteForm {
 
 #[derive(Template)]
 #[template(path = "members/page.html")]
-struct MembersPage {
+struct MembersPage<'a> {
     layout: Layout,
-    team: String,
+    team: &'a str,
     base: String,
-    csrf: String,
     can: Can,
-    q: String,
-    members: Vec<MemberRow>,
-    next_page: Option<String>,
-    first_page: String,
-    is_later_page: bool,
-    roles: [Role; 3],
-    invite_email: String,
-    invite_role: String,
-    invite_error: Option<String>,
-    pending: Vec<InviteRow>,
+    q: &'a str,
+    table: &'a str,
+    invites: &'a str,
 }
 
 #[derive(Template)]
@@ -88,32 +81,72 @@ pub struct InvitesPart {
     pending: Vec<InviteRow>,
 }
 
+/// The members page, or only its table for an htmx request for `#members-table`; rendered
+/// at most once per change to what it shows (see [`super::cache`]).
 pub async fn show(
     auth: Authorized<need::ViewTeam>,
     query: web::Query<ListQuery>,
     htmx: Htmx,
     db: web::Data<Db>,
+    cache: web::Data<MembersCache>,
 ) -> Result<HttpResponse, AppError> {
-    let only_table = htmx.is_htmx && htmx.target().as_deref() == Some("members-table");
     let query = query.into_inner();
-    if only_table {
-        let (members, next_page, _) = load_members(&auth, &db, &query, false).await?;
-        let base = auth.base_path();
-        let part = TablePart {
-            team: auth.account.name.clone(),
-            first_page: first_page(&base, &query.q),
-            base,
-            csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
-            can: Can::of(&auth),
-            is_later_page: query.after.is_some(),
-            q: query.q,
-            members,
-            next_page,
-            roles: ROLES,
-        };
-        return Ok(fragment(part.render().map_err(AppError::internal)?));
+    let key = PageKey {
+        account_id: auth.account.id,
+        members_version: auth.account.members_version,
+        slug: auth.account.slug.clone(),
+        team: auth.account.name.clone(),
+        viewer: auth.signed_in.user.id,
+        can: Can::of(&auth).as_key(),
+        csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
+        q: query.q.clone(),
+        after: query.after.clone().zip(query.after_id),
+    };
+    let rendered = match cache.get(&key, now_ms()) {
+        Some(kept) => kept,
+        None => {
+            let (members_version, rendered) = render_parts(&auth, &db, &query, InviteForm::default()).await?;
+            cache.put(PageKey { members_version, ..key }, rendered)
+        }
+    };
+    if htmx.is_htmx && htmx.target().as_deref() == Some("members-table") {
+        return Ok(fragment(rendered.table.clone()));
     }
-    render_page(&auth, &db, query, InviteForm::default(), StatusCode::OK).await
+    page(&auth, &query, &rendered, StatusCode::OK)
+}
+
+fn page<P>(
+    auth: &Authorized<P>,
+    query: &ListQuery,
+    parts: &Rendered,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let page = MembersPage {
+        layout: Layout::for_account(auth, "Members", "/members"),
+        team: &auth.account.name,
+        base: auth.base_path(),
+        can: Can::of(auth),
+        q: &query.q,
+        table: &parts.table,
+        invites: &parts.invites,
+    };
+    // Sized for the parts up front: growing a 50 KB string by doubling copies it over again.
+    let mut body = String::with_capacity(parts.table.len() + parts.invites.len() + 16 * 1024);
+    page.render_into(&mut body).map_err(AppError::internal)?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+/// The whole members page with the invite form in the given state (after a refused
+/// invitation; such a page is not kept).
+pub async fn render_page<P>(
+    auth: &Authorized<P>,
+    db: &Db,
+    query: ListQuery,
+    invite: InviteForm,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (_, parts) = render_parts(auth, db, &query, invite).await?;
+    page(auth, &query, &parts, status)
 }
 
 fn first_page(base: &str, q: &str) -> String {
@@ -124,30 +157,32 @@ fn first_page(base: &str, q: &str) -> String {
     }
 }
 
-/// A page of members, the link to the next one, and (with `with_pending`) the pending
-/// invitations: one trip to the database.
-async fn load_members<P>(
+/// The table and the invitations section, freshly loaded (one trip to the database) and
+/// rendered, with the `members_version` they show.
+async fn render_parts<P>(
     auth: &Authorized<P>,
     db: &Db,
     query: &ListQuery,
-    with_pending: bool,
-) -> Result<(Vec<MemberRow>, Option<String>, Vec<InviteRow>), AppError> {
+    invite: InviteForm,
+) -> Result<(i64, Rendered), AppError> {
     let cursor = match (&query.after, query.after_id) {
         (Some(sort_name), Some(user_id)) => Some(members::Cursor { sort_name: sort_name.clone(), user_id }),
         _ => None,
     };
     let (account_id, q) = (auth.account.id, query.q.clone());
-    let ((page, more), pending) = db
+    let (members_version, (page, more), pending) = db
         .query(move |conn| {
+            // The version first: rows read after it are at least that new, so a rendering is
+            // never kept under a version newer than what it shows.
+            let members_version = accounts::members_version(conn, account_id)?;
             let page = members::page(conn, account_id, Some(&q), cursor.as_ref(), PAGE_SIZE)?;
-            let pending = if with_pending { invitations::pending(conn, account_id)? } else { Vec::new() };
-            Ok((page, pending))
+            Ok((members_version, page, invitations::pending(conn, account_id)?))
         })
         .await?;
+    let base = auth.base_path();
     let next_page = match (more, page.last()) {
         (true, Some(last)) => Some(format!(
-            "{}/members?{}",
-            auth.base_path(),
+            "{base}/members?{}",
             serde_urlencoded::to_string([
                 ("q", query.q.as_str()),
                 ("after", &last.sort_name),
@@ -158,41 +193,33 @@ async fn load_members<P>(
         _ => None,
     };
     let (you, now) = (auth.signed_in.user.id, now_ms());
-    Ok((
-        page.into_iter().map(|m| MemberRow::new(m, you)).collect(),
-        next_page,
-        pending.into_iter().map(|p| InviteRow::new(p, now)).collect(),
-    ))
-}
-
-/// The whole members page, with the invite form in the given state.
-pub async fn render_page<P>(
-    auth: &Authorized<P>,
-    db: &Db,
-    query: ListQuery,
-    invite: InviteForm,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (members, next_page, pending) = load_members(auth, db, &query, true).await?;
-    let base = auth.base_path();
-    let page = MembersPage {
-        layout: Layout::for_account(auth, "Members", "/members"),
+    let valid_until = pending.iter().map(|p| p.invitation.expires_at).filter(|&at| at > now).min().unwrap_or(i64::MAX);
+    let csrf = crate::auth::session::csrf_token(&auth.signed_in.session);
+    let table = TablePart {
         team: auth.account.name.clone(),
         first_page: first_page(&base, &query.q),
-        base,
-        csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
+        base: base.clone(),
+        csrf: csrf.clone(),
         can: Can::of(auth),
         is_later_page: query.after.is_some(),
-        q: query.q,
-        members,
+        q: query.q.clone(),
+        members: page.into_iter().map(|m| MemberRow::new(m, you)).collect(),
         next_page,
+        roles: ROLES,
+    };
+    let invites = InvitesPart {
+        base,
+        csrf,
+        can: Can::of(auth),
         roles: ROLES,
         invite_role: invite.role_or_default(),
         invite_email: invite.email,
         invite_error: invite.error,
-        pending,
+        pending: pending.into_iter().map(|p| InviteRow::new(p, now)).collect(),
     };
-    page_with_status(status, &page)
+    let table = table.render().map_err(AppError::internal)?;
+    let invites = invites.render().map_err(AppError::internal)?;
+    Ok((members_version, Rendered { table, invites, valid_until }))
 }
 
 async fn pending_rows<P>(auth: &Authorized<P>, db: &Db) -> Result<Vec<InviteRow>, AppError> {

@@ -2,6 +2,7 @@
 //! removal and invitations for admins, leaving for members.
 
 pub mod bulk;
+pub mod cache;
 pub mod invites;
 pub mod leave;
 pub mod list;
@@ -85,6 +86,11 @@ impl Can {
             invite: may(Permission::ManageInvites),
             leave: may(Permission::LeaveTeam),
         }
+    }
+
+    /// What a kept rendering of the page depends on.
+    pub fn as_key(&self) -> [bool; 3] {
+        [self.manage_members, self.invite, self.leave]
     }
 }
 

@@ -1,0 +1,8 @@
+DROP TRIGGER users_update_members_version;
+DROP TRIGGER invitations_delete_members_version;
+DROP TRIGGER invitations_update_members_version;
+DROP TRIGGER invitations_insert_members_version;
+DROP TRIGGER memberships_delete_members_version;
+DROP TRIGGER memberships_update_members_version;
+DROP TRIGGER memberships_insert_members_version;
+ALTER TABLE accounts DROP COLUMN members_version;
