@@ -110,10 +110,13 @@ pub fn archive(
         return Err(ArchiveError::NameMismatch);
     }
     let archived = write_transaction(conn, |conn| {
+        // Invitations before the account row: a transaction that accepts or sends one of them
+        // locks the account as it commits (the `members_version` triggers), so taking the
+        // account first here and then waiting for its invitation would deadlock.
+        let cancelled = invitations::cancel_all_pending(conn, account.id)?;
         diesel::update(accounts_t::table.find(account.id).filter(accounts_t::archived_at.is_null()))
             .set(accounts_t::archived_at.eq(now_ms()))
             .execute(conn)?;
-        let cancelled = invitations::cancel_all_pending(conn, account.id)?;
         audit::record(
             conn,
             account.id,

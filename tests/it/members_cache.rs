@@ -155,11 +155,11 @@ async fn the_members_version_moves_with_every_change_the_page_shows_and_only_tho
         format!(
             "INSERT INTO invitations (id, account_id, email, email_normalized, role, invited_by, token_hash, state, \
              delivery, created_at, expires_at, updated_at) SELECT 77, id, 'x@example.com', 'x@example.com', \
-             'developer', {ada_id}, 'hash', 'pending', 'queued', 0, 1, 0 FROM accounts WHERE slug = '{slug}'"
+             'developer', {bob_id}, 'hash', 'pending', 'queued', 0, 1, 0 FROM accounts WHERE slug = '{slug}'"
         ),
         "UPDATE invitations SET delivery = 'failed' WHERE id = 77".to_owned(),
-        // The inviter's name shows next to the invitation.
-        format!("UPDATE users SET name = 'Ada' WHERE id = {ada_id}"),
+        // The inviter's name shows next to the invitation, also once they have left the team.
+        format!("UPDATE users SET name = 'Bob the inviter' WHERE id = {bob_id}"),
         "DELETE FROM invitations WHERE id = 77".to_owned(),
     ];
     for change in changes {
@@ -170,12 +170,52 @@ async fn the_members_version_moves_with_every_change_the_page_shows_and_only_tho
 
     let unrelated = [
         format!("UPDATE users SET password_hash = 'other' WHERE id = {ada_id}"),
-        format!("UPDATE users SET name = 'Ada' WHERE id = {ada_id}"), // unchanged
-        format!("UPDATE users SET name = 'Bobby' WHERE id = {bob_id}"), // no longer a member
+        format!("UPDATE users SET name = 'Ada Admin' WHERE id = {ada_id}"), // unchanged
+        format!("UPDATE users SET name = 'Bobby' WHERE id = {bob_id}"),     // no longer a member
     ];
     for change in unrelated {
         let before = members_version(&app, &slug).await;
         execute(&app, change.clone()).await;
         assert_eq!(members_version(&app, &slug).await, before, "a new version after {change}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rendered_page_is_served_again_while_the_version_it_was_rendered_at_stands() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada Admin", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    app.signed_up("Bob", "bob@example.com").await;
+    app.add_member(&slug, "bob@example.com", Role::Developer).await;
+    let bob_id = app.user_id("bob@example.com").await;
+    let members = format!("/a/{slug}/members");
+    ada.page(&members, StatusCode::OK).await;
+    let version = members_version(&app, &slug).await;
+
+    // A change the triggers are made not to see: the kept page, not the database, answers.
+    app.set_role(&slug, "bob@example.com", Role::Billing).await;
+    execute(&app, format!("UPDATE accounts SET members_version = {version} WHERE slug = '{slug}'")).await;
+    let page = ada.page(&members, StatusCode::OK).await;
+    assert!(row(&page, bob_id).contains("<option value=\"developer\" selected>"), "served from the kept page");
+    let part = ada
+        .client
+        .get(ada.url(&members))
+        .header("HX-Request", "true")
+        .header("HX-Target", "members-table")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(part, table(&page).trim_end(), "the htmx table is the kept one too");
+
+    // Another page of the list is not the first page.
+    let later = ada.page(&format!("{members}?after=zzz"), StatusCode::OK).await;
+    assert!(later.contains("First page"), "a later page links back to the first");
+    assert!(!ada.page(&members, StatusCode::OK).await.contains("First page"));
+
+    execute(&app, format!("UPDATE accounts SET members_version = {version} + 100 WHERE slug = '{slug}'")).await;
+    let page = ada.page(&members, StatusCode::OK).await;
+    assert!(row(&page, bob_id).contains("<option value=\"billing\" selected>"), "a new version renders afresh");
 }

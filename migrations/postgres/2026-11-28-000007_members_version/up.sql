@@ -3,6 +3,12 @@
 -- in `members_version`, so a rendered page can be kept and reused for as long as the
 -- version read with the viewer's live role is the one it was rendered at, whichever code
 -- path (or instance) made the change.
+--
+-- The triggers are deferred to commit: the account row is then locked as a transaction's
+-- last step, when it waits for nothing else, so a transaction that changes several
+-- invitations or memberships never holds the account while waiting for a row another one
+-- holds while waiting for the account (archiving a team while an invitation is accepted or
+-- sent, a bulk invite resending what the outbox is sending).
 ALTER TABLE accounts ADD COLUMN members_version BIGINT NOT NULL DEFAULT 0;
 
 CREATE FUNCTION bump_members_version() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -17,10 +23,10 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER memberships_members_version AFTER INSERT OR UPDATE OR DELETE ON memberships
-    FOR EACH ROW EXECUTE FUNCTION bump_members_version();
-CREATE TRIGGER invitations_members_version AFTER INSERT OR UPDATE OR DELETE ON invitations
-    FOR EACH ROW EXECUTE FUNCTION bump_members_version();
+CREATE CONSTRAINT TRIGGER memberships_members_version AFTER INSERT OR UPDATE OR DELETE ON memberships
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_members_version();
+CREATE CONSTRAINT TRIGGER invitations_members_version AFTER INSERT OR UPDATE OR DELETE ON invitations
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_members_version();
 
 -- A user's name and email show in every team they belong to, and as the inviter of
 -- pending invitations (also in teams they have since left).
@@ -32,6 +38,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER users_members_version AFTER UPDATE OF name, email ON users
-    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.email IS DISTINCT FROM NEW.email)
+CREATE CONSTRAINT TRIGGER users_members_version AFTER UPDATE OF name, email ON users
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.email IS DISTINCT FROM NEW.email)
     EXECUTE FUNCTION bump_members_version_of_user();

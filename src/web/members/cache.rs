@@ -13,7 +13,7 @@
 //! no Remove button), what they may do, their session's CSRF token (inside every form), the
 //! account's name and slug, and the search and page asked for. An entry with pending
 //! invitations also stops being used when the first of them expires. The cache holds at most
-//! [`MAX_ENTRIES`] renderings and [`MAX_BYTES`] of HTML, dropping the oldest first.
+//! [`MAX_ENTRIES`] renderings and [`MAX_BYTES`] (HTML and keys), dropping the oldest first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -32,7 +32,17 @@ pub struct PageKey {
     pub can: [bool; 3],
     pub csrf: String,
     pub q: String,
-    pub after: Option<(String, i64)>,
+    pub after: (Option<String>, Option<i64>),
+}
+
+impl PageKey {
+    fn size(&self) -> usize {
+        self.slug.len()
+            + self.team.len()
+            + self.csrf.len()
+            + self.q.len()
+            + self.after.0.as_ref().map_or(0, String::len)
+    }
 }
 
 /// A members table and invitations section as rendered.
@@ -48,6 +58,11 @@ impl Rendered {
     fn size(&self) -> usize {
         self.table.len() + self.invites.len()
     }
+}
+
+/// What an entry takes, key included (a search can be long).
+fn entry_size(key: &PageKey, rendered: &Rendered) -> usize {
+    key.size() + rendered.size()
 }
 
 #[derive(Default)]
@@ -79,16 +94,16 @@ impl MembersCache {
         }
         let mut entries = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let entries = &mut *entries;
-        entries.bytes += rendered.size();
+        entries.bytes += entry_size(&key, &rendered);
         if let Some(old) = entries.map.insert(key.clone(), rendered.clone()) {
-            entries.bytes -= old.size();
+            entries.bytes -= entry_size(&key, &old);
             entries.order.retain(|k| *k != key);
         }
         entries.order.push_back(key);
         while entries.order.len() > MAX_ENTRIES || entries.bytes > MAX_BYTES {
             let Some(oldest) = entries.order.pop_front() else { break };
             if let Some(old) = entries.map.remove(&oldest) {
-                entries.bytes -= old.size();
+                entries.bytes -= entry_size(&oldest, &old);
             }
         }
         rendered
@@ -114,7 +129,7 @@ mod tests {
             can: [true, true, true],
             csrf: "token".into(),
             q: String::new(),
-            after: None,
+            after: (None, None),
         }
     }
 
@@ -166,7 +181,7 @@ mod tests {
         cache.put(key(1), rendered("first", i64::MAX));
         cache.put(key(1), rendered("second", i64::MAX));
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.inner.lock().unwrap().bytes, "second".len());
+        assert_eq!(cache.inner.lock().unwrap().bytes, key(1).size() + "second".len());
         assert_eq!(cache.inner.lock().unwrap().order.len(), 1);
     }
 }

@@ -100,7 +100,7 @@ pub async fn show(
         can: Can::of(&auth).as_key(),
         csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
         q: query.q.clone(),
-        after: query.after.clone().zip(query.after_id),
+        after: (query.after.clone(), query.after_id),
     };
     let rendered = match cache.get(&key, now_ms()) {
         Some(kept) => kept,
