@@ -3,7 +3,7 @@
 //! including straight in the database as another instance would, and check that the next
 //! view shows it; and that one viewer's page is never shown to another.
 
-use crate::helpers::{TestApp, csrf_token, spawn_app};
+use crate::helpers::{Browser, TestApp, csrf_token, spawn_app};
 use reqwest::StatusCode;
 use teamdeck::domain::Role;
 
@@ -25,6 +25,15 @@ async fn execute(app: &TestApp, sql: String) {
     app.db.query(move |conn| diesel::sql_query(sql).execute(conn)).await.expect("the statement");
 }
 
+/// Ada, admin of the team Acme (its slug returned), and Bob, a developer in it (his id).
+async fn acme_with_bob(app: &TestApp) -> (Browser, String, i64) {
+    let ada = app.signed_up("Ada Admin", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    app.signed_up("Bob", "bob@example.com").await;
+    app.add_member(&slug, "bob@example.com", Role::Developer).await;
+    (ada, slug, app.user_id("bob@example.com").await)
+}
+
 async fn members_version(app: &TestApp, slug: &str) -> i64 {
     app.count(format!("SELECT members_version AS n FROM accounts WHERE slug = '{slug}'")).await
 }
@@ -32,11 +41,7 @@ async fn members_version(app: &TestApp, slug: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_members_page_seen_before_shows_each_change_made_since_even_by_another_instance() {
     let app = spawn_app().await;
-    let ada = app.signed_up("Ada Admin", "ada@example.com").await;
-    let slug = ada.create_team("Acme").await;
-    app.signed_up("Bob", "bob@example.com").await;
-    app.add_member(&slug, "bob@example.com", Role::Developer).await;
-    let bob_id = app.user_id("bob@example.com").await;
+    let (ada, slug, bob_id) = acme_with_bob(&app).await;
     let members = format!("/a/{slug}/members");
     let page = ada.page(&members, StatusCode::OK).await;
     assert!(row(&page, bob_id).contains("<option value=\"developer\" selected>"));
@@ -183,11 +188,7 @@ async fn the_members_version_moves_with_every_change_the_page_shows_and_only_tho
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rendered_page_is_served_again_while_the_version_it_was_rendered_at_stands() {
     let app = spawn_app().await;
-    let ada = app.signed_up("Ada Admin", "ada@example.com").await;
-    let slug = ada.create_team("Acme").await;
-    app.signed_up("Bob", "bob@example.com").await;
-    app.add_member(&slug, "bob@example.com", Role::Developer).await;
-    let bob_id = app.user_id("bob@example.com").await;
+    let (ada, slug, bob_id) = acme_with_bob(&app).await;
     let members = format!("/a/{slug}/members");
     ada.page(&members, StatusCode::OK).await;
     let version = members_version(&app, &slug).await;

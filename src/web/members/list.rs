@@ -5,6 +5,7 @@ use super::cache::{MembersCache, PageKey, Rendered};
 use super::{Can, InviteRow, MemberRow, ROLES};
 use crate::db::Db;
 use crate::domain::{Role, now_ms};
+use crate::service::invitations::PendingInvite;
 use crate::service::{accounts, invitations, members};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
@@ -194,12 +195,11 @@ async fn render_parts<P>(
     };
     let (you, now) = (auth.signed_in.user.id, now_ms());
     let valid_until = pending.iter().map(|p| p.invitation.expires_at).filter(|&at| at > now).min().unwrap_or(i64::MAX);
-    let csrf = crate::auth::session::csrf_token(&auth.signed_in.session);
     let table = TablePart {
         team: auth.account.name.clone(),
         first_page: first_page(&base, &query.q),
-        base: base.clone(),
-        csrf: csrf.clone(),
+        base,
+        csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
         can: Can::of(auth),
         is_later_page: query.after.is_some(),
         q: query.q.clone(),
@@ -207,30 +207,26 @@ async fn render_parts<P>(
         next_page,
         roles: ROLES,
     };
-    let invites = InvitesPart {
-        base,
-        csrf,
-        can: Can::of(auth),
-        roles: ROLES,
-        invite_role: invite.role_or_default(),
-        invite_email: invite.email,
-        invite_error: invite.error,
-        pending: pending.into_iter().map(|p| InviteRow::new(p, now)).collect(),
-    };
     let table = table.render().map_err(AppError::internal)?;
-    let invites = invites.render().map_err(AppError::internal)?;
+    let invites = render_invites(auth, invite, pending, now)?;
     Ok((members_version, Rendered { table, invites, valid_until }))
-}
-
-async fn pending_rows<P>(auth: &Authorized<P>, db: &Db) -> Result<Vec<InviteRow>, AppError> {
-    let account_id = auth.account.id;
-    let pending = db.query(move |conn| invitations::pending(conn, account_id)).await?;
-    let now = now_ms();
-    Ok(pending.into_iter().map(|p| InviteRow::new(p, now)).collect())
 }
 
 /// The invitations section alone (for htmx), with the invite form in the given state.
 pub async fn invites_part<P>(auth: &Authorized<P>, db: &Db, invite: InviteForm) -> Result<String, AppError> {
+    let account_id = auth.account.id;
+    let pending = db.query(move |conn| invitations::pending(conn, account_id)).await?;
+    render_invites(auth, invite, pending, now_ms())
+}
+
+/// The invitations section: the invite form in the given state and the pending invitations
+/// as they stand at `now`.
+fn render_invites<P>(
+    auth: &Authorized<P>,
+    invite: InviteForm,
+    pending: Vec<PendingInvite>,
+    now: i64,
+) -> Result<String, AppError> {
     let part = InvitesPart {
         base: auth.base_path(),
         csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
@@ -239,7 +235,7 @@ pub async fn invites_part<P>(auth: &Authorized<P>, db: &Db, invite: InviteForm) 
         invite_role: invite.role_or_default(),
         invite_email: invite.email,
         invite_error: invite.error,
-        pending: pending_rows(auth, db).await?,
+        pending: pending.into_iter().map(|p| InviteRow::new(p, now)).collect(),
     };
     part.render().map_err(AppError::internal)
 }
