@@ -66,6 +66,11 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_DB_THREADS_PER_WORKER")]
     pub db_threads_per_worker: Option<usize>,
 
+    /// Threads that answer the per-request lookups (the signed-in user, a presented key) in
+    /// batches, for each of the two [default: 1].
+    #[arg(long, env = "TEAMDECK_LOOKUP_THREADS")]
+    pub lookup_threads: Option<usize>,
+
     /// Sign-in requests allowed to wait for a password check before new ones get 429.
     #[arg(long, env = "TEAMDECK_PASSWORD_QUEUE", default_value_t = 64)]
     pub password_queue: usize,
@@ -133,6 +138,7 @@ impl Settings {
             workers: None,
             db_pool_size: None,
             db_threads_per_worker: None,
+            lookup_threads: None,
             password_queue: 64,
             login_failures_per_email: 10,
             login_attempts_per_client: 100,
@@ -167,6 +173,7 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
             .field("db_threads_per_worker", &self.db_threads_per_worker)
+            .field("lookup_threads", &self.lookup_threads)
             .finish_non_exhaustive()
     }
 }

@@ -3,7 +3,8 @@
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
 use crate::service::accounts::{self, Account};
-use crate::service::keys::{self, ApiKey};
+use crate::service::keys::ApiKey;
+use crate::service::lookups::Lookups;
 use crate::service::tokens::{self, LoginToken};
 use crate::service::users::User;
 use crate::web::error::AppError;
@@ -78,7 +79,10 @@ impl FromRequest for ApiCaller {
                 "Key" => {
                     // Always the database: a key revoked or a team archived on any instance
                     // stops working at once (introspection alone may answer from its cache).
-                    let verified = db.query(move |conn| keys::verify(conn, &presented)).await?;
+                    let lookups = req
+                        .app_data::<web::Data<Lookups>>()
+                        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no lookups")))?;
+                    let verified = lookups.key(presented).await?;
                     let (key, account) = verified.ok_or_else(|| {
                         unauthenticated("This key is not valid: it is unknown, deleted, or its team is archived.")
                     })?;

@@ -8,6 +8,7 @@
 //! Errors: query functions return `QueryResult`; [`DbError`] adds the pool and the blocking
 //! pool; the web layer maps both into its one error type.
 
+pub mod batch;
 mod pool;
 pub mod schema;
 
@@ -53,6 +54,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("the blocking thread pool is gone")]
     Blocking,
+    #[error("a batched lookup failed: {0}")]
+    Batched(std::sync::Arc<DbError>),
 }
 
 /// The application's handle on the database.

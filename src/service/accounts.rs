@@ -80,6 +80,11 @@ pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Acc
         .filter(memberships::user_id.eq(user_id))
         .select((Account::as_select(), memberships::role))
         .load(c))?;
+    Ok(in_switcher_order(rows))
+}
+
+/// The personal account first, then teams by name.
+pub fn in_switcher_order(rows: Vec<(Account, String)>) -> Vec<AccountMembership> {
     let mut list: Vec<AccountMembership> = rows
         .into_iter()
         .filter_map(|(account, role)| Some(AccountMembership { account, role: role.parse().ok()? }))
@@ -91,7 +96,7 @@ pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Acc
             &b.account.slug,
         ))
     });
-    Ok(list)
+    list
 }
 
 /// Whether `slug` is taken by any account.

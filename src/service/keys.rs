@@ -187,5 +187,33 @@ pub fn lookup(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(A
 
 /// A presented key that works: its record and its team (not archived).
 pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(ApiKey, Account)>> {
-    Ok(lookup(conn, presented)?.filter(|(key, account)| key.revoked_at.is_none() && !account.is_archived()))
+    Ok(lookup(conn, presented)?.filter(works))
+}
+
+fn works((key, account): &(ApiKey, Account)) -> bool {
+    key.revoked_at.is_none() && !account.is_archived()
+}
+
+/// [`verify`] for a batch of presented keys (see `db::batch`): one answer per key, in order.
+/// PostgreSQL answers them in one query.
+pub fn verify_batch(conn: &mut DbConnection, presented: &[String]) -> QueryResult<Vec<Option<(ApiKey, Account)>>> {
+    let DbConnection::Postgres(c) = conn else {
+        return crate::db::batch::one_by_one(conn, presented, |conn, p| verify(conn, p));
+    };
+    let parsed: Vec<Option<(String, String)>> = presented.iter().map(|p| secret::parse(KEY_PREFIX, p)).collect();
+    let ids: Vec<&str> = parsed.iter().flatten().map(|(id, _)| id.as_str()).collect();
+    let found: Vec<(ApiKey, String, Account)> = api_keys::table
+        .inner_join(accounts::table)
+        .filter(api_keys::public_id.eq_any(&ids))
+        .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
+        .load(c)?;
+    Ok(parsed
+        .iter()
+        .map(|parsed| {
+            let (public_id, presented_hash) = parsed.as_ref()?;
+            let at = found.iter().position(|(key, _, _)| &key.public_id == public_id)?;
+            let (key, stored_hash, account) = found[at].clone();
+            Some((key, account)).filter(|_| secret::hashes_match(presented_hash, &stored_hash)).filter(works)
+        })
+        .collect())
 }

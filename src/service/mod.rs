@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;
+pub mod lookups;
 pub mod members;
 pub mod outbox;
 pub mod requests;

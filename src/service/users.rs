@@ -106,3 +106,35 @@ pub fn find(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<User>> 
     // Every signed-in page runs this: straight on the backend's connection (see `on_backend!`).
     crate::on_backend!(conn, |c| users::table.find(user_id).select(User::as_select()).first(c).optional())
 }
+
+/// A signed-in user and every account they belong to (see [`accounts::accounts_of`]).
+pub type WithAccounts = (User, Vec<accounts::AccountMembership>);
+
+/// The user and their accounts, or `None` when the user is gone.
+pub fn with_accounts(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<WithAccounts>> {
+    let Some(user) = find(conn, user_id)? else { return Ok(None) };
+    Ok(Some((user, accounts::accounts_of(conn, user_id)?)))
+}
+
+/// [`with_accounts`] for a batch of users (see `db::batch`): one answer per id, in order.
+/// PostgreSQL answers them in one query.
+pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<Option<WithAccounts>>> {
+    use crate::db::schema::{accounts as accounts_table, memberships};
+    let DbConnection::Postgres(c) = conn else {
+        return crate::db::batch::one_by_one(conn, user_ids, |conn, id| with_accounts(conn, *id));
+    };
+    let rows: Vec<(User, Option<accounts::Account>, Option<String>)> = users::table
+        .left_join(memberships::table.inner_join(accounts_table::table))
+        .filter(users::id.eq_any(user_ids))
+        .select((User::as_select(), Option::<accounts::Account>::as_select(), memberships::role.nullable()))
+        .load(c)?;
+    Ok(user_ids
+        .iter()
+        .map(|id| {
+            let mut rows = rows.iter().filter(|(user, _, _)| user.id == *id).peekable();
+            let user = rows.peek()?.0.clone();
+            let memberships = rows.filter_map(|(_, account, role)| Some((account.clone()?, role.clone()?)));
+            Some((user, accounts::in_switcher_order(memberships.collect())))
+        })
+        .collect())
+}

@@ -13,10 +13,10 @@
 use super::access::Access;
 use super::error::AppError;
 use crate::auth::session;
-use crate::db::Db;
 use crate::domain::{Permission, Role};
-use crate::service::accounts::{self, Account, AccountMembership};
-use crate::service::users::{self, User};
+use crate::service::accounts::{Account, AccountMembership};
+use crate::service::lookups::Lookups;
+use crate::service::users::User;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -34,15 +34,11 @@ impl SignedIn {
         let session = req.get_session();
         let user_id = session::user_id(&session).ok_or(AppError::SignInRequired)?;
         session::keep_alive(&session, crate::domain::now_ms());
-        let db =
-            req.app_data::<web::Data<Db>>().ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?.clone();
-        let (user, accounts) = db
-            .run(move |conn| -> Result<_, AppError> {
-                let Some(user) = users::find(conn, user_id)? else { return Ok((None, Vec::new())) };
-                Ok((Some(user), accounts::accounts_of(conn, user_id)?))
-            })
-            .await?;
-        let Some(user) = user else {
+        let lookups = req
+            .app_data::<web::Data<Lookups>>()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no lookups")))?
+            .clone();
+        let Some((user, accounts)) = lookups.signed_in(user_id).await? else {
             // The user is gone: the cookie is worthless.
             session::sign_out(&session);
             return Err(AppError::SignInRequired);

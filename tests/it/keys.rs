@@ -6,7 +6,7 @@ use serde_json::Value;
 use teamdeck::domain::Role;
 
 /// Creates a key on the keys page and returns its secret, read from the page shown once.
-async fn create_key(admin: &Browser, slug: &str, name: &str, scope: &str) -> String {
+pub(crate) async fn create_key(admin: &Browser, slug: &str, name: &str, scope: &str) -> String {
     let response =
         admin.submit(&format!("/a/{slug}/keys"), &format!("/a/{slug}/keys"), &[("name", name), ("scope", scope)]).await;
     assert_eq!(location(&response), format!("/a/{slug}/keys"));

@@ -10,6 +10,7 @@ mod billing_pages;
 mod cli;
 mod invites;
 mod keys;
+mod lookups;
 mod members;
 mod members_cache;
 mod platform;

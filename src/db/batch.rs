@@ -1,0 +1,215 @@
+//! Lookups that every request makes (the signed-in user and their accounts, a presented API
+//! key), answered together: requests queue their key, and a thread of the batcher's own
+//! takes everything queued at once and answers it with one trip to the database. A lookup
+//! still reads the database after its request arrived (a revoked key or a changed role is
+//! seen at once); what is shared is the trip. Under load a trip serves many requests, which
+//! on PostgreSQL saves a network round trip and a server process wake-up for each of them,
+//! and on SQLite a read transaction and a thread hand-off; when requests are sparse a batch
+//! holds one and costs what [`Db::run`] would.
+//!
+//! A load function answers a batch in the order of its keys, one value per key.
+
+use super::{Db, DbConnection, DbError, Pool};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// At most this many lookups go into one trip.
+pub const MAX_BATCH: usize = 64;
+
+/// Answers a batch: one value per key, in the keys' order.
+pub type LoadFn<K, V> = fn(&mut DbConnection, &[K]) -> diesel::QueryResult<Vec<V>>;
+
+struct Job<K, V> {
+    key: K,
+    reply: oneshot::Sender<Result<V, DbError>>,
+}
+
+/// The requests' side of a batcher; cheap to clone. Its thread ends when the last clone is
+/// dropped.
+pub struct Batcher<K, V> {
+    jobs: Sender<Job<K, V>>,
+}
+
+impl<K, V> Clone for Batcher<K, V> {
+    fn clone(&self) -> Self {
+        Self { jobs: self.jobs.clone() }
+    }
+}
+
+impl<K: Send + 'static, V: Send + 'static> Batcher<K, V> {
+    /// Starts the batcher's `threads` threads, named `name`, answering with `load` on `db`'s
+    /// pool. With more than one, a thread gathers the next batch while another waits on the
+    /// database with the last (PostgreSQL over the network).
+    pub fn start(name: &str, db: &Db, threads: usize, load: LoadFn<K, V>) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..threads.max(1) {
+            let (pool, queue) = (db.pool.clone(), queue.clone());
+            std::thread::Builder::new().name(name.to_owned()).spawn(move || serve(&pool, &queue, load))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// The value for `key`, read after this call (in the next trip to the database).
+    pub async fn get(&self, key: K) -> Result<V, DbError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { key, reply }).map_err(|_| DbError::Blocking)?;
+        answer.await.map_err(|_| DbError::Blocking)?
+    }
+}
+
+fn serve<K, V>(pool: &Pool, queue: &Mutex<Receiver<Job<K, V>>>, load: LoadFn<K, V>) {
+    let mut keys = Vec::with_capacity(MAX_BATCH);
+    let mut replies = Vec::with_capacity(MAX_BATCH);
+    loop {
+        // Sleeps only while nothing is queued; then takes whatever has gathered meanwhile.
+        {
+            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let Ok(first) = queue.recv() else { return };
+            keys.push(first.key);
+            replies.push(first.reply);
+            while keys.len() < MAX_BATCH {
+                let Ok(job) = queue.try_recv() else { break };
+                keys.push(job.key);
+                replies.push(job.reply);
+            }
+        }
+        let answered = pool
+            .get()
+            .map_err(DbError::from)
+            .and_then(|mut conn| load(&mut conn, &keys).map_err(DbError::from))
+            .and_then(|values| {
+                if values.len() == keys.len() {
+                    Ok(values)
+                } else {
+                    Err(DbError::Query(diesel::result::Error::QueryBuilderError(
+                        format!("a batch of {} lookups came back with {} answers", keys.len(), values.len()).into(),
+                    )))
+                }
+            });
+        keys.clear();
+        match answered {
+            Ok(values) => {
+                for (reply, value) in replies.drain(..).zip(values) {
+                    let _ = reply.send(Ok(value)); // the request may have gone away
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, count = replies.len(), "a batched lookup failed");
+                let e = Arc::new(e);
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Err(DbError::Batched(e.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Answers a batch one key at a time with a query that is prepared once and kept (SQLite,
+/// where an `IN (…)` list is prepared again for every size), inside one read transaction
+/// when there are several, so they share its lock.
+pub fn one_by_one<K, V>(
+    conn: &mut DbConnection,
+    keys: &[K],
+    mut one: impl FnMut(&mut DbConnection, &K) -> diesel::QueryResult<V>,
+) -> diesel::QueryResult<Vec<V>> {
+    use diesel::Connection;
+    match keys {
+        [key] => Ok(vec![one(conn, key)?]),
+        _ => conn.transaction(|conn| keys.iter().map(|key| one(conn, key)).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    use tokio::task::JoinHandle;
+
+    fn sqlite(dir: &tempfile::TempDir) -> Db {
+        Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 2).unwrap()
+    }
+
+    #[derive(QueryableByName)]
+    struct Doubled {
+        #[diesel(sql_type = BigInt)]
+        v: i64,
+    }
+
+    /// Sizes of the batches the test loads saw, and a gate the first batch waits at.
+    static SIZES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    static GATE: Mutex<Option<std::sync::mpsc::Receiver<()>>> = Mutex::new(None);
+
+    /// Doubles each key in the database; key 13 fails the whole batch.
+    fn doubled(conn: &mut DbConnection, keys: &[i64]) -> diesel::QueryResult<Vec<i64>> {
+        let gate = GATE.lock().unwrap().take();
+        if let Some(gate) = gate {
+            gate.recv().unwrap();
+        }
+        SIZES.lock().unwrap().push(keys.len());
+        if keys.contains(&13) {
+            return Err(diesel::result::Error::NotFound);
+        }
+        keys.iter()
+            .map(|k| {
+                diesel::sql_query("SELECT ? * 2 AS v").bind::<BigInt, _>(k).get_result::<Doubled>(conn).map(|d| d.v)
+            })
+            .collect()
+    }
+
+    /// Holds the batcher's next trip at the gate until the returned sender is used, once a
+    /// lookup of `key` has reached it.
+    async fn hold_a_trip(batcher: &Batcher<i64, i64>, key: i64) -> (std::sync::mpsc::Sender<()>, JoinHandle<i64>) {
+        let (open, gate) = std::sync::mpsc::channel();
+        *GATE.lock().unwrap() = Some(gate);
+        let held = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.get(key).await.unwrap() }
+        });
+        while GATE.lock().unwrap().is_some() {
+            tokio::task::yield_now().await;
+        }
+        (open, held)
+    }
+
+    fn lookups(batcher: &Batcher<i64, i64>, keys: std::ops::Range<i64>) -> Vec<JoinHandle<Result<i64, DbError>>> {
+        keys.map(|k| {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.get(k).await })
+        })
+        .collect()
+    }
+
+    /// One test, so the statics are not shared between tests running side by side.
+    #[tokio::test]
+    async fn lookups_queued_during_a_trip_share_the_next_one_and_each_gets_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let batcher = Batcher::start("test-batcher", &sqlite(&dir), 1, doubled).unwrap();
+
+        // The first lookup holds its trip while 40 more queue behind it.
+        let (open, first) = hold_a_trip(&batcher, 1).await;
+        let rest = lookups(&batcher, 100..140);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        open.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), 2);
+        for (k, task) in (100..140).zip(rest) {
+            assert_eq!(task.await.unwrap().unwrap(), k * 2, "the answer for {k}");
+        }
+        assert_eq!(*SIZES.lock().unwrap(), vec![1, 40], "the 40 queued lookups went in one trip");
+
+        // A failed trip fails each of its lookups, and the next trip works.
+        let (open, held) = hold_a_trip(&batcher, 2).await;
+        let failing = lookups(&batcher, 12..15);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        open.send(()).unwrap();
+        assert_eq!(held.await.unwrap(), 4);
+        for task in failing {
+            let answer = task.await.unwrap();
+            assert!(matches!(answer, Err(DbError::Batched(_))), "{answer:?}");
+        }
+        assert_eq!(batcher.get(21).await.unwrap(), 42);
+        assert_eq!(*SIZES.lock().unwrap(), vec![1, 40, 1, 3, 1]);
+    }
+}

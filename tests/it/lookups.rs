@@ -1,0 +1,94 @@
+//! The per-request lookups are answered in batches (`db::batch`): requests that arrive
+//! together share one trip to the database, and each must still get its own answer.
+
+use crate::helpers::spawn_app;
+use crate::keys::create_key;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_calls_made_at_once_with_different_keys_are_each_answered_for_their_own_key() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let mut keys = Vec::new();
+    for team in ["Acme", "Globex", "Initech"] {
+        let slug = ada.create_team(team).await;
+        let secret = create_key(&ada, &slug, "ci", "API").await;
+        keys.push((format!("Key {secret}"), Some(slug)));
+    }
+    // A key deleted on the keys page, a well-formed one that was never issued, and one whose
+    // check digits fail.
+    let deleted = create_key(&ada, &keys[0].1.clone().unwrap(), "gone", "API").await;
+    let id = app.key_id(keys[0].1.as_ref().unwrap(), "gone").await;
+    let slug = keys[0].1.clone().unwrap();
+    let response = ada.submit(&format!("/a/{slug}/keys"), &format!("/a/{slug}/keys/{id}/delete"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    keys.push((format!("Key {deleted}"), None));
+    keys.push((format!("Key {}", teamdeck::domain::secret::mint(teamdeck::domain::secret::KEY_PREFIX).full), None));
+    let mut tampered = keys[1].0.clone();
+    tampered.replace_range(20..21, if &tampered[20..21] == "a" { "b" } else { "a" });
+    keys.push((tampered, None));
+
+    let client = reqwest::Client::new();
+    let calls = (0..120).map(|i| {
+        let (auth, team) = keys[i % keys.len()].clone();
+        let request = client.get(format!("{}/api/v1/whoami", app.address)).header("Authorization", auth);
+        async move {
+            let response = request.send().await.unwrap();
+            (team, response.status(), response.json::<Value>().await.unwrap())
+        }
+    });
+    for (team, status, body) in join_all(calls).await {
+        match team {
+            Some(slug) => {
+                assert_eq!(status, StatusCode::OK, "{body}");
+                assert_eq!(body["team"]["slug"], slug.as_str(), "{body}");
+            }
+            None => assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated"))),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_loaded_at_once_by_different_people_each_show_their_own_teams_and_role() {
+    let app = spawn_app().await;
+    let mut people = Vec::new();
+    for (name, team) in [("Ada", "Acme"), ("Bob", "Globex"), ("Cy", "Initech")] {
+        let browser = app.signed_up(name, &format!("{}@example.com", name.to_lowercase())).await;
+        let slug = browser.create_team(team).await;
+        people.push((browser, slug, team));
+    }
+    // Bob is also a billing member of Acme: his switcher lists both, and Acme's members page
+    // has no controls for him.
+    app.add_member(&people[0].1, "bob@example.com", teamdeck::domain::Role::Billing).await;
+
+    let loads = (0..60).map(|i| {
+        let (browser, slug, _) = &people[i % 3];
+        let path = if i % 2 == 0 { format!("/a/{slug}") } else { format!("/a/{}/members", people[0].1) };
+        async move { (i % 3, i % 2 == 0, browser.get(&path).await) }
+    });
+    for (who, own, response) in join_all(loads).await {
+        let team = people[who].2;
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        let others: Vec<&str> =
+            people.iter().map(|p| p.2).filter(|t| *t != team && !(who == 1 && *t == "Acme")).collect();
+        if own || who == 0 {
+            assert_eq!(status, StatusCode::OK);
+            assert!(page.contains(team), "{team} in its member's page");
+            for other in others {
+                assert!(!page.contains(other), "{other} is not in the page of {team}'s member");
+            }
+            if !own {
+                assert!(page.contains("Remove"), "Ada administers Acme's members");
+            }
+        } else if who == 1 {
+            assert_eq!(status, StatusCode::OK, "Bob may view Acme's members");
+            assert!(page.contains("Globex") && !page.contains("Initech"));
+            assert!(!page.contains("Remove"), "a billing member has no controls");
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND, "Acme does not exist for Cy");
+        }
+    }
+}
