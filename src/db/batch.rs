@@ -9,7 +9,7 @@
 //!
 //! A load function answers a batch in the order of its keys, one value per key.
 
-use super::{Db, DbConnection, DbError, Pool};
+use super::{ConnectionManager, Db, DbConnection, DbError};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -38,15 +38,15 @@ impl<K, V> Clone for Batcher<K, V> {
 }
 
 impl<K: Send + 'static, V: Send + 'static> Batcher<K, V> {
-    /// Starts the batcher's `threads` threads, named `name`, answering with `load` on `db`'s
-    /// pool. With more than one, a thread gathers the next batch while another waits on the
-    /// database with the last (PostgreSQL over the network).
+    /// Starts the batcher's `threads` threads, named `name`, answering with `load`, each on a
+    /// connection of its own to `db`. With more than one, a thread gathers the next batch
+    /// while another waits on the database with the last (PostgreSQL on another host).
     pub fn start(name: &str, db: &Db, threads: usize, load: LoadFn<K, V>) -> std::io::Result<Self> {
         let (jobs, queue) = std::sync::mpsc::channel();
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..threads.max(1) {
-            let (pool, queue) = (db.pool.clone(), queue.clone());
-            std::thread::Builder::new().name(name.to_owned()).spawn(move || serve(&pool, &queue, load))?;
+            let (manager, queue) = (db.manager.clone(), queue.clone());
+            std::thread::Builder::new().name(name.to_owned()).spawn(move || serve(&manager, &queue, load))?;
         }
         Ok(Self { jobs })
     }
@@ -59,7 +59,8 @@ impl<K: Send + 'static, V: Send + 'static> Batcher<K, V> {
     }
 }
 
-fn serve<K, V>(pool: &Pool, queue: &Mutex<Receiver<Job<K, V>>>, load: LoadFn<K, V>) {
+fn serve<K, V>(manager: &ConnectionManager, queue: &Mutex<Receiver<Job<K, V>>>, load: LoadFn<K, V>) {
+    let mut conn = None;
     let mut keys = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -75,19 +76,7 @@ fn serve<K, V>(pool: &Pool, queue: &Mutex<Receiver<Job<K, V>>>, load: LoadFn<K, 
                 replies.push(job.reply);
             }
         }
-        let answered = pool
-            .get()
-            .map_err(DbError::from)
-            .and_then(|mut conn| load(&mut conn, &keys).map_err(DbError::from))
-            .and_then(|values| {
-                if values.len() == keys.len() {
-                    Ok(values)
-                } else {
-                    Err(DbError::Query(diesel::result::Error::QueryBuilderError(
-                        format!("a batch of {} lookups came back with {} answers", keys.len(), values.len()).into(),
-                    )))
-                }
-            });
+        let answered = answer(manager, &mut conn, load, &keys);
         keys.clear();
         match answered {
             Ok(values) => {
@@ -104,6 +93,55 @@ fn serve<K, V>(pool: &Pool, queue: &Mutex<Receiver<Job<K, V>>>, load: LoadFn<K, 
             }
         }
     }
+}
+
+/// Answers a batch on the thread's connection, made when there is none. The connection is
+/// not pinged before each batch (that would be a second round trip); a batch that fails on
+/// a connection kept from before is tried once more on a new one, so a connection the
+/// server closed while idle costs no request an error. After any failure the connection is
+/// dropped.
+fn answer<K, V>(
+    manager: &ConnectionManager,
+    conn: &mut Option<DbConnection>,
+    load: LoadFn<K, V>,
+    keys: &[K],
+) -> Result<Vec<V>, DbError> {
+    loop {
+        let kept = conn.is_some();
+        if conn.is_none() {
+            *conn = Some(connect(manager)?);
+        }
+        let Some(c) = conn.as_mut() else { unreachable!("connected above") };
+        match load(c, keys) {
+            Ok(values) if values.len() == keys.len() => return Ok(values),
+            Ok(values) => {
+                return Err(DbError::Query(diesel::result::Error::QueryBuilderError(
+                    format!("a batch of {} lookups came back with {} answers", keys.len(), values.len()).into(),
+                )));
+            }
+            Err(e) => {
+                *conn = None;
+                if !kept {
+                    return Err(e.into());
+                }
+                tracing::warn!(error = %e, "a lookup failed on a kept connection; trying a new one");
+            }
+        }
+    }
+}
+
+/// A connection for a lookup thread. On PostgreSQL its statements use generic plans: they
+/// are lookups by primary or unique key whose best plan does not depend on the values, and
+/// planning them anew for every batch (what `plan_cache_mode = auto` chose for `= ANY($1)`)
+/// was more than half of the database's CPU on the members page.
+fn connect(manager: &ConnectionManager) -> Result<DbConnection, DbError> {
+    use diesel::connection::SimpleConnection;
+    use r2d2::ManageConnection;
+    let mut conn = manager.connect()?;
+    if let DbConnection::Postgres(c) = &mut conn {
+        c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+    }
+    Ok(conn)
 }
 
 /// Answers a batch one key at a time with a query that is prepared once and kept (SQLite,
@@ -210,6 +248,8 @@ mod tests {
             assert!(matches!(answer, Err(DbError::Batched(_))), "{answer:?}");
         }
         assert_eq!(batcher.get(21).await.unwrap(), 42);
-        assert_eq!(*SIZES.lock().unwrap(), vec![1, 40, 1, 3, 1]);
+        // The failed trip ran on a connection kept from before, so it was tried once more on
+        // a new one (which failed too) before the lookups got their error.
+        assert_eq!(*SIZES.lock().unwrap(), vec![1, 40, 1, 3, 3, 1]);
     }
 }

@@ -54,6 +54,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("the blocking thread pool is gone")]
     Blocking,
+    #[error("could not connect to the database")]
+    Connect(#[from] diesel::r2d2::Error),
     #[error("a batched lookup failed: {0}")]
     Batched(std::sync::Arc<DbError>),
 }
@@ -62,6 +64,8 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// For connections of their own (the lookup threads, see [`batch`]).
+    manager: ConnectionManager,
 }
 
 impl Db {
@@ -71,8 +75,8 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(std::time::Duration::from_secs(10))
-            .build(manager)?;
-        let db = Db { pool };
+            .build(manager.clone())?;
+        let db = Db { pool, manager };
         db.migrate()?;
         Ok(db)
     }

@@ -12,6 +12,7 @@ pub enum Backend {
     Sqlite,
 }
 
+#[derive(Clone)]
 pub struct ConnectionManager {
     backend: Backend,
     /// For PostgreSQL the URL as given; for SQLite the file path.

@@ -92,3 +92,36 @@ async fn pages_loaded_at_once_by_different_people_each_show_their_own_teams_and_
         }
     }
 }
+
+/// PostgreSQL only (runs when `TEST_DATABASE_URL` is set, as in CI): the lookup threads keep
+/// their connections without pinging them, so one the server closed must be replaced by the
+/// batch that finds it broken, not reported to the requests in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_connections_the_database_closed_are_replaced_without_failing_a_request() {
+    let app = spawn_app().await;
+    if app.sqlite_file.is_some() {
+        return;
+    }
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let key = format!("Key {}", create_key(&ada, &slug, "ci", "API").await);
+    let client = reqwest::Client::new();
+    let whoami = || client.get(format!("{}/api/v1/whoami", app.address)).header("Authorization", &key).send();
+    assert_eq!(whoami().await.unwrap().status(), StatusCode::OK);
+
+    let closed = app
+        .count(
+            // OFFSET 0 keeps the subquery apart, so only this test's database is touched.
+            "SELECT COUNT(*) AS n FROM (SELECT pid FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid() OFFSET 0) AS mine
+             WHERE pg_terminate_backend(pid)"
+                .to_owned(),
+        )
+        .await;
+    assert!(closed >= 2, "the lookup threads' connections were open ({closed} closed)");
+
+    let response = whoami().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+    let page = ada.get(&format!("/a/{slug}")).await;
+    assert_eq!(page.status(), StatusCode::OK, "a signed-in page after its lookup connection was closed");
+}
