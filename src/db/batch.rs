@@ -17,6 +17,10 @@ use tokio::sync::oneshot;
 /// At most this many lookups go into one trip.
 pub const MAX_BATCH: usize = 64;
 
+/// How long a request waits for its lookup before it gets an error (the pool's checkout
+/// timeout).
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Answers a batch: one value per key, in the keys' order.
 pub type LoadFn<K, V> = fn(&mut DbConnection, &[K]) -> diesel::QueryResult<Vec<V>>;
 
@@ -51,11 +55,15 @@ impl<K: Send + 'static, V: Send + 'static> Batcher<K, V> {
         Ok(Self { jobs })
     }
 
-    /// The value for `key`, read after this call (in the next trip to the database).
+    /// The value for `key`, read after this call (in the next trip to the database). Gives
+    /// up after [`WAIT`], as a checkout from the pool would, when the database does not answer.
     pub async fn get(&self, key: K) -> Result<V, DbError> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { key, reply }).map_err(|_| DbError::Blocking)?;
-        answer.await.map_err(|_| DbError::Blocking)?
+        match tokio::time::timeout(WAIT, answer).await {
+            Ok(answered) => answered.map_err(|_| DbError::Blocking)?,
+            Err(_) => Err(DbError::TimedOut),
+        }
     }
 }
 
@@ -65,16 +73,23 @@ fn serve<K, V>(manager: &ConnectionManager, queue: &Mutex<Receiver<Job<K, V>>>, 
     let mut replies = Vec::with_capacity(MAX_BATCH);
     loop {
         // Sleeps only while nothing is queued; then takes whatever has gathered meanwhile.
+        // Lookups whose request stopped waiting (timed out, or the client left) are skipped.
         {
             let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
             let Ok(first) = queue.recv() else { return };
-            keys.push(first.key);
-            replies.push(first.reply);
-            while keys.len() < MAX_BATCH {
-                let Ok(job) = queue.try_recv() else { break };
-                keys.push(job.key);
-                replies.push(job.reply);
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                if !job.reply.is_closed() {
+                    keys.push(job.key);
+                    replies.push(job.reply);
+                }
+                if keys.len() < MAX_BATCH {
+                    next = queue.try_recv().ok();
+                }
             }
+        }
+        if keys.is_empty() {
+            continue;
         }
         let answered = answer(manager, &mut conn, load, &keys);
         keys.clear();
@@ -85,7 +100,7 @@ fn serve<K, V>(manager: &ConnectionManager, queue: &Mutex<Receiver<Job<K, V>>>, 
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, count = replies.len(), "a batched lookup failed");
+                tracing::error!(error = ?e, count = replies.len(), "a batched lookup failed");
                 let e = Arc::new(e);
                 for reply in replies.drain(..) {
                     let _ = reply.send(Err(DbError::Batched(e.clone())));
@@ -112,7 +127,10 @@ fn answer<K, V>(
             *conn = Some(connect(manager)?);
         }
         let Some(c) = conn.as_mut() else { unreachable!("connected above") };
-        match load(c, keys) {
+        // A panic in a load fails its batch, not the thread (which no one would restart).
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(c, keys)))
+            .unwrap_or_else(|_| Err(diesel::result::Error::QueryBuilderError("a batched lookup panicked".into())));
+        match loaded {
             Ok(values) if values.len() == keys.len() => return Ok(values),
             Ok(values) => {
                 return Err(DbError::Query(diesel::result::Error::QueryBuilderError(
@@ -124,11 +142,14 @@ fn answer<K, V>(
                 if !kept {
                     return Err(e.into());
                 }
-                tracing::warn!(error = %e, "a lookup failed on a kept connection; trying a new one");
+                tracing::warn!(error = ?e, "a lookup failed on a kept connection; trying a new one");
             }
         }
     }
 }
+
+/// How the lookup threads' connections name themselves to PostgreSQL (`pg_stat_activity`).
+pub const LOOKUP_APPLICATION: &str = "teamdeck-lookups";
 
 /// A connection for a lookup thread. On PostgreSQL its statements use generic plans: they
 /// are lookups by primary or unique key whose best plan does not depend on the values, and
@@ -139,7 +160,13 @@ fn connect(manager: &ConnectionManager) -> Result<DbConnection, DbError> {
     use r2d2::ManageConnection;
     let mut conn = manager.connect()?;
     if let DbConnection::Postgres(c) = &mut conn {
-        c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+        // Both are niceties: a server that refuses them (older than 12, or a pooler in
+        // between) still answers the lookups.
+        let settings =
+            format!("SET application_name = '{LOOKUP_APPLICATION}'; SET plan_cache_mode = force_generic_plan");
+        if let Err(e) = c.batch_execute(&settings) {
+            tracing::warn!(error = ?e, "the lookup connection kept its default settings");
+        }
     }
     Ok(conn)
 }
@@ -180,7 +207,7 @@ mod tests {
     static SIZES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
     static GATE: Mutex<Option<std::sync::mpsc::Receiver<()>>> = Mutex::new(None);
 
-    /// Doubles each key in the database; key 13 fails the whole batch.
+    /// Doubles each key in the database; key 13 fails the whole batch, and 77 panics.
     fn doubled(conn: &mut DbConnection, keys: &[i64]) -> diesel::QueryResult<Vec<i64>> {
         let gate = GATE.lock().unwrap().take();
         if let Some(gate) = gate {
@@ -190,6 +217,7 @@ mod tests {
         if keys.contains(&13) {
             return Err(diesel::result::Error::NotFound);
         }
+        assert!(!keys.contains(&77), "77 makes the load panic");
         keys.iter()
             .map(|k| {
                 diesel::sql_query("SELECT ? * 2 AS v").bind::<BigInt, _>(k).get_result::<Doubled>(conn).map(|d| d.v)
@@ -251,5 +279,11 @@ mod tests {
         // The failed trip ran on a connection kept from before, so it was tried once more on
         // a new one (which failed too) before the lookups got their error.
         assert_eq!(*SIZES.lock().unwrap(), vec![1, 40, 1, 3, 3, 1]);
+
+        // A load that panics fails its batch (tried twice, as above); the thread lives on.
+        let panicked = batcher.get(77).await;
+        assert!(matches!(panicked, Err(DbError::Batched(_))), "{panicked:?}");
+        assert_eq!(batcher.get(22).await.unwrap(), 44);
+        assert_eq!(*SIZES.lock().unwrap(), vec![1, 40, 1, 3, 3, 1, 1, 1, 1]);
     }
 }

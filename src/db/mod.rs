@@ -56,8 +56,10 @@ pub enum DbError {
     Blocking,
     #[error("could not connect to the database")]
     Connect(#[from] diesel::r2d2::Error),
-    #[error("a batched lookup failed: {0}")]
-    Batched(std::sync::Arc<DbError>),
+    #[error("a batched lookup failed")]
+    Batched(#[source] std::sync::Arc<DbError>),
+    #[error("the database did not answer in time")]
+    TimedOut,
 }
 
 /// The application's handle on the database.
