@@ -285,5 +285,19 @@ mod tests {
         assert!(matches!(panicked, Err(DbError::Batched(_))), "{panicked:?}");
         assert_eq!(batcher.get(22).await.unwrap(), 44);
         assert_eq!(*SIZES.lock().unwrap(), vec![1, 40, 1, 3, 3, 1, 1, 1, 1]);
+
+        // A lookup whose request stopped waiting (timed out, or the client left) is skipped.
+        let (open, held) = hold_a_trip(&batcher, 3).await;
+        let (reply, answer) = oneshot::channel();
+        batcher.jobs.send(Job { key: 30, reply }).unwrap();
+        drop(answer);
+        let waiting = lookups(&batcher, 31..32);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        open.send(()).unwrap();
+        assert_eq!(held.await.unwrap(), 6);
+        for task in waiting {
+            assert_eq!(task.await.unwrap().unwrap(), 62);
+        }
+        assert_eq!(SIZES.lock().unwrap()[9..], [1, 1], "the trip after the held one had only 31 in it");
     }
 }
