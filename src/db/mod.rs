@@ -1,12 +1,12 @@
-//! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations and
-//! the write-transaction helper.
+//! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, the
+//! write-transaction helper and the batched per-request lookups ([`batch`]).
 //!
-//! Rules: every query runs on the blocking pool through [`Db::run`], never on an async
-//! worker. A transaction that reads and then writes goes through [`write_transaction`], which
+//! Rules: no query runs on an async worker: queries run on the blocking pool through
+//! [`Db::run`], or, for the lookups every request makes, on the lookup threads of [`batch`]. A transaction that reads and then writes goes through [`write_transaction`], which
 //! takes the write lock first (SQLite `BEGIN IMMEDIATE`), so two such transactions never
 //! deadlock on a lock upgrade and invariants checked inside them hold.
-//! Errors: query functions return `QueryResult`; [`DbError`] adds the pool and the blocking
-//! pool; the web layer maps both into its one error type.
+//! Errors: query functions return `QueryResult`; [`DbError`] adds the pool, the blocking
+//! pool and the lookup threads; the web layer maps both into its one error type.
 
 pub mod batch;
 mod pool;
