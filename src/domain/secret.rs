@@ -24,12 +24,18 @@ pub struct Minted {
     pub last4: String,
 }
 
+/// The first `CHECK_LEN` hex digits of SHA-256 over `body`. Only the bytes shown are encoded:
+/// every API call checks a key, and `hex::encode` goes one `char` at a time.
 fn checksum(body: &str) -> String {
-    hex::encode(Sha256::digest(body.as_bytes()))[..CHECK_LEN].to_owned()
+    hex::encode(&Sha256::digest(body.as_bytes())[..CHECK_LEN / 2])
 }
 
+/// SHA-256 of a secret in lower-case hex, as stored.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    let mut out = [0u8; 64];
+    // Cannot fail: 32 bytes take exactly 64 hex digits, which are ASCII.
+    hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut out).expect("64 hex digits for 32 bytes");
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }
 
 pub fn mint(prefix: &str) -> Minted {
@@ -86,6 +92,14 @@ mod tests {
         assert_eq!(parse(TOKEN_PREFIX, &key.full), None, "a key is not a token");
         assert_eq!(parse(KEY_PREFIX, "tdk_short"), None);
         assert_eq!(parse(KEY_PREFIX, ""), None);
+    }
+
+    #[test]
+    fn the_stored_hash_and_the_checksum_are_sha256_in_lower_case_hex() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hash_secret("abc"), abc);
+        assert_eq!(checksum("abc"), abc[..CHECK_LEN]);
     }
 
     #[test]
