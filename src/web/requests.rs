@@ -1,5 +1,5 @@
 //! The requests page (`/a/{slug}/requests`, every member): the team's API requests newest
-//! first, each with who made it (a member, or "team key <name>"), filterable by member or
+//! first, each with who made it (a member, or "team key `<name>`"), filterable by member or
 //! key, with per-member and per-key counts for the last 24 hours and 7 days; and below them
 //! the latest model calls the platform's gateways reported, with their cost for the roles
 //! that may see spend.
