@@ -42,6 +42,9 @@ rss() { awk '/VmRSS|VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$PID/st
 
 echo "== measurements ($BACKEND, $SCALE, wrk -c$CONNECTIONS -d$DURATION, $(nproc) cores)"
 measure healthz /healthz "X-Bench: 1"
+# The floor under a page of that size: a static 52 KB file, no session, no database.
+HTMX="$(curl -s "$BASE/login" | grep -o '/static/htmx.min.js[^"]*' | head -n 1)"
+measure "static file of 52 KB (htmx.min.js)" "$HTMX" "X-Bench: 1"
 measure "members, 50-member team" /a/fifty/members
 measure "members page 1, 5000-member team" /a/big/members
 measure "members search" "/a/big/members?q=user%200042"
