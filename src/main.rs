@@ -15,11 +15,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// For what still uses glibc's malloc (SQLite, libpq): glibc gives each thread that allocates
-/// its own malloc arena, up to eight per core; with a
-/// worker per core plus the blocking pool's threads, the freed memory scattered over those
-/// arenas kept the server's RSS above 64 MiB under page load. Two arenas measured the same
-/// throughput (bench/run.sh). Set before any thread starts; a `MALLOC_ARENA_MAX` in the
-/// environment still wins.
+/// its own malloc arena, up to eight per core; with a worker per core plus the blocking pool's
+/// threads, the freed memory scattered over those arenas kept the server's RSS above 64 MiB
+/// under page load. Before mimalloc (above) two arenas held every allocation, and the threads
+/// waited on each other for them; the C libraries' allocations are few. Set before any thread
+/// starts; a `MALLOC_ARENA_MAX` in the environment still wins.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
