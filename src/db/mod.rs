@@ -2,7 +2,8 @@
 //! write-transaction helper and the batched per-request lookups ([`batch`]).
 //!
 //! Rules: no query runs on an async worker: queries run on the blocking pool through
-//! [`Db::run`], or, for the lookups every request makes, on the lookup threads of [`batch`]. A transaction that reads and then writes goes through [`write_transaction`], which
+//! [`Db::run`], or, for the lookups every request makes, on the lookup threads of [`batch`].
+//! A transaction that reads and then writes goes through [`write_transaction`], which
 //! takes the write lock first (SQLite `BEGIN IMMEDIATE`), so two such transactions never
 //! deadlock on a lock upgrade and invariants checked inside them hold.
 //! Errors: query functions return `QueryResult`; [`DbError`] adds the pool, the blocking
