@@ -51,7 +51,7 @@ const TEAM_PREFIX: &str = "/a/{slug}";
 /// Routes under these prefixes are registered in one scope per prefix: the router then
 /// matches the prefix once and tries only the routes inside, instead of every route's
 /// pattern in turn (each a regular expression once it has a parameter; a whoami call went
-/// through some fifty of them).
+/// through some fifty of them). A scope takes the place of its first route in the table.
 const SCOPES: [&str; 2] = [TEAM_PREFIX, "/api/v1"];
 
 /// The scope `path` is registered in, if any.
@@ -124,12 +124,17 @@ impl RouteTable {
         let declared: HashMap<(Method, &'static str), Access> =
             self.entries.iter().map(|(s, _)| ((s.method.clone(), s.path), s.access)).collect();
         cfg.app_data(web::Data::new(Declared(Arc::new(declared))));
+        // In the table's order, which is the order the router tries them in.
+        let mut scopes_done = Vec::new();
         for (spec, register) in &self.entries {
-            if scope_of(spec.path).is_none() {
+            let Some(prefix) = scope_of(spec.path) else {
                 register(cfg, spec.path);
+                continue;
+            };
+            if scopes_done.contains(&prefix) {
+                continue;
             }
-        }
-        for prefix in SCOPES {
+            scopes_done.push(prefix);
             cfg.service(web::scope(prefix).configure(|inner| {
                 for (spec, register) in &self.entries {
                     if scope_of(spec.path) == Some(prefix) {

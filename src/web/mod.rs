@@ -31,26 +31,29 @@ pub use members::cache::MembersCache;
 use crate::domain::Permission;
 use access::{Access, RouteTable};
 
-/// Every route of the site, each with the access it requires.
+/// Every route of the site, each with the access it requires, in the order the router tries
+/// them: the health probes, the API, the team pages, then the rest (a route that comes late
+/// pays for matching every one before it).
 pub fn routes() -> RouteTable {
     use crate::api::{platform, v1};
     use Access::{Api, Public, SignedIn, Team};
     let mut r = RouteTable::default();
     r.get("/healthz", Public, health::healthz)
         .get("/readyz", Public, health::readyz)
-        .get("/static/{name}", Public, assets::serve)
-        .get("/login", Public, auth::login::show)
-        .post("/login", Public, auth::login::submit)
-        .get("/signup", Public, auth::signup::show)
-        .post("/signup", Public, auth::signup::submit)
-        .post("/logout", Public, auth::logout::submit)
-        .get("/", SignedIn, home::show)
-        .get("/device", SignedIn, device::show)
-        .post("/device", SignedIn, device::decide)
-        .get("/account/tokens", SignedIn, device::tokens_page)
-        .post("/account/tokens/{token_id}/revoke", SignedIn, device::revoke)
-        .get("/teams/new", SignedIn, teams::new::show)
-        .post("/teams/new", SignedIn, teams::new::submit)
+        .get("/api/v1/openapi.json", Public, v1::openapi)
+        .get("/api/v1/whoami", Api, v1::whoami)
+        .get("/api/v1/teams", Api, v1::list_teams)
+        .post("/api/v1/device/code", Public, v1::device_code)
+        .post("/api/v1/device/token", Public, v1::device_token)
+        .post("/api/v1/auth/logout", Api, v1::logout)
+        .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
+        .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
+        .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
+        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
+        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
+        .post("/api/v1/introspect", Api, platform::introspect)
+        .post("/api/v1/usage/events", Api, platform::usage_events)
+        .post("/api/v1/billing/webhook", Api, platform::billing_webhook)
         .get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
         .get("/a/{slug}/settings", Team(Permission::ViewAdmin), accounts::settings::show)
         .post("/a/{slug}/settings/name", Team(Permission::ManageTeam), accounts::settings::rename)
@@ -87,22 +90,21 @@ pub fn routes() -> RouteTable {
             Team(Permission::ManageBilling),
             billing::cancel_invoice,
         )
+        .get("/static/{name}", Public, assets::serve)
+        .get("/login", Public, auth::login::show)
+        .post("/login", Public, auth::login::submit)
+        .get("/signup", Public, auth::signup::show)
+        .post("/signup", Public, auth::signup::submit)
+        .post("/logout", Public, auth::logout::submit)
+        .get("/", SignedIn, home::show)
+        .get("/device", SignedIn, device::show)
+        .post("/device", SignedIn, device::decide)
+        .get("/account/tokens", SignedIn, device::tokens_page)
+        .post("/account/tokens/{token_id}/revoke", SignedIn, device::revoke)
+        .get("/teams/new", SignedIn, teams::new::show)
+        .post("/teams/new", SignedIn, teams::new::submit)
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)
-        .post("/invites/{token}/decline", SignedIn, invites::decline)
-        .get("/api/v1/openapi.json", Public, v1::openapi)
-        .get("/api/v1/whoami", Api, v1::whoami)
-        .get("/api/v1/teams", Api, v1::list_teams)
-        .post("/api/v1/device/code", Public, v1::device_code)
-        .post("/api/v1/device/token", Public, v1::device_token)
-        .post("/api/v1/auth/logout", Api, v1::logout)
-        .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
-        .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
-        .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
-        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
-        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
-        .post("/api/v1/introspect", Api, platform::introspect)
-        .post("/api/v1/usage/events", Api, platform::usage_events)
-        .post("/api/v1/billing/webhook", Api, platform::billing_webhook);
+        .post("/invites/{token}/decline", SignedIn, invites::decline);
     r
 }

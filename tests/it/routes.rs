@@ -141,3 +141,24 @@ async fn a_route_registered_without_a_declared_access_is_refused() {
 
     assert_eq!(response.status(), actix_web::http::StatusCode::NOT_FOUND);
 }
+
+/// The router tries routes in the table's order (scopes included), so a route registered
+/// early could swallow the paths of one declared after it; none does.
+#[actix_web::test]
+async fn every_route_is_the_one_the_router_picks_for_its_own_path() {
+    use actix_web::{App, HttpResponse, middleware::from_fn, test};
+    let table = teamdeck::web::routes();
+    let app = test::init_service(App::new().configure(|cfg| table.configure(cfg)).wrap(from_fn(
+        |req: actix_web::dev::ServiceRequest, _: actix_web::middleware::Next<actix_web::body::BoxBody>| async move {
+            let pattern = req.match_pattern().unwrap_or_else(|| "(none)".to_owned());
+            Ok::<_, actix_web::Error>(req.into_response(HttpResponse::Ok().body(pattern)))
+        },
+    )))
+    .await;
+    for spec in table.specs() {
+        let path = concrete(spec.path, "acme", 7, 8, 9, "10");
+        let request = test::TestRequest::default().method(spec.method.clone()).uri(&path).to_request();
+        let matched = test::call_and_read_body(&app, request).await;
+        assert_eq!(std::str::from_utf8(&matched).unwrap(), spec.path, "{} {path}", spec.method);
+    }
+}
