@@ -31,11 +31,19 @@ const ASSETS: &[Asset] = &[
 static VERSIONS: LazyLock<Vec<String>> =
     LazyLock::new(|| ASSETS.iter().map(|a| hex::encode(&Sha256::digest(a.body)[..6])).collect());
 
+/// Every file's URL, in `ASSETS`' order: made once, as every page's head names them all.
+static URLS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS.iter().zip(VERSIONS.iter()).map(|(a, version)| format!("/static/{}?v={version}", a.name)).collect()
+});
+
 /// The URL of a static file, with its content hash.
-pub fn url(name: &str) -> String {
+///
+/// # Panics
+/// When there is no such file (a page naming a file that is not compiled in).
+pub fn url(name: &str) -> &'static str {
     match ASSETS.iter().position(|a| a.name == name) {
-        Some(i) => format!("/static/{name}?v={}", VERSIONS[i]),
-        None => format!("/static/{name}"),
+        Some(i) => &URLS[i],
+        None => panic!("no static file named {name}"),
     }
 }
 

@@ -10,10 +10,10 @@ use crate::service::accounts::AccountMembership;
 /// The `<head>` of every page.
 pub struct Head {
     pub title: String,
-    pub css: String,
-    pub js: String,
-    pub htmx: String,
-    pub favicon: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub htmx: &'static str,
+    pub favicon: &'static str,
 }
 
 impl Head {
@@ -130,7 +130,7 @@ impl Layout {
                     })
                     .map(|(label, path, _, _)| NavItem {
                         label,
-                        href: format!("/a/{}{}", m.account.slug, path),
+                        href: ["/a/", &m.account.slug, path].concat(),
                         current: *path == page,
                     })
                     .collect()
