@@ -102,7 +102,11 @@ impl Application {
         // the first waits on the network) halved the batches and cost 10–30 % of whoami's
         // throughput on 2 cores; it may pay when the database is on another host.
         let lookup_threads = settings.lookup_threads.unwrap_or(1);
-        let lookups = actix_web::web::Data::new(crate::service::lookups::Lookups::start(&db, lookup_threads)?);
+        let lookups = actix_web::web::Data::new(crate::service::lookups::Lookups::start(
+            &db,
+            lookup_threads,
+            crate::service::credentials::Epoch::global(),
+        )?);
         let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());
         let app_site = site.clone();
         let app_signal = signal.clone();

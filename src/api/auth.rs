@@ -77,8 +77,9 @@ impl FromRequest for ApiCaller {
             let presented = presented.trim().to_owned();
             let credential = match kind {
                 "Key" => {
-                    // Always the database: a key revoked or a team archived on any instance
-                    // stops working at once (introspection alone may answer from its cache).
+                    // From memory only while every change to keys and teams is heard (see
+                    // `service::lookups`): a key revoked or a team archived on this instance
+                    // stops working at once, on another as soon as its notification arrives.
                     let lookups = req
                         .app_data::<web::Data<Lookups>>()
                         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no lookups")))?;

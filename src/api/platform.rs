@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::domain::now_ms;
 use crate::mail::worker::OutboxSignal;
 use crate::service::billing::{self, BillingError};
-use crate::service::credentials::{CredentialCache, Introspection};
+use crate::service::credentials::{self, CredentialCache, Epoch, Introspection};
 use crate::service::usage::{self, EventIn};
 use crate::web::error::AppError;
 use crate::web::site::Site;
@@ -43,7 +43,7 @@ impl Platform {
         Self {
             service_token_hash: service_token.filter(|t| !t.is_empty()).map(|t| Sha256::digest(t.as_bytes()).into()),
             webhook_secret: webhook_secret.filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()),
-            cache: CredentialCache::new(cache_ttl, 100_000),
+            cache: CredentialCache::new(cache_ttl, 100_000, Epoch::global()),
         }
     }
 
@@ -184,18 +184,18 @@ pub async fn introspect(
     let IntrospectRequest { credential, team } = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("The body must be {{\"credential\": \"…\"}}: {e}")))?;
     let team = team.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    let cache_key = CredentialCache::key_of(&credential, team.as_deref());
+    let cache_key = credentials::cache_key(&credential, team.as_deref());
     // A gateway may reuse an answer only for what is left of its life here, so a change is
     // seen everywhere within one TTL.
     if let Some((answer, left)) = platform.cache.get(&cache_key) {
         return Ok(web::Json(response(&answer, left.as_millis().div_ceil(1000) as u64)));
     }
     let ttl = platform.cache.ttl().as_secs();
-    let epoch = CredentialCache::epoch();
+    let epoch = platform.cache.epoch();
     let answer =
         db.query(move |conn| crate::service::credentials::introspect(conn, &credential, team.as_deref())).await?;
     let answer = Arc::new(answer);
-    platform.cache.put(cache_key, epoch, answer.clone());
+    platform.cache.put_active(cache_key, epoch, answer.clone());
     Ok(web::Json(response(&answer, ttl)))
 }
 

@@ -10,6 +10,7 @@
 //! pool and the lookup threads; the web layer maps both into its one error type.
 
 pub mod batch;
+pub mod changes;
 mod pool;
 pub mod schema;
 

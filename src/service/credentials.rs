@@ -1,12 +1,14 @@
 //! What a credential is worth right now, for the platform's gateways (`POST
-//! /api/v1/introspect`), with an in-memory cache for the hot path.
+//! /api/v1/introspect`), with an in-memory cache for the hot path; and the cache of working
+//! team keys that Teamdeck's own API may answer from (see `service::lookups`).
 //!
 //! Bounds: a cached answer is used for at most the cache's TTL (`TEAMDECK_INTROSPECT_CACHE_SECONDS`,
 //! 5 s by default), and a gateway is told to keep it only for what is left of that, so a key
 //! revoked, a team archived or a member removed on another instance stops working everywhere
 //! within one TTL. On the instance that made the change introspection sees it at once: every
-//! such change calls [`changed`] after it commits, which makes every cached answer stale.
-//! Teamdeck's own API never answers from this cache.
+//! such change calls [`changed`] after it commits, which makes every cached answer stale. On
+//! PostgreSQL a change to a key or a team made anywhere (another instance, `psql`) does the
+//! same as soon as this instance hears of it (`db::changes`).
 
 use super::accounts::Account;
 use super::keys::ApiKey;
@@ -18,16 +20,36 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// A count of the changes that may have made a cached credential stale. A cached answer is
+/// served only while the count is the one read before the database was asked.
+#[derive(Clone, Default)]
+pub struct Epoch(Arc<AtomicU64>);
 
-/// A credential may have stopped working (key revoked, team archived, member removed or
-/// changed, token revoked): forget every cached answer. Call it after the change commits, so
-/// an answer cached in between cannot outlive it.
+impl Epoch {
+    /// The process's own, which [`changed`] moves.
+    pub fn global() -> Epoch {
+        static GLOBAL: LazyLock<Epoch> = LazyLock::new(Epoch::default);
+        GLOBAL.clone()
+    }
+
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Makes every answer cached under this epoch stale.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A credential may have stopped working (key revoked, team archived or renamed, member
+/// removed or changed, token revoked): forget every cached answer. Call it after the change
+/// commits, so an answer cached in between cannot outlive it.
 pub fn changed() {
-    EPOCH.fetch_add(1, Ordering::SeqCst);
+    Epoch::global().bump();
 }
 
 /// The answer to "who is this credential, may it be used now".
@@ -106,55 +128,58 @@ fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> 
     })
 }
 
-struct Entry {
-    answer: Arc<Introspection>,
+/// The cache key of a credential and the team it is used for.
+pub fn cache_key(credential: &str, team: Option<&str>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(credential.trim().as_bytes());
+    hasher.update([0]);
+    hasher.update(team.unwrap_or_default().as_bytes());
+    hasher.finalize().into()
+}
+
+struct Entry<V> {
+    answer: V,
     epoch: u64,
     expires: Instant,
 }
 
-/// Active answers, by a hash of what was presented (the secret itself is never kept).
-pub struct CredentialCache {
+/// Answers by a hash of what was presented (the secret itself is never kept): introspection
+/// answers (`Arc<Introspection>`, the default) or working team keys.
+pub struct CredentialCache<V = Arc<Introspection>> {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    epoch: Epoch,
+    entries: Mutex<HashMap<[u8; 32], Entry<V>>>,
 }
 
-impl CredentialCache {
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self { ttl, max_entries, entries: Mutex::new(HashMap::new()) }
+impl<V: Clone> CredentialCache<V> {
+    /// A cache whose answers go stale when `epoch` moves.
+    pub fn new(ttl: Duration, max_entries: usize, epoch: Epoch) -> Self {
+        Self { ttl, max_entries, epoch, entries: Mutex::new(HashMap::new()) }
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
-    /// The cache key of a credential and the team it is used for.
-    pub fn key_of(credential: &str, team: Option<&str>) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(credential.trim().as_bytes());
-        hasher.update([0]);
-        hasher.update(team.unwrap_or_default().as_bytes());
-        hasher.finalize().into()
-    }
-
     /// A fresh cached answer, if any, with how long it stays fresh.
-    pub fn get(&self, key: &[u8; 32]) -> Option<(Arc<Introspection>, Duration)> {
-        let epoch = EPOCH.load(Ordering::SeqCst);
+    pub fn get(&self, key: &[u8; 32]) -> Option<(V, Duration)> {
+        let epoch = self.epoch.current();
         let now = Instant::now();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.get(key).filter(|e| e.epoch == epoch && e.expires > now).map(|e| (e.answer.clone(), e.expires - now))
     }
 
-    /// Keeps an active answer; `epoch` is [`CredentialCache::epoch`] read before the database
-    /// was asked, so an answer that raced a change is never kept as fresh.
-    pub fn put(&self, key: [u8; 32], epoch: u64, answer: Arc<Introspection>) {
-        if self.ttl.is_zero() || !matches!(*answer, Introspection::Active(_)) {
+    /// Keeps an answer; `epoch` is [`CredentialCache::epoch`] read before the database was
+    /// asked, so an answer that raced a change is never kept as fresh.
+    pub fn put(&self, key: [u8; 32], epoch: u64, answer: V) {
+        if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.max_entries {
             let now = Instant::now();
-            let current = EPOCH.load(Ordering::SeqCst);
+            let current = self.epoch.current();
             entries.retain(|_, e| e.epoch == current && e.expires > now);
             if entries.len() >= self.max_entries {
                 entries.clear();
@@ -163,9 +188,20 @@ impl CredentialCache {
         entries.insert(key, Entry { answer, epoch, expires: Instant::now() + self.ttl });
     }
 
-    /// The current change counter, to pass to [`CredentialCache::put`].
-    pub fn epoch() -> u64 {
-        EPOCH.load(Ordering::SeqCst)
+    /// The current change count, to read before asking the database and pass to
+    /// [`CredentialCache::put`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch.current()
+    }
+}
+
+impl CredentialCache {
+    /// Keeps an introspection answer if it is active: a credential that does not work is
+    /// asked about again (it may be one about to be created).
+    pub fn put_active(&self, key: [u8; 32], epoch: u64, answer: Arc<Introspection>) {
+        if matches!(*answer, Introspection::Active(_)) {
+            self.put(key, epoch, answer);
+        }
     }
 }
 
@@ -189,15 +225,15 @@ mod tests {
 
     #[test]
     fn a_change_on_this_instance_makes_every_cached_answer_stale() {
-        let cache = CredentialCache::new(Duration::from_secs(300), 10);
-        let key = CredentialCache::key_of("Key tdk_x", None);
-        cache.put(key, CredentialCache::epoch(), grant());
+        let cache = CredentialCache::new(Duration::from_secs(300), 10, Epoch::global());
+        let key = cache_key("Key tdk_x", None);
+        cache.put(key, cache.epoch(), grant());
         let (_, left) = cache.get(&key).expect("cached");
         assert!(left <= Duration::from_secs(300) && left > Duration::from_secs(290));
         changed();
         assert!(cache.get(&key).is_none(), "stale after a change");
         // An answer read before a change and stored after it is never served.
-        let before = CredentialCache::epoch();
+        let before = cache.epoch();
         changed();
         cache.put(key, before, grant());
         assert!(cache.get(&key).is_none());
@@ -205,22 +241,22 @@ mod tests {
 
     #[test]
     fn only_active_answers_are_kept_and_never_past_their_time() {
-        let cache = CredentialCache::new(Duration::from_secs(300), 10);
-        let key = CredentialCache::key_of("Key tdk_y", Some("acme"));
-        cache.put(key, CredentialCache::epoch(), Arc::new(Introspection::Inactive("revoked")));
+        let cache = CredentialCache::new(Duration::from_secs(300), 10, Epoch::global());
+        let key = cache_key("Key tdk_y", Some("acme"));
+        cache.put_active(key, cache.epoch(), Arc::new(Introspection::Inactive("revoked")));
         assert!(cache.get(&key).is_none());
-        let off = CredentialCache::new(Duration::ZERO, 10);
-        off.put(key, CredentialCache::epoch(), grant());
+        let off = CredentialCache::new(Duration::ZERO, 10, Epoch::global());
+        off.put_active(key, off.epoch(), grant());
         assert!(off.get(&key).is_none(), "a TTL of 0 turns the cache off");
-        assert_ne!(key, CredentialCache::key_of("Key tdk_y", None), "the team is part of the key");
+        assert_ne!(key, cache_key("Key tdk_y", None), "the team is part of the key");
     }
 
     #[test]
     fn the_cache_stays_bounded() {
-        let cache = CredentialCache::new(Duration::from_secs(300), 3);
-        let epoch = CredentialCache::epoch();
+        let cache = CredentialCache::new(Duration::from_secs(300), 3, Epoch::default());
+        let epoch = cache.epoch();
         for i in 0..10 {
-            cache.put(CredentialCache::key_of(&format!("Key tdk_{i}"), None), epoch, grant());
+            cache.put(cache_key(&format!("Key tdk_{i}"), None), epoch, grant());
         }
         assert!(cache.entries.lock().unwrap().len() <= 3);
     }

@@ -75,6 +75,7 @@ pub fn create(
 }
 
 /// Renames an account; the slug (and so every URL) stays.
+/// Cached credential answers name the team, so they are forgotten.
 pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &TeamName) -> Result<(), TeamError> {
     write_transaction(conn, |conn| {
         if has_team_named(conn, actor.id, name, Some(account.id))? {
@@ -83,7 +84,9 @@ pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &
         diesel::update(accounts_t::table.find(account.id)).set(accounts_t::name.eq(name.as_str())).execute(conn)?;
         audit::record(conn, account.id, actor, Action::TeamRenamed, &account.name, name.as_str())?;
         Ok(())
-    })
+    })?;
+    super::credentials::changed();
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ mod auth;
 mod billing_pages;
 mod cli;
 mod invites;
+mod key_cache;
 mod keys;
 mod lookups;
 mod members;

@@ -1,0 +1,163 @@
+//! Working team keys are answered from memory while every change to keys and teams is heard
+//! (`service::lookups`, `db::changes`): on PostgreSQL through LISTEN/NOTIFY, so a change made
+//! by another instance or by hand stops a key quickly; on SQLite never, so it stops at once.
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::keys::create_key;
+use diesel::connection::SimpleConnection;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use teamdeck::db::changes::LISTENER_APPLICATION;
+use teamdeck::service::credentials::Epoch;
+use teamdeck::service::lookups::Lookups;
+
+async fn whoami(app: &TestApp, secret: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/whoami", app.address))
+        .header("Authorization", format!("Key {secret}"))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// Runs `sql` on the app's database from outside the app, as another process would.
+async fn outside(app: &TestApp, sql: String) {
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || db.get().unwrap().batch_execute(&sql).unwrap()).await.unwrap();
+}
+
+/// Revokes a key the way nothing in Teamdeck does: with triggers off, so no notification is
+/// sent (a change the listener cannot hear; PostgreSQL only).
+async fn revoke_unheard(app: &TestApp, secret: &str) {
+    outside(
+        app,
+        format!(
+            "BEGIN; SET LOCAL session_replication_role = replica;
+             UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'; COMMIT;",
+            public_id(secret)
+        ),
+    )
+    .await;
+}
+
+/// A key is `tdk_`, its 10-character public id, `_`, then the secret and check digits.
+fn public_id(secret: &str) -> &str {
+    &secret["tdk_".len().."tdk_".len() + 10]
+}
+
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what}: not within 5 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_by_another_process_stops_working_at_once_on_sqlite_and_within_moments_on_postgres() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let secret = create_key(&ada, &slug, "ci", "API").await;
+    for _ in 0..3 {
+        assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+    }
+    outside(&app, format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&secret))).await;
+    let revoked = Instant::now();
+    if app.sqlite_file.is_some() {
+        assert_eq!(whoami(&app, &secret).await.0, StatusCode::UNAUTHORIZED, "SQLite reads the database every time");
+    } else {
+        until("refused after the notification", async || whoami(&app, &secret).await.0 == StatusCode::UNAUTHORIZED)
+            .await;
+        assert!(revoked.elapsed() < Duration::from_secs(1), "refused within {:?}", revoked.elapsed());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_used_before_is_refused_at_once_after_it_is_deleted_or_its_team_archived_and_renames_show_at_once() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let first = create_key(&ada, &slug, "first", "API").await;
+    let second = create_key(&ada, &slug, "second", "API").await;
+    for secret in [&first, &second] {
+        for _ in 0..3 {
+            assert_eq!(whoami(&app, secret).await.0, StatusCode::OK);
+        }
+    }
+
+    let id = app.key_id(&slug, "first").await;
+    let deleted = ada.submit(&format!("/a/{slug}/keys"), &format!("/a/{slug}/keys/{id}/delete"), &[]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(whoami(&app, &first).await.0, StatusCode::UNAUTHORIZED, "deleted, refused on the next call");
+
+    let renamed =
+        ada.submit(&format!("/a/{slug}/settings"), &format!("/a/{slug}/settings/name"), &[("name", "Acme Two")]).await;
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+    let (status, body) = whoami(&app, &second).await;
+    assert_eq!((status, body["team"]["name"].as_str()), (StatusCode::OK, Some("Acme Two")), "{body}");
+
+    let archived = ada
+        .submit(&format!("/a/{slug}/settings"), &format!("/a/{slug}/settings/archive"), &[("confirm_name", "Acme Two")])
+        .await;
+    assert_eq!(archived.status(), StatusCode::SEE_OTHER);
+    assert_eq!(whoami(&app, &second).await.0, StatusCode::UNAUTHORIZED, "archived, refused on the next call");
+}
+
+/// PostgreSQL only. The lookups here count their own changes (not the process's), so what
+/// other tests change cannot empty their cache: a key revoked unheard is still answered from
+/// memory, which is what shows that memory is used at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_change() {
+    let app = spawn_app().await;
+    if app.sqlite_file.is_some() {
+        let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!lookups.keys_cached(), "SQLite cannot hear other processes' changes");
+        return;
+    }
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let [heard, unheard, lost] = [
+        create_key(&ada, &slug, "heard", "API").await,
+        create_key(&ada, &slug, "unheard", "API").await,
+        create_key(&ada, &slug, "lost", "API").await,
+    ];
+    let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
+    until("the listener is live", async || lookups.keys_cached()).await;
+    for secret in [&heard, &unheard, &lost] {
+        assert!(lookups.key(secret.clone()).await.unwrap().is_some(), "a working key");
+    }
+
+    // Unheard: still answered from memory.
+    revoke_unheard(&app, &unheard).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(lookups.key(unheard.clone()).await.unwrap().is_some(), "answered from memory");
+
+    // A notification (any change to a key or a team) makes every kept answer stale.
+    outside(&app, format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&heard))).await;
+    until("the revoked key is refused", async || lookups.key(heard.clone()).await.unwrap().is_none()).await;
+    assert!(lookups.key(unheard.clone()).await.unwrap().is_none(), "the unheard revocation is read too");
+
+    // The listener's connection is closed: no answer from memory until it listens again,
+    // and nothing kept before it listens again counts after that (it did not hear what
+    // happened meanwhile).
+    let [lost, between] = [lost, create_key(&ada, &slug, "between", "API").await];
+    assert!(lookups.key(lost.clone()).await.unwrap().is_some());
+    let closed = app
+        .count(format!(
+            "SELECT COUNT(*) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = '{LISTENER_APPLICATION}' OFFSET 0) AS l WHERE pg_terminate_backend(pid)"
+        ))
+        .await;
+    assert!(closed >= 1, "the listeners' connections were closed");
+    until("the listener notices", async || !lookups.keys_cached()).await;
+    revoke_unheard(&app, &lost).await;
+    assert!(lookups.key(lost.clone()).await.unwrap().is_none(), "read from the database while not listening");
+    assert!(lookups.key(between.clone()).await.unwrap().is_some(), "read while not listening, and kept");
+    revoke_unheard(&app, &between).await;
+    until("the listener is live again", async || lookups.keys_cached()).await;
+    assert!(lookups.key(between.clone()).await.unwrap().is_none(), "nothing kept from before it listened again");
+}
