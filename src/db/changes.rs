@@ -85,6 +85,11 @@ impl Changes {
         Ok(Self { state: Some(state) })
     }
 
+    /// False on SQLite: the listener is never live there, so nothing is worth keeping.
+    pub fn can_listen(&self) -> bool {
+        self.state.is_some()
+    }
+
     /// True while every change committed more than a few milliseconds ago has been heard.
     pub fn is_live(&self) -> bool {
         self.state.as_ref().is_some_and(|s| s.within(&s.answered, LIVE_FOR) && s.within(&s.read, READ_WITHIN))
