@@ -5,8 +5,14 @@
 //! [`CHANNEL`] when a change commits (migration `credential_changes`), whichever instance or
 //! tool made it. A thread of its own `LISTEN`s on a connection of its own and calls the
 //! callback for each one. The listener is *live* while it has proved, recently, that it
-//! would have heard a change: its connection answered a query within [`LIVE_FOR`] and its
-//! notifications were read within [`READ_WITHIN`]. A cache may answer only while it is live.
+//! would have heard a change: every [`HEARTBEAT`] it sends a notification of its own (a
+//! ping with a random payload), and it is live only while a ping sent within [`LIVE_FOR`]
+//! came back to it and it read its notifications within [`READ_WITHIN`]. A pooler that does
+//! not pass notifications on, or a connection that silently died, so never counts as live.
+//! At each connect it also checks that both triggers exist and are enabled.
+//! A cache may answer only while the listener is live: a change made elsewhere is heard a
+//! few milliseconds after its commit, and at worst (the connection silently lost) the cache
+//! stops answering within [`LIVE_FOR`].
 //!
 //! Each time the listener (re)connects it calls the callback once after `LISTEN` took
 //! effect, since changes made while it was not listening were never heard. SQLite has no way
@@ -27,17 +33,21 @@ pub const LISTENER_APPLICATION: &str = "teamdeck-changes";
 /// How often the listener reads what has arrived: the delay, on top of the network's, after
 /// which a change made elsewhere is heard.
 const POLL: Duration = Duration::from_millis(2);
-/// How often the listener's connection is asked a query, to prove it is still there (a
-/// connection that silently died would deliver nothing and report no error).
-const HEARTBEAT: Duration = Duration::from_millis(500);
-/// The listener stops being live this long after its connection last answered.
-pub const LIVE_FOR: Duration = Duration::from_secs(2);
+/// How often the listener sends itself a ping through the database.
+const HEARTBEAT: Duration = Duration::from_millis(250);
+/// The listener stops being live this long after sending the last ping that came back.
+pub const LIVE_FOR: Duration = Duration::from_secs(1);
 /// … or this long after it last read its notifications (its thread was held up).
 const READ_WITHIN: Duration = Duration::from_millis(100);
 /// The wait before connecting again after a failure.
-const RECONNECT: Duration = Duration::from_millis(250);
+const RECONNECT: Duration = Duration::from_secs(1);
+/// The triggers that notify (`migrations/postgres/…_credential_changes`).
+const TRIGGERS: [&str; 2] = ["api_keys_credentials_changed", "accounts_credentials_changed"];
+/// Pings carry this prefix (and a random number); the triggers' notifications are empty.
+const PING: &str = "ping:";
 
-/// Times are milliseconds since `started`, plus one (0: never).
+/// Times are milliseconds since `started`, plus one (0: never). `answered`: when the last
+/// ping that came back was sent; `read`: when notifications were last read.
 struct State {
     started: Instant,
     answered: AtomicU64,
@@ -97,7 +107,9 @@ impl Changes {
 }
 
 fn run(manager: &ConnectionManager, state: &Weak<State>, changed: &dyn Fn()) {
+    let mut failures = 0u32;
     while state.strong_count() > 0 {
+        let started = Instant::now();
         match listen(manager, state, changed) {
             Ok(()) => return, // no one is asking any more
             Err(e) => {
@@ -106,7 +118,11 @@ fn run(manager: &ConnectionManager, state: &Weak<State>, changed: &dyn Fn()) {
                 }
                 // Whatever happened meanwhile was not heard.
                 changed();
-                tracing::warn!(error = %e, "the listener for key and team changes lost its connection; reconnecting");
+                // One line per outage, then one a minute while it lasts.
+                failures = if started.elapsed() > RECONNECT * 2 { 0 } else { failures + 1 };
+                if failures.is_multiple_of(60) {
+                    tracing::warn!(error = %e, "the listener for key and team changes stopped; keys are read from the database until it listens again");
+                }
                 std::thread::sleep(RECONNECT);
             }
         }
@@ -116,27 +132,46 @@ fn run(manager: &ConnectionManager, state: &Weak<State>, changed: &dyn Fn()) {
 /// Listens until the last [`Changes`] is dropped (`Ok`) or the connection fails.
 fn listen(manager: &ConnectionManager, state: &Weak<State>, changed: &dyn Fn()) -> anyhow::Result<()> {
     use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
     use r2d2::ManageConnection;
     let super::DbConnection::Postgres(mut conn) = manager.connect()? else {
         anyhow::bail!("the listener needs PostgreSQL");
     };
     conn.batch_execute(&format!("SET application_name = '{LISTENER_APPLICATION}'; LISTEN {CHANNEL}"))?;
-    changed();
-    let mut heartbeat = Instant::now();
-    if let Some(state) = state.upgrade() {
-        state.answered.store(state.now(), Ordering::SeqCst);
+    let enabled: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT COUNT(*) FROM pg_trigger WHERE tgname IN ('{}', '{}') AND tgenabled <> 'D'",
+        TRIGGERS[0], TRIGGERS[1]
+    ))
+    .get_result(&mut conn)?;
+    if enabled != TRIGGERS.len() as i64 {
+        anyhow::bail!("the triggers {TRIGGERS:?} are missing or disabled");
     }
+    changed();
+    // The ping in flight: its payload and when it was sent (in the state's clock).
+    let mut ping: Option<(String, u64)> = None;
+    let mut last_sent: Option<Instant> = None;
     loop {
         let Some(state) = state.upgrade() else { return Ok(()) };
-        if heartbeat.elapsed() >= HEARTBEAT {
-            conn.batch_execute("SELECT 1")?;
-            heartbeat = Instant::now();
-            state.answered.store(state.now(), Ordering::SeqCst);
+        if last_sent.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+            let payload = format!("{PING}{:016x}", rand::random::<u64>());
+            let sent_at = state.now();
+            conn.batch_execute(&format!("SELECT pg_notify('{CHANNEL}', '{payload}')"))?;
+            // A ping that never came back is replaced: liveness runs out meanwhile.
+            ping = Some((payload, sent_at));
+            last_sent = Some(Instant::now());
         }
         let mut heard = false;
         for notification in conn.notifications_iter() {
-            notification?;
-            heard = true;
+            let notification = notification?;
+            if !notification.payload.starts_with(PING) {
+                heard = true;
+            } else if let Some((payload, sent_at)) = &ping
+                && *payload == notification.payload
+            {
+                // Everything committed before the ping was sent has been delivered by now.
+                state.answered.store(*sent_at, Ordering::SeqCst);
+                ping = None;
+            }
         }
         if heard {
             changed();

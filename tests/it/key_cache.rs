@@ -78,6 +78,18 @@ async fn a_key_revoked_by_another_process_stops_working_at_once_on_sqlite_and_wi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_used_before_is_refused_at_once_after_it_is_deleted_or_its_team_archived_and_renames_show_at_once() {
     let app = spawn_app().await;
+    if app.sqlite_file.is_none() {
+        // Only this instance's own word can make its kept answers stale here (the listener,
+        // already live, checked the triggers when it connected). Other tests' changes move
+        // the same process-wide count, so this can pass by luck but never fail by it.
+        outside(
+            &app,
+            "ALTER TABLE api_keys DISABLE TRIGGER api_keys_credentials_changed;
+                       ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed"
+                .into(),
+        )
+        .await;
+    }
     let ada = app.signed_up("Ada", "ada@example.com").await;
     let slug = ada.create_team("Acme").await;
     let first = create_key(&ada, &slug, "first", "API").await;
@@ -133,7 +145,7 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
 
     // Unheard: still answered from memory.
     revoke_unheard(&app, &unheard).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    until("the listener is live", async || lookups.keys_cached()).await;
     assert!(lookups.key(unheard.clone()).await.unwrap().is_some(), "answered from memory");
 
     // A notification (any change to a key or a team) makes every kept answer stale.
@@ -157,7 +169,27 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
     revoke_unheard(&app, &lost).await;
     assert!(lookups.key(lost.clone()).await.unwrap().is_none(), "read from the database while not listening");
     assert!(lookups.key(between.clone()).await.unwrap().is_some(), "read while not listening, and kept");
+    assert!(!lookups.keys_cached(), "still not listening (it waits a second before connecting again)");
     revoke_unheard(&app, &between).await;
     until("the listener is live again", async || lookups.keys_cached()).await;
     assert!(lookups.key(between.clone()).await.unwrap().is_none(), "nothing kept from before it listened again");
+}
+
+/// PostgreSQL only: a listener whose triggers are missing or disabled would hear nothing, so
+/// it never counts as live; it does once they are back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_triggers_the_listener_never_counts_as_live() {
+    let app = spawn_app().await;
+    if app.sqlite_file.is_some() {
+        return;
+    }
+    outside(&app, "ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed".into()).await;
+    let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < deadline {
+        assert!(!lookups.keys_cached(), "live without its triggers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    outside(&app, "ALTER TABLE accounts ENABLE TRIGGER accounts_credentials_changed".into()).await;
+    until("live once the triggers are back", async || lookups.keys_cached()).await;
 }

@@ -13,7 +13,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER api_keys_credentials_changed
-    AFTER UPDATE OF account_id, name, scope, public_id, secret_hash, last4, created_at, revoked_at OR DELETE OR TRUNCATE
+    AFTER UPDATE OF id, account_id, name, scope, public_id, secret_hash, last4, created_at, revoked_at OR DELETE OR TRUNCATE
     ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION notify_credentials_changed();
 CREATE TRIGGER accounts_credentials_changed
     AFTER UPDATE OF id, kind, slug, name, personal_owner_id, created_at, archived_at OR DELETE OR TRUNCATE
