@@ -1,9 +1,9 @@
 //! Hears the changes any process makes to keys and teams, so that what this process keeps in
 //! memory about them can be trusted no longer than it should be.
 //!
-//! On PostgreSQL, triggers on `api_keys` and `accounts` send a notification on
-//! [`CHANNEL`] when a change commits (migration `credential_changes`), whichever instance or
-//! tool made it. A thread of its own `LISTEN`s on a connection of its own and calls the
+//! On PostgreSQL, triggers on `api_keys`, `accounts`, `memberships`, `login_tokens` and
+//! `users` send a notification on [`CHANNEL`] when a change commits (migrations
+//! `credential_changes` and `member_changes`), whichever instance or tool made it. A thread of its own `LISTEN`s on a connection of its own and calls the
 //! callback for each one. The listener is *live* while it has proved, recently, that it
 //! would have heard a change: every [`HEARTBEAT`] it sends a notification of its own (a
 //! ping with a random payload), and it is live only while a ping sent within [`LIVE_FOR`]
@@ -42,8 +42,14 @@ pub const LIVE_FOR: Duration = Duration::from_secs(1);
 const READ_WITHIN: Duration = Duration::from_millis(100);
 /// The wait before connecting again after a failure.
 const RECONNECT: Duration = Duration::from_secs(1);
-/// The triggers that notify (`migrations/postgres/…_credential_changes`).
-const TRIGGERS: [&str; 2] = ["api_keys_credentials_changed", "accounts_credentials_changed"];
+/// The triggers that notify (`migrations/postgres/…_credential_changes`, `…_member_changes`).
+const TRIGGERS: [&str; 5] = [
+    "api_keys_credentials_changed",
+    "accounts_credentials_changed",
+    "memberships_credentials_changed",
+    "login_tokens_credentials_changed",
+    "users_credentials_changed",
+];
 /// Pings carry this prefix (and a random number); the triggers' notifications are empty.
 const PING: &str = "ping:";
 
@@ -139,9 +145,9 @@ fn listen(manager: &ConnectionManager, state: &Weak<State>, changed: &dyn Fn()) 
         anyhow::bail!("the listener needs PostgreSQL");
     };
     conn.batch_execute(&format!("SET application_name = '{LISTENER_APPLICATION}'; LISTEN {CHANNEL}"))?;
+    let names = TRIGGERS.map(|name| format!("'{name}'")).join(", ");
     let enabled: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "SELECT COUNT(*) FROM pg_trigger WHERE tgname IN ('{}', '{}') AND tgenabled <> 'D'",
-        TRIGGERS[0], TRIGGERS[1]
+        "SELECT COUNT(*) FROM pg_trigger WHERE tgname IN ({names}) AND tgenabled <> 'D'"
     ))
     .get_result(&mut conn)?;
     if enabled != TRIGGERS.len() as i64 {

@@ -7,8 +7,9 @@
 //! revoked, a team archived or a member removed on another instance stops working everywhere
 //! within one TTL. On the instance that made the change introspection sees it at once: every
 //! such change calls [`changed`] after it commits, which makes every cached answer stale. On
-//! PostgreSQL a change to a key or a team made anywhere (another instance, `psql`) does the
-//! same as soon as this instance hears of it (`db::changes`).
+//! PostgreSQL a change made anywhere (another instance, `psql`) to a key, a team, a
+//! membership, a login token or a user does the same as soon as this instance hears of it
+//! (`db::changes`, within about 10 ms while its listener is live).
 
 use super::accounts::Account;
 use super::keys::ApiKey;
