@@ -79,11 +79,13 @@ pub async fn show(token: web::Path<String>, session: Session, db: web::Data<Db>)
         return page_with_status(StatusCode::NOT_FOUND, &page);
     };
     let inv = &view.invitation;
+    // Archived before cancelled: archiving cancels the pending invites, and "ask for a new
+    // one" would send the person to a team that can no longer invite anyone.
     let state = match inv.state.as_str() {
-        "cancelled" => State::Cancelled,
         "accepted" => State::Used,
         "declined" => State::Declined,
         _ if view.account.is_archived() => State::Archived,
+        "cancelled" => State::Cancelled,
         _ if inv.is_expired(now_ms()) => State::Expired,
         _ => match &me {
             None => State::SignIn,

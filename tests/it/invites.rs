@@ -63,6 +63,8 @@ async fn an_invited_person_gets_an_email_signs_up_from_its_link_and_lands_in_the
     assert_eq!(location(&response), format!("/a/{slug}"), "straight into the team");
     let team_page = bob.page(&format!("/a/{slug}"), StatusCode::OK).await;
     assert!(team_page.contains("You joined Acme as Developer."));
+    assert!(team_page.contains("Welcome to Teamdeck, Bob."), "{team_page}");
+    assert!(!team_page.contains("This is your personal account"), "not told to make a team of their own");
     assert!(team_page.contains("<span class=\"badge badge--developer\">Developer</span>"));
     let members_page = ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await;
     assert!(members_page.contains("<td>Bob@Example.com</td>") && members_page.contains("No pending invitations."));

@@ -300,7 +300,7 @@ async fn a_bulk_confirmation_over_the_daily_cap_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_archived_group() {
-    let (app, _mail) = spawn_app_with_mail(|_| {}).await;
+    let (app, mail) = spawn_app_with_mail(|_| {}).await;
     let (ada, slug) = team_with(&app, &[]).await;
     ada.submit(
         &format!("/a/{slug}/members"),
@@ -308,6 +308,7 @@ async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_arch
         &[("email", "x@example.com"), ("role", "developer")],
     )
     .await;
+    let link = mail.wait_for(1).await[0].invite_link();
     let settings = format!("/a/{slug}/settings");
 
     let wrong = ada.submit(&settings, &format!("/a/{slug}/settings/archive"), &[("confirm_name", "acme")]).await;
@@ -318,8 +319,17 @@ async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_arch
     assert_eq!(location(&archived), format!("/a/{slug}"));
     let page = ada.page(&format!("/a/{slug}"), StatusCode::OK).await;
     assert!(page.contains("Acme is archived. Its pages are read-only."));
+    assert!(page.contains("✓ You can view API keys.") && page.contains("✓ You can view billing."), "{page}");
+    for refused in ["create or delete API keys", "invite members", "change the team&#39;s settings"] {
+        assert!(page.contains(&format!("✕ You cannot {refused}.")), "an archived team: {refused}: {page}");
+    }
     assert!(page.contains("<div class=\"menu__heading\">Archived</div>"));
     assert_eq!(app.pending_count(&slug).await, 0, "pending invites cancelled");
+    let opened = app.browser().get(&crate::helpers::path_of(&link)).await;
+    assert_eq!(opened.status(), StatusCode::GONE);
+    let opened = opened.text().await.unwrap();
+    assert!(opened.contains("Acme is archived"), "not \"ask for a new one\": {opened}");
+    assert!(!opened.contains("cancelled"), "{opened}");
     let invite = ada
         .submit(
             &format!("/a/{slug}/members"),

@@ -46,7 +46,11 @@ pub async fn show(auth: Authorized<need::ViewTeam>) -> Result<HttpResponse, AppE
         role_label: auth.role.label(),
         role_class: role_class(auth.role),
         created: When::from_ms(account.created_at),
-        abilities: SPELLED_OUT.iter().map(|p| (p.describe(), auth.role.allows(*p))).collect(),
+        // An archived team is read-only whatever the role: what would change it is refused.
+        abilities: SPELLED_OUT
+            .iter()
+            .map(|p| (p.describe(), auth.role.allows(*p) && !(account.is_archived() && p.changes_team())))
+            .collect(),
     };
     page_with_status(StatusCode::OK, &page)
 }

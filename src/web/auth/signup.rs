@@ -132,6 +132,19 @@ pub async fn submit(
     match result {
         Ok(signed_up) => {
             session::sign_in(&session, signed_up.user.id);
+            tracing::info!(user_id = signed_up.user.id, "signed up");
+            // Signed up from an invite: accept it at once and land in the team (welcomed to
+            // it, not told to create a team of their own).
+            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.contains('/'))
+                && let Ok((slug, message)) =
+                    crate::web::invites::accept_for(&db_for_invite, &signed_up.user, token.to_owned()).await?
+            {
+                session::remember_account(&session, &slug);
+                let welcome = format!("Welcome to Teamdeck, {}.", person.as_str());
+                session::push_flash(&session, Flash::success(welcome));
+                session::push_flash(&session, Flash::success(message));
+                return Ok(see_other(&format!("/a/{slug}")));
+            }
             session::push_flash(
                 &session,
                 Flash::success(format!(
@@ -139,16 +152,6 @@ pub async fn submit(
                     person.as_str()
                 )),
             );
-            tracing::info!(user_id = signed_up.user.id, "signed up");
-            // Signed up from an invite: accept it at once and land in the team.
-            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.contains('/'))
-                && let Ok((slug, message)) =
-                    crate::web::invites::accept_for(&db_for_invite, &signed_up.user, token.to_owned()).await?
-            {
-                session::remember_account(&session, &slug);
-                session::push_flash(&session, Flash::success(message));
-                return Ok(see_other(&format!("/a/{slug}")));
-            }
             let home = format!("/a/{}", signed_up.personal_slug);
             Ok(see_other(if next.is_empty() { &home } else { &next }))
         }

@@ -78,7 +78,8 @@ impl std::fmt::Display for PeriodError {
 }
 
 fn not_a_date(field: &str, typed: &str) -> String {
-    format!("“{typed}” is not a {field} date: write it as YYYY-MM-DD, such as 2026-11-01.")
+    let article = if field.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("“{typed}” is not {article} {field} date: write it as YYYY-MM-DD, such as 2026-11-01.")
 }
 
 impl Period {
@@ -224,6 +225,8 @@ mod tests {
     fn wrong_periods_say_what_was_typed_and_on_which_field() {
         let e = Period::parse(Some("2026-11-31"), None, TODAY).unwrap_err();
         assert!(e.from.unwrap().contains("“2026-11-31” is not a start date"));
+        let e = Period::parse(Some("2026-11-01"), Some("soon"), TODAY).unwrap_err();
+        assert!(e.to.unwrap().contains("“soon” is not an end date"), "an end, not a end");
         let e = Period::parse(Some("soon"), Some("later"), TODAY).unwrap_err();
         assert!(e.from.is_some() && e.to.unwrap().contains("“later”"));
         let e = Period::parse(Some("2026-11-20"), Some("2026-11-05"), TODAY).unwrap_err();
