@@ -150,14 +150,13 @@ flow('bulk CSV invite: upload, preview every row, send the valid one, summary', 
   assert.equal(await status(eve.email.toUpperCase()), 'Duplicate in file');
   await checkPage(page, 'bulk-preview');
 
-  await app.navigates(page, `${teamPath}/members/bulk/confirm`, () => page.getByRole('button', { name: 'Send 1 invite', exact: true }).click());
-  assert.equal(await app.heading(page).innerText(), 'Invites sent');
-  await page.getByText('1 sent, 0 sent again, 0 skipped', { exact: false }).waitFor();
+  // Confirming posts, then redirects to the members page with a summary (a reload sends nothing again).
+  await app.navigates(page, `${teamPath}/members`, () => page.getByRole('button', { name: 'Send 1 invite', exact: true }).click());
+  await page.getByRole('status').filter({ hasText: 'Bulk invite done: 1 sent, 0 sent again, 0 skipped' }).waitFor();
   await checkPage(page, 'bulk-result');
 
   // The invite is pending and its email is in the outbox.
   await app.readInviteEmail(server, eve.email);
-  await app.navigates(page, `${teamPath}/members`, () => page.getByRole('link', { name: 'Back to members' }).click());
   await page.getByRole('region', { name: 'Pending invitations' }).getByRole('row').filter({ hasText: eve.email }).waitFor();
 });
 

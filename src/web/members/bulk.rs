@@ -1,10 +1,9 @@
 //! Bulk invites from a CSV: upload → a preview of every row with its status (nothing
-//! written yet) → confirm, which sends the valid rows in one transaction (all or none) →
-//! a summary. The preview carries the rows in hidden fields, so nothing is kept between
+//! written yet) → confirm, which sends the valid rows in one transaction (all or none) and
+//! redirects to the members page with a summary (so reloading it sends nothing again). The preview carries the rows in hidden fields, so nothing is kept between
 //! the steps and everything is checked again at confirmation.
 
-use super::invites::describe;
-use crate::auth::session;
+use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::invite_csv::{self, CsvRow, RowCheck};
 use crate::domain::{EmailAddress, Role};
@@ -14,7 +13,7 @@ use crate::service::members;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
-use crate::web::render::page_with_status;
+use crate::web::render::{page_with_status, see_other};
 use crate::web::site::Site;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -50,17 +49,6 @@ struct PreviewPage {
     csrf: String,
     rows: Vec<PreviewRow>,
     sendable: usize,
-}
-
-#[derive(Template)]
-#[template(path = "members/bulk_result.html")]
-struct ResultPage {
-    layout: Layout,
-    base: String,
-    lines: Vec<String>,
-    sent: usize,
-    resent: usize,
-    skipped: usize,
 }
 
 fn upload_page(auth: &Authorized<need::ManageInvites>, error: Option<String>) -> UploadPage {
@@ -207,13 +195,12 @@ pub async fn confirm(
     };
     outbox.wake();
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    let page = ResultPage {
-        layout: Layout::for_account(&auth, "Bulk invite: done", "/members"),
-        base: auth.base_path(),
-        sent: count(|o| matches!(o, Outcome::Sent { .. })),
-        resent: count(|o| matches!(o, Outcome::Resent { .. })),
-        skipped: count(|o| matches!(o, Outcome::AlreadyMember { .. })),
-        lines: outcomes.iter().map(|o| describe(o, &auth.account.name)).collect(),
-    };
-    page_with_status(StatusCode::OK, &page)
+    let summary = format!(
+        "Bulk invite done: {} sent, {} sent again, {} skipped (already members).",
+        count(|o| matches!(o, Outcome::Sent { .. })),
+        count(|o| matches!(o, Outcome::Resent { .. })),
+        count(|o| matches!(o, Outcome::AlreadyMember { .. })),
+    );
+    session::push_flash(&auth.signed_in.session, Flash::success(summary));
+    Ok(see_other(&format!("{}/members#invites", auth.base_path())))
 }
