@@ -58,9 +58,45 @@ Authenticate with `Authorization: Key <team key>` (calls are attributed to the t
         super::platform::RejectedOut,
         super::platform::WebhookEvent,
         super::platform::WebhookOutcome
-    ))
+    )),
+    modifiers(&SecuritySchemes),
+    security(("team_key" = []), ("login_token" = []))
 )]
 pub struct ApiDoc;
+
+/// The ways to authenticate, named by every operation's `security` (one of them each): a
+/// team key, a member's login token, or (the platform's endpoints) the service token.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build(),
+            )
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "team_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Key <team key>`: the call acts for the key's team and is attributed to the team.",
+            ))),
+        );
+        components.add_security_scheme(
+            "login_token",
+            bearer(
+                "`Bearer <login token>` (from `teamdeck auth login`): the call is attributed to the member; \
+                 name the team with the `X-Teamdeck-Team` header or in the path.",
+            ),
+        );
+        components.add_security_scheme(
+            "service_token",
+            bearer("`Bearer <service token>`: the platform's own services (`TEAMDECK_SERVICE_TOKEN`)."),
+        );
+    }
+}
 
 /// Every error: a stable code and words for people.
 #[derive(Serialize, ToSchema)]
@@ -127,7 +163,9 @@ fn team_ref(t: &TeamAccess) -> TeamRef {
 }
 
 /// Who is calling, for which team, and how they authenticated.
-#[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/whoami",
+    params(("X-Teamdeck-Team" = Option<String>, Header, description = "With a login token: the team to act for (its slug).")),
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, AppError> {
     let team = match (&caller.credential, caller.chosen_team()) {
         (Credential::LoginToken { .. }, None) => None,
@@ -210,7 +248,8 @@ pub struct DeviceCode {
 
 /// Starts a CLI login: show `user_code` and `verification_uri` to the person, then poll
 /// `device/token` every `interval` seconds.
-#[utoipa::path(post, path = "/api/v1/device/code", request_body = DeviceCodeRequest, responses((status = 200, body = DeviceCode)))]
+#[utoipa::path(post, path = "/api/v1/device/code", request_body = DeviceCodeRequest, security(()),
+    responses((status = 200, body = DeviceCode)))]
 pub async fn device_code(
     body: web::Json<DeviceCodeRequest>,
     db: web::Data<Db>,
@@ -244,7 +283,7 @@ pub struct AccessToken {
 
 /// The CLI's poll. 400 with code `authorization_pending` until the person confirms;
 /// `access_denied` or `expired_token` end the login.
-#[utoipa::path(post, path = "/api/v1/device/token", request_body = DeviceTokenRequest,
+#[utoipa::path(post, path = "/api/v1/device/token", request_body = DeviceTokenRequest, security(()),
     responses((status = 200, body = AccessToken), (status = 400, body = ErrorBody)))]
 pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let code = body.into_inner().device_code;
@@ -262,7 +301,8 @@ pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>
 }
 
 /// Revokes the login token the call is made with (the CLI's `auth logout`).
-#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", security(("login_token" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(caller: ApiCaller) -> Result<HttpResponse, AppError> {
     let Credential::LoginToken { token, user } = &caller.credential else {
         return Err(AppError::BadRequest(

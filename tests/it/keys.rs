@@ -183,6 +183,21 @@ async fn the_openapi_document_describes_the_api() {
     for path in ["/api/v1/whoami", "/api/v1/teams/{slug}/keys", "/api/v1/teams/{slug}/requests"] {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
+    // How to authenticate: a team key or a login token, and the header that names the team.
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["team_key"]["type"], "apiKey", "{schemes}");
+    assert_eq!((&schemes["team_key"]["in"], &schemes["team_key"]["name"]), (&"header".into(), &"Authorization".into()));
+    assert_eq!(
+        (&schemes["login_token"]["type"], &schemes["login_token"]["scheme"]),
+        (&"http".into(), &"bearer".into())
+    );
+    assert_eq!(doc["security"], serde_json::json!([{ "team_key": [] }, { "login_token": [] }]));
+    let whoami = &doc["paths"]["/api/v1/whoami"]["get"];
+    let team = whoami["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "X-Teamdeck-Team");
+    assert_eq!(team.map(|p| &p["in"]), Some(&"header".into()), "{whoami}");
+    assert_eq!(doc["paths"]["/api/v1/device/code"]["post"]["security"], serde_json::json!([{}]), "no credential yet");
+    assert_eq!(doc["paths"]["/api/v1/auth/logout"]["post"]["security"], serde_json::json!([{ "login_token": [] }]));
+    assert_eq!(doc["paths"]["/api/v1/introspect"]["post"]["security"], serde_json::json!([{ "service_token": [] }]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
