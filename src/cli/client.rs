@@ -217,7 +217,15 @@ pub fn whoami(arg: &ServerArg) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);
     let cred = credential(&saved, arg.server.as_deref())?;
-    let me = json_of(call("GET", &format!("{server}/api/v1/whoami"), &cred, saved.team.as_deref()).call())?;
+    let url = format!("{server}/api/v1/whoami");
+    // A saved team the member is no longer in (removed, or the team gone): still say who is
+    // signed in, and what to do about the team.
+    let (me, lost_team) = match call("GET", &url, &cred, saved.team.as_deref()).call() {
+        Err(ureq::Error::Status(404, _)) if !cred.is_key && saved.team.is_some() => {
+            (json_of(call("GET", &url, &cred, None).call())?, saved.team.clone())
+        }
+        answered => (json_of(answered)?, None),
+    };
     println!("Server:      {server}");
     println!("Credential:  {} (from {})", if cred.is_key { "team key" } else { "login token" }, cred.source);
     if let Some(user) = me["user"].as_object() {
@@ -236,6 +244,9 @@ pub fn whoami(arg: &ServerArg) -> anyhow::Result<()> {
         );
     }
     match me["team"].as_object() {
+        _ if let Some(slug) = &lost_team => println!(
+            "Team:        {slug}: you are not a member of it (any more). `teamdeck teams list` shows your teams; `teamdeck teams set SLUG` picks one"
+        ),
         Some(team) => println!(
             "Team:        {} ({}){}",
             team["name"].as_str().unwrap_or_default(),

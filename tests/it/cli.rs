@@ -167,6 +167,12 @@ async fn a_login_token_is_attributed_to_the_member_and_refused_once_they_leave_t
     app.add_member(&slug, "bob@example.com", Role::Developer).await;
     let config = tempfile::tempdir().unwrap();
     assert!(login(&app, config.path(), &bob, true).await.0);
+    let (ok, set) = output({
+        let mut c = teamdeck(config.path());
+        c.args(["teams", "set", &slug]);
+        c
+    });
+    assert!(ok, "{set}");
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(config.path().join("credentials.json")).unwrap()).unwrap();
     let bearer = format!("Bearer {}", saved["token"].as_str().unwrap());
@@ -198,6 +204,16 @@ async fn a_login_token_is_attributed_to_the_member_and_refused_once_they_leave_t
         .await
         .unwrap();
     assert_eq!(after.status(), StatusCode::NOT_FOUND, "removed: the team no longer exists for the token");
+
+    // The CLI still says who is signed in, and what to do about the team it had saved.
+    let (ok, me) = output({
+        let mut c = teamdeck(config.path());
+        c.arg("whoami");
+        c
+    });
+    assert!(ok, "{me}");
+    assert!(me.contains("Signed in:   Bob <bob@example.com>"), "{me}");
+    assert!(me.contains(&format!("Team:        {slug}: you are not a member of it (any more)")), "{me}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
