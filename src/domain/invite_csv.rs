@@ -69,7 +69,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
         }
         let email = record.get(email_col).unwrap_or_default().to_owned();
         let role = record.get(role_col).unwrap_or_default().to_owned();
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(index + 2);
+        // The line the record starts on, counted from its byte offset: the reader's own line
+        // count is off for CRLF files (what Excel on Windows saves), where a record's offset
+        // is also that of the line break before it.
+        let line = record
+            .position()
+            .map(|p| {
+                let bytes = text.as_bytes();
+                let from = (p.byte() as usize).min(bytes.len());
+                let start = from + bytes[from..].iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+                bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1
+            })
+            .unwrap_or(index + 2);
         let check = match (EmailAddress::parse(&email), role.parse::<Role>()) {
             (Err(e), _) => RowCheck::InvalidEmail(e.to_string()),
             (Ok(_), Err(_)) => RowCheck::UnknownRole,
@@ -125,6 +136,10 @@ mod tests {
             vec![("alice@company.com".to_owned(), Role::Admin), ("bob@company.com".to_owned(), Role::Billing)]
         );
         assert_eq!(rows[0].email, "Alice@Company.com", "shown as typed");
+        let lines: Vec<usize> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3], "CRLF lines are numbered as an editor shows them");
+        let quoted = parse(b"email,role\r\n\"a\r\nb\",admin\r\n\r\nx@y.io,developer\r\n").unwrap();
+        assert_eq!(quoted.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 5], "a field over two lines; a blank line");
     }
 
     #[test]
