@@ -142,6 +142,36 @@ async fn an_invite_link_is_bound_to_its_address_and_says_when_it_is_cancelled_or
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_with_an_account_signs_in_from_the_invite_link_and_lands_in_the_team() {
+    let (app, mail) = spawn_app_with_mail(|_| {}).await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let members = format!("/a/{slug}/members");
+    drop(app.signed_up("Bob", "bob@example.com").await);
+    drop(app.signed_up("Eve", "eve@example.com").await);
+    ada.submit(&members, &format!("/a/{slug}/invites"), &[("email", "Bob@example.com"), ("role", "billing")]).await;
+    let link = path_of(&mail.wait_for(1).await[0].invite_link());
+
+    // Signed in as someone else from the link: back on the invite page, which says so.
+    let eve = app.browser();
+    let page = eve.page(&link, StatusCode::OK).await;
+    let sign_in = format!("/login?next={link}");
+    assert!(page.contains(&sign_in), "a sign-in link that comes back: {page}");
+    let wrong =
+        eve.submit(&sign_in, "/login", &[("email", "eve@example.com"), ("password", PASSWORD), ("next", &link)]).await;
+    assert_eq!(location(&wrong), link);
+    assert_eq!(app.pending_count(&slug).await, 1, "still pending");
+
+    let bob = app.browser();
+    let signed_in =
+        bob.submit(&sign_in, "/login", &[("email", "bob@example.com"), ("password", PASSWORD), ("next", &link)]).await;
+    assert_eq!(location(&signed_in), format!("/a/{slug}"), "straight into the team");
+    let team_page = bob.page(&format!("/a/{slug}"), StatusCode::OK).await;
+    assert!(team_page.contains("You joined Acme as Billing."), "{team_page}");
+    assert_eq!(app.pending_count(&slug).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_hash_of_the_invite_token_is_stored() {
     let (app, mail) = spawn_app_with_mail(|_| {}).await;
     let ada = app.signed_up("Ada", "ada@example.com").await;

@@ -108,6 +108,17 @@ pub async fn submit(
             let user_id = user_id.ok_or_else(|| AppError::internal(anyhow::anyhow!("verified without a user")))?;
             session::sign_in(&session, user_id);
             tracing::info!(user_id, "signed in");
+            // Signed in from an invite for this address: accept it and land in the team, as
+            // signing up from it does. Any other case (another address, expired…) goes back
+            // to the invite page, which says what is wrong.
+            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.is_empty() && !t.contains('/'))
+                && let Some(user) = db.query(move |conn| users::find(conn, user_id)).await?
+                && let Ok((slug, message)) = crate::web::invites::accept_for(&db, &user, token.to_owned()).await?
+            {
+                session::remember_account(&session, &slug);
+                session::push_flash(&session, session::Flash::success(message));
+                return Ok(see_other(&format!("/a/{slug}")));
+            }
             Ok(see_other(if next.is_empty() { "/" } else { &next }))
         }
         Ok((false, _)) => {
