@@ -252,7 +252,7 @@ async function animationsDone(locator) {
 /** The "Scope" dropdown's options, as a person reads them. */
 const KEY_SCOPES = {
   API: 'API: call models, run workloads',
-  ADMIN: 'ADMIN: also deploy apps and manage the team',
+  ADMIN: 'ADMIN: also deploy apps and manage through the API',
 };
 
 /** The dialog that shows a new key once. */
