@@ -18,6 +18,11 @@ async fn creating_a_team_makes_the_creator_its_admin_and_switches_to_it() {
     assert!(page.contains("<span class=\"switcher__name\">Acme Research</span>"), "the switcher shows the team");
     assert!(page.contains("<dt>Your role</dt><dd><span class=\"badge badge--admin\">Admin</span>"));
     assert_eq!(location(&ada.get("/").await), "/a/acme-research", "/ goes to the team used last");
+    // A page of no account (creating another team, tokens) shows that team in the switcher.
+    for page in ["/teams/new", "/account/tokens"] {
+        let html = ada.page(page, StatusCode::OK).await;
+        assert!(html.contains("<span class=\"switcher__name\">Acme Research</span>"), "{page}: {html}");
+    }
 }
 
 #[tokio::test]
