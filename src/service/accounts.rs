@@ -60,6 +60,14 @@ pub fn sort_name(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// Whether the account is archived now, read inside a write transaction: the check made when
+/// the request arrived may be stale by then (an archive committed meanwhile). On SQLite the
+/// transaction holds the write lock, so the answer holds until it ends.
+pub fn archived_now(conn: &mut DbConnection, account_id: i64) -> QueryResult<bool> {
+    let archived: Option<i64> = accounts::table.find(account_id).select(accounts::archived_at).first(conn)?;
+    Ok(archived.is_some())
+}
+
 /// How many changes the account's members page has seen (see the `members_version` migration).
 pub fn members_version(conn: &mut DbConnection, account_id: i64) -> QueryResult<i64> {
     accounts::table.find(account_id).select(accounts::members_version).first(conn)

@@ -118,12 +118,19 @@ fn new_token() -> (String, String) {
 }
 
 /// Gives a pending invitation a new token (the previous link stops working) and returns it,
-/// for the email about to be sent; `None` when the invitation is no longer pending.
+/// for the email about to be sent; `None` when the invitation is no longer pending, or its
+/// team is archived (an invitation that raced the archive is never sent).
 pub fn mint_token(conn: &mut DbConnection, invitation_id: i64) -> QueryResult<Option<String>> {
     let (token, hash) = new_token();
-    let updated = diesel::update(invitations::table.find(invitation_id).filter(invitations::state.eq(Pending)))
-        .set(invitations::token_hash.eq(hash))
-        .execute(conn)?;
+    let open_teams = accounts_t::table.filter(accounts_t::archived_at.is_null()).select(accounts_t::id);
+    let updated = diesel::update(
+        invitations::table
+            .find(invitation_id)
+            .filter(invitations::state.eq(Pending))
+            .filter(invitations::account_id.eq_any(open_teams)),
+    )
+    .set(invitations::token_hash.eq(hash))
+    .execute(conn)?;
     Ok((updated == 1).then_some(token))
 }
 

@@ -116,6 +116,8 @@ pub enum MemberError {
     LastAdminLeaving,
     #[error("That person is not a member of this team.")]
     NotAMember,
+    #[error("This team is archived: its members can no longer change.")]
+    Archived,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -148,6 +150,9 @@ pub fn change_role(
     new: Role,
 ) -> Result<RoleChange, MemberError> {
     let changed = write_transaction(conn, |conn| {
+        if super::accounts::archived_now(conn, account_id)? {
+            return Err(MemberError::Archived);
+        }
         let admins = lock_admins(conn, account_id)?;
         let mut member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
         let old = member.role();
@@ -178,6 +183,9 @@ pub fn change_role(
 
 pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: i64) -> Result<Member, MemberError> {
     let removed = write_transaction(conn, |conn| {
+        if super::accounts::archived_now(conn, account_id)? {
+            return Err(MemberError::Archived);
+        }
         let admins = lock_admins(conn, account_id)?;
         let member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
         if admins == [user_id] {

@@ -12,6 +12,8 @@ use diesel::prelude::*;
 pub enum TeamError {
     #[error("You already belong to a team named “{0}”. Choose another name.")]
     DuplicateName(String),
+    #[error("This team is archived: its settings can no longer change.")]
+    Archived,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -78,6 +80,9 @@ pub fn create(
 /// Cached credential answers name the team, so they are forgotten.
 pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &TeamName) -> Result<(), TeamError> {
     write_transaction(conn, |conn| {
+        if super::accounts::archived_now(conn, account.id)? {
+            return Err(TeamError::Archived);
+        }
         if has_team_named(conn, actor.id, name, Some(account.id))? {
             return Err(TeamError::DuplicateName(name.to_string()));
         }

@@ -173,6 +173,34 @@ async fn someone_with_an_account_signs_in_from_the_invite_link_and_lands_in_the_
     assert_eq!(app.pending_count(&slug).await, 0);
 }
 
+/// What an invitation that raced the archive (written after the archive cancelled the
+/// pending ones) would look like: it gets no link, so no email goes out for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_link_is_minted_for_an_invitation_of_an_archived_team() {
+    let (app, _mail) = spawn_app_with_mail(|_| {}).await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    ada.submit(
+        &format!("/a/{slug}/members"),
+        &format!("/a/{slug}/invites"),
+        &[("email", "x@example.com"), ("role", "developer")],
+    )
+    .await;
+    let id = app.pending_invitation_id(&slug, "x@example.com").await;
+    let db = app.db.clone();
+    let (open, archived) = tokio::task::spawn_blocking(move || {
+        use diesel::connection::SimpleConnection;
+        let conn = &mut db.get().unwrap();
+        let open = teamdeck::service::invitations::mint_token(conn, id).unwrap();
+        conn.batch_execute(&format!("UPDATE accounts SET archived_at = 1 WHERE slug = '{slug}'")).unwrap();
+        (open, teamdeck::service::invitations::mint_token(conn, id).unwrap())
+    })
+    .await
+    .unwrap();
+    assert!(open.is_some(), "a pending invitation of an open team gets a link");
+    assert_eq!(archived, None, "still pending, but its team is archived");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_hash_of_the_invite_token_is_stored() {
     let (app, mail) = spawn_app_with_mail(|_| {}).await;

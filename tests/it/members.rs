@@ -349,6 +349,49 @@ async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_arch
     assert!(audit.contains("archived the team"), "who archived it stays visible: {audit}");
 }
 
+/// A request checked before the archive committed, whose transaction runs after it: the
+/// change is refused inside the transaction (the read there is what counts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_or_name_change_checked_before_an_archive_is_refused_after_it() {
+    use teamdeck::service::{accounts, audit::Actor, members, teams};
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    let (ada_id, bob_id) = (app.user_id("ada@example.com").await, app.user_id("bob@example.com").await);
+    let db = app.db.clone();
+    let seen_before = tokio::task::spawn_blocking(move || {
+        let found = accounts::accounts_of(&mut db.get().unwrap(), ada_id).unwrap();
+        found.into_iter().find(|m| m.account.slug == slug).unwrap().account
+    })
+    .await
+    .unwrap();
+    let archived = ada
+        .submit(
+            &format!("/a/{}/settings", seen_before.slug),
+            &format!("/a/{}/settings/archive", seen_before.slug),
+            &[("confirm_name", "Acme")],
+        )
+        .await;
+    assert_eq!(archived.status(), StatusCode::SEE_OTHER);
+
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let conn = &mut db.get().unwrap();
+        let actor = Actor { id: ada_id, name: "Ada".into() };
+        let id = seen_before.id;
+        let role = members::change_role(conn, id, &actor, bob_id, Role::Admin);
+        assert!(matches!(role, Err(members::MemberError::Archived)), "{role:?}");
+        let removed = members::remove(conn, id, &actor, bob_id);
+        assert!(matches!(removed, Err(members::MemberError::Archived)), "{removed:?}");
+        let name = teamdeck::domain::TeamName::parse("Renamed").unwrap();
+        let renamed = teams::rename(conn, &seen_before, &actor, &name);
+        assert!(matches!(renamed, Err(teams::TeamError::Archived)), "{renamed:?}");
+        let bob = members::find(conn, id, bob_id).unwrap().expect("still a member");
+        assert_eq!(bob.role(), Role::Developer, "unchanged");
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_personal_account_cannot_be_archived_or_take_members() {
     let app = spawn_app().await;

@@ -73,6 +73,7 @@ pub async fn rename(
         Err(e @ TeamError::DuplicateName(_)) => {
             page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&auth, typed, Some(e.to_string())))
         }
+        Err(e @ TeamError::Archived) => Err(AppError::Forbidden(e.to_string())),
         Err(TeamError::Db(e)) => Err(AppError::internal(e)),
     }
 }
