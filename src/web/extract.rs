@@ -50,6 +50,16 @@ impl SignedIn {
     pub fn personal(&self) -> Option<&AccountMembership> {
         self.accounts.iter().find(|m| m.account.is_personal())
     }
+
+    /// The account last worked in (remembered in the session) while it is still theirs and
+    /// not archived, else the personal account.
+    pub fn working_in(&self) -> Option<&AccountMembership> {
+        let last = crate::auth::session::last_account(&self.session);
+        self.accounts
+            .iter()
+            .find(|m| Some(&m.account.slug) == last.as_ref() && !m.account.is_archived())
+            .or_else(|| self.personal())
+    }
 }
 
 impl FromRequest for SignedIn {

@@ -94,13 +94,7 @@ impl Layout {
     /// The frame of a page that belongs to no account (e.g. "Create team"): the switcher
     /// shows the account last worked in (else the personal one), with no navigation.
     pub fn for_user(signed_in: &SignedIn, title: impl Into<String>) -> Self {
-        let last = session::last_account(&signed_in.session);
-        let working_in = signed_in
-            .accounts
-            .iter()
-            .find(|m| Some(&m.account.slug) == last.as_ref() && !m.account.is_archived())
-            .or_else(|| signed_in.personal());
-        let mut layout = Self::build(signed_in, title.into(), working_in, "");
+        let mut layout = Self::build(signed_in, title.into(), signed_in.working_in(), "");
         layout.nav.clear();
         layout
     }
