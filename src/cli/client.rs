@@ -296,6 +296,11 @@ pub fn teams_set(arg: &ServerArg, slug: &str) -> anyhow::Result<()> {
         team["name"].as_str().unwrap_or_default(),
         team["role"].as_str().unwrap_or_default()
     );
+    if team["archived"] == true {
+        println!(
+            "Note: this team is archived. Its pages can be read, but nothing in it can change and its keys do not work."
+        );
+    }
     Ok(())
 }
 

@@ -87,6 +87,14 @@ async fn the_cli_signs_in_through_the_browser_and_acts_as_the_member_in_the_chos
         c
     });
     assert!(ok && listed.contains("acme") && listed.contains("admin"), "{listed}");
+    let old = ada.create_team("Old").await;
+    ada.submit(&format!("/a/{old}/settings"), &format!("/a/{old}/settings/archive"), &[("confirm_name", "Old")]).await;
+    let (ok, set) = output({
+        let mut c = teamdeck(config.path());
+        c.args(["teams", "set", &old]);
+        c
+    });
+    assert!(ok && set.contains("Note: this team is archived."), "{set}");
     let (ok, set) = output({
         let mut c = teamdeck(config.path());
         c.args(["teams", "set", &slug]);
