@@ -165,7 +165,9 @@ flow('archive a team: the dialog asks for the exact name, then the team is read-
   await app.signUp(page, admin);
   const team = teamName('Archive');
   const teamPath = await app.createTeam(page, team);
-  await app.goToNav(page, 'Settings');
+  // From the Members page, as the reference has it; the confirmation lives in Settings.
+  await app.goToNav(page, 'Members');
+  await app.navigates(page, `${teamPath}/settings`, () => page.getByRole('link', { name: 'Archive this team…', exact: true }).click());
 
   await page.getByRole('link', { name: `Archive ${team}…`, exact: true }).click();
   const dialog = page.getByRole('dialog', { name: `Archive ${team}?` });

@@ -137,7 +137,7 @@ async fn a_member_can_leave_and_lands_back_in_their_own_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn developers_see_the_members_but_no_controls_and_are_refused_changes() {
     let app = spawn_app().await;
-    let (_ada, slug) = team_with(&app, &[("dev@example.com", Role::Developer)]).await;
+    let (ada, slug) = team_with(&app, &[("dev@example.com", Role::Developer)]).await;
     let dev = app.browser();
     dev.sign_in("dev@example.com", crate::helpers::PASSWORD).await;
 
@@ -145,6 +145,14 @@ async fn developers_see_the_members_but_no_controls_and_are_refused_changes() {
 
     assert!(page.contains("<td>ada@example.com</td>"));
     assert!(!page.contains("<select id=\"role-") && !page.contains("Send invite") && !page.contains("/remove"));
+    assert!(!page.contains("Archive this team"), "archiving is the admins'");
+    let admin_page = ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await;
+    assert!(
+        admin_page.contains(&format!("href=\"/a/{slug}/settings#archive\">Archive this team…</a>")),
+        "{admin_page}"
+    );
+    let settings = ada.page(&format!("/a/{slug}/settings"), StatusCode::OK).await;
+    assert!(settings.contains("<div class=\"card card--danger\" id=\"archive\">"), "the link's target");
     let ada_id = app.user_id("ada@example.com").await;
     let refused = dev
         .submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{ada_id}/role"), &[("role", "developer")])
