@@ -60,13 +60,28 @@ pub fn sort_name(name: &str) -> String {
     name.to_lowercase()
 }
 
-/// Whether the account is archived now, read inside a write transaction: the check made when
-/// the request arrived may be stale by then (an archive committed meanwhile). On SQLite the
-/// transaction holds the write lock, so the answer holds until it ends.
-pub fn archived_now(conn: &mut DbConnection, account_id: i64) -> QueryResult<bool> {
-    let archived: Option<i64> = accounts::table.find(account_id).select(accounts::archived_at).first(conn)?;
-    Ok(archived.is_some())
+/// The first statement of every write transaction that changes a team (its members,
+/// invitations, keys, billing, name, archive): whether the team is archived, read under the
+/// team's row lock, which is held until the transaction ends. The check made when the request
+/// arrived may be stale by then.
+///
+/// On PostgreSQL this is the lock order: the team's row first, then its other rows. The
+/// `members_version` triggers take the same row at commit, so a transaction that locked an
+/// invitation first and the team at commit could deadlock with an archive that holds the team
+/// and waits for that invitation. `FOR NO KEY UPDATE` leaves foreign-key checks (`FOR KEY
+/// SHARE`) and plain reads alone. On SQLite the transaction already holds the only write lock.
+pub fn lock_for_change(conn: &mut DbConnection, account_id: i64) -> QueryResult<Archived> {
+    let archived_at = accounts::table.find(account_id).select(accounts::archived_at);
+    let archived_at: Option<i64> = match conn {
+        DbConnection::Postgres(pg) => archived_at.for_no_key_update().first(pg)?,
+        DbConnection::Sqlite(_) => archived_at.first(conn)?,
+    };
+    Ok(Archived(archived_at.is_some()))
 }
+
+/// Whether a team was archived, as [`lock_for_change`] read it.
+#[must_use]
+pub struct Archived(pub bool);
 
 /// How many changes the account's members page has seen (see the `members_version` migration).
 pub fn members_version(conn: &mut DbConnection, account_id: i64) -> QueryResult<i64> {

@@ -119,8 +119,7 @@ fn store_profile(conn: &mut DbConnection, account_id: i64, p: &Profile) -> Query
 }
 
 fn ensure_writable(conn: &mut DbConnection, account_id: i64) -> Result<(), BillingError> {
-    let archived: Option<i64> = accounts::table.find(account_id).select(accounts::archived_at).first(conn)?;
-    if archived.is_some() { Err(BillingError::Archived) } else { Ok(()) }
+    if super::accounts::lock_for_change(conn, account_id)?.0 { Err(BillingError::Archived) } else { Ok(()) }
 }
 
 /// New billing details, used on invoices issued from now on.

@@ -122,16 +122,21 @@ fn new_token() -> (String, String) {
 /// team is archived (an invitation that raced the archive is never sent).
 pub fn mint_token(conn: &mut DbConnection, invitation_id: i64) -> QueryResult<Option<String>> {
     let (token, hash) = new_token();
-    let open_teams = accounts_t::table.filter(accounts_t::archived_at.is_null()).select(accounts_t::id);
-    let updated = diesel::update(
-        invitations::table
-            .find(invitation_id)
-            .filter(invitations::state.eq(Pending))
-            .filter(invitations::account_id.eq_any(open_teams)),
-    )
-    .set(invitations::token_hash.eq(hash))
-    .execute(conn)?;
-    Ok((updated == 1).then_some(token))
+    write_transaction(conn, |conn| {
+        let Some(team) = team_of(conn, invitation_id)? else { return Ok(None) };
+        if super::accounts::lock_for_change(conn, team)?.0 {
+            return Ok(None);
+        }
+        let updated = diesel::update(invitations::table.find(invitation_id).filter(invitations::state.eq(Pending)))
+            .set(invitations::token_hash.eq(hash))
+            .execute(conn)?;
+        Ok((updated == 1).then_some(token))
+    })
+}
+
+/// The team of an invitation, to lock before the invitation is changed.
+pub fn team_of(conn: &mut DbConnection, invitation_id: i64) -> QueryResult<Option<i64>> {
+    invitations::table.find(invitation_id).select(invitations::account_id).first(conn).optional()
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -145,10 +150,9 @@ pub fn invite_all(
     requests: &[(EmailAddress, Role)],
 ) -> Result<Vec<Outcome>, InviteError> {
     write_transaction(conn, |conn| {
-        // Read again inside the transaction: the team may have been archived meanwhile.
-        let archived: Option<i64> =
-            accounts_t::table.find(ctx.account.id).select(accounts_t::archived_at).first(conn)?;
-        if archived.is_some() {
+        // Read again inside the transaction, under the team's lock: the team may have been
+        // archived meanwhile.
+        if super::accounts::lock_for_change(conn, ctx.account.id)?.0 {
             return Err(InviteError::Archived);
         }
         let now = now_ms();
@@ -270,6 +274,10 @@ pub fn cancel(
     invitation_id: i64,
 ) -> Result<Invitation, InviteError> {
     write_transaction(conn, |conn| {
+        // An archive cancels it too; either way, it is no longer pending.
+        if super::accounts::lock_for_change(conn, account_id)?.0 {
+            return Err(InviteError::NotPending);
+        }
         let invitation = find_pending_in(conn, account_id, invitation_id)?;
         if !set_state(conn, invitation.id, "cancelled")? {
             return Err(InviteError::NotPending);
@@ -452,11 +460,11 @@ pub fn decline(
 
 fn usable(conn: &mut DbConnection, token: &str, user_email_normalized: &str) -> Result<InviteView, AcceptError> {
     let view = find_by_token(conn, token)?.ok_or(AcceptError::Unknown)?;
+    if super::accounts::lock_for_change(conn, view.account.id)?.0 {
+        return Err(AcceptError::Archived);
+    }
     if view.invitation.state != "pending" {
         return Err(AcceptError::NotPending);
-    }
-    if view.account.is_archived() {
-        return Err(AcceptError::Archived);
     }
     if view.invitation.is_expired(now_ms()) {
         return Err(AcceptError::Expired);

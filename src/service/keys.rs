@@ -76,8 +76,7 @@ pub fn create(
         revoked_at: None,
     };
     write_transaction(conn, |conn| {
-        let archived: Option<i64> = accounts::table.find(account.id).select(accounts::archived_at).first(conn)?;
-        if archived.is_some() {
+        if super::accounts::lock_for_change(conn, account.id)?.0 {
             return Err(KeyError::Archived);
         }
         diesel::insert_into(api_keys::table)

@@ -150,7 +150,7 @@ pub fn change_role(
     new: Role,
 ) -> Result<RoleChange, MemberError> {
     let changed = write_transaction(conn, |conn| {
-        if super::accounts::archived_now(conn, account_id)? {
+        if super::accounts::lock_for_change(conn, account_id)?.0 {
             return Err(MemberError::Archived);
         }
         let admins = lock_admins(conn, account_id)?;
@@ -183,7 +183,7 @@ pub fn change_role(
 
 pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: i64) -> Result<Member, MemberError> {
     let removed = write_transaction(conn, |conn| {
-        if super::accounts::archived_now(conn, account_id)? {
+        if super::accounts::lock_for_change(conn, account_id)?.0 {
             return Err(MemberError::Archived);
         }
         let admins = lock_admins(conn, account_id)?;

@@ -126,7 +126,10 @@ pub fn mark_attempt_failed(
     })
 }
 
+/// Inside the caller's transaction; the team's row first (`accounts::lock_for_change`).
 fn set_delivery(conn: &mut DbConnection, invitation: i64, delivery: &str) -> QueryResult<()> {
+    let Some(team) = super::invitations::team_of(conn, invitation)? else { return Ok(()) };
+    let _ = super::accounts::lock_for_change(conn, team)?;
     diesel::update(invitations::table.find(invitation)).set(invitations::delivery.eq(delivery)).execute(conn)?;
     Ok(())
 }

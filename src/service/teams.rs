@@ -80,7 +80,7 @@ pub fn create(
 /// Cached credential answers name the team, so they are forgotten.
 pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &TeamName) -> Result<(), TeamError> {
     write_transaction(conn, |conn| {
-        if super::accounts::archived_now(conn, account.id)? {
+        if super::accounts::lock_for_change(conn, account.id)?.0 {
             return Err(TeamError::Archived);
         }
         if has_team_named(conn, actor.id, name, Some(account.id))? {
@@ -118,9 +118,13 @@ pub fn archive(
         return Err(ArchiveError::NameMismatch);
     }
     let archived = write_transaction(conn, |conn| {
-        // Invitations before the account row: a transaction that accepts or sends one of them
-        // locks the account as it commits (the `members_version` triggers), so taking the
-        // account first here and then waiting for its invitation would deadlock.
+        // The team's row first, as every change to a team takes it (see
+        // `accounts::lock_for_change`): a change that got there first has committed by now,
+        // and its invitations are among those cancelled; any later one waits, then finds the
+        // team archived.
+        if super::accounts::lock_for_change(conn, account.id)?.0 {
+            return Ok(());
+        }
         let cancelled = invitations::cancel_all_pending(conn, account.id)?;
         diesel::update(accounts_t::table.find(account.id).filter(accounts_t::archived_at.is_null()))
             .set(accounts_t::archived_at.eq(now_ms()))

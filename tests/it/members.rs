@@ -357,6 +357,86 @@ async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_arch
     assert!(audit.contains("archived the team"), "who archived it stays visible: {audit}");
 }
 
+/// Holds `audit_events` locked against inserts (PostgreSQL) until the returned sender is used:
+/// a team change that got as far as its audit line waits there, holding its other locks.
+async fn hold_audit_inserts(app: &TestApp) -> std::sync::mpsc::Sender<()> {
+    use diesel::connection::SimpleConnection;
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = tokio::sync::oneshot::channel();
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.get().unwrap();
+        conn.batch_execute("BEGIN; LOCK TABLE audit_events IN EXCLUSIVE MODE").unwrap();
+        locked.send(()).unwrap();
+        let _ = released.recv();
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    is_locked.await.unwrap();
+    release
+}
+
+/// Waits until `n` of the app's database sessions wait for a lock.
+async fn until_waiting(app: &TestApp, n: i64) {
+    let started = std::time::Instant::now();
+    let sql =
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    while app.count(sql.into()).await < n {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{n} sessions never waited for a lock");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// An invitation and an archive of the same team at the same moment, in both orders, on
+/// PostgreSQL (SQLite runs one write transaction at a time): the team ends archived with no
+/// pending invitation, whichever took the team's row first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invitation_racing_the_archive_never_stays_pending_in_the_archived_team() {
+    let app = spawn_app().await;
+    if app.sqlite_file.is_some() {
+        return;
+    }
+    let ada = std::sync::Arc::new(app.signed_up("Ada Admin", "ada@example.com").await);
+    for (order, team) in [("archive first", "Acme"), ("invite first", "Beta")] {
+        let slug = ada.create_team(team).await;
+        let archive = {
+            let (ada, slug, team) = (ada.clone(), slug.clone(), team.to_owned());
+            move || async move {
+                let (settings, action) = (format!("/a/{slug}/settings"), format!("/a/{slug}/settings/archive"));
+                ada.submit(&settings, &action, &[("confirm_name", team.as_str())]).await.status()
+            }
+        };
+        let invite = {
+            let (ada, slug) = (ada.clone(), slug.clone());
+            move || async move {
+                let (members, action) = (format!("/a/{slug}/members"), format!("/a/{slug}/invites"));
+                ada.submit(&members, &action, &[("email", "x@example.com"), ("role", "developer")]).await.status()
+            }
+        };
+        let release = hold_audit_inserts(&app).await;
+        // The first holds the team's row and waits at its audit line; the second waits for
+        // the row (or, before the fix, went on past a stale read and waited at its own).
+        let (first, second) = if order == "archive first" {
+            let first = tokio::spawn(archive());
+            until_waiting(&app, 1).await;
+            (first, tokio::spawn(invite()))
+        } else {
+            let first = tokio::spawn(invite());
+            until_waiting(&app, 1).await;
+            (first, tokio::spawn(archive()))
+        };
+        until_waiting(&app, 2).await;
+        release.send(()).unwrap();
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        assert_eq!(first, StatusCode::SEE_OTHER, "{order}");
+        assert!(second == StatusCode::SEE_OTHER || second.is_client_error(), "{order}: {second}");
+        let archived = app
+            .count(format!("SELECT COUNT(*) AS n FROM accounts WHERE slug = '{slug}' AND archived_at IS NOT NULL"))
+            .await;
+        assert_eq!(archived, 1, "{order}: archived");
+        assert_eq!(app.pending_count(&slug).await, 0, "{order}: no invitation pending in the archived team");
+    }
+}
+
 /// A request checked before the archive committed, whose transaction runs after it: the
 /// change is refused inside the transaction (the read there is what counts).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
