@@ -242,7 +242,7 @@ async fn a_bulk_csv_is_previewed_row_by_row_before_anything_is_sent() {
     let done = ada.client.post(ada.url(&format!("/a/{slug}/members/bulk/confirm"))).form(&form).send().await.unwrap();
 
     // Post, then redirect: reloading the page that follows sends nothing again.
-    assert_eq!(location(&done), format!("/a/{slug}/members#invites"));
+    assert_eq!(location(&done), format!("/a/{slug}/members"));
     let summary = ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await;
     assert!(summary.contains("Bulk invite done: 1 sent, 1 sent again, 0 skipped (already members)."), "{summary}");
     assert_eq!(app.pending_count(&slug).await, 2);

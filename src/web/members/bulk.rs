@@ -202,5 +202,7 @@ pub async fn confirm(
         count(|o| matches!(o, Outcome::AlreadyMember { .. })),
     );
     session::push_flash(&auth.signed_in.session, Flash::success(summary));
-    Ok(see_other(&format!("{}/members#invites", auth.base_path())))
+    // The top of the page, where the summary is (not `#invites`, which a long members list
+    // would scroll it out of view for).
+    Ok(see_other(&format!("{}/members", auth.base_path())))
 }
