@@ -133,6 +133,23 @@ pub async fn accept_for(
     Ok(accepted.map(|(account, role)| (account.slug, format!("You joined {} as {}.", account.name, role.label()))))
 }
 
+/// Right after signing up or in, when `next` is an invite's page: accepts that invite for
+/// `user` and remembers its team, giving the team's slug and the words to say. `None` when
+/// `next` is no invite page, or the invite was refused (its page, `next`, says why).
+pub async fn accept_from_next(
+    db: &Db,
+    session: &Session,
+    user: &crate::service::users::User,
+    next: &str,
+) -> Result<Option<(String, String)>, AppError> {
+    let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.is_empty() && !t.contains('/')) else {
+        return Ok(None);
+    };
+    let Ok((slug, message)) = accept_for(db, user, token.to_owned()).await? else { return Ok(None) };
+    session::remember_account(session, &slug);
+    Ok(Some((slug, message)))
+}
+
 pub async fn accept(user: SignedIn, token: web::Path<String>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let (slug, message) = accept_for(&db, &user.user, token.into_inner()).await?.map_err(refusal)?;
     session::remember_account(&user.session, &slug);

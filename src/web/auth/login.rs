@@ -111,11 +111,11 @@ pub async fn submit(
             // Signed in from an invite for this address: accept it and land in the team, as
             // signing up from it does. Any other case (another address, expired…) goes back
             // to the invite page, which says what is wrong.
-            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.is_empty() && !t.contains('/'))
+            if next.starts_with("/invites/")
                 && let Some(user) = db.query(move |conn| users::find(conn, user_id)).await?
-                && let Ok((slug, message)) = crate::web::invites::accept_for(&db, &user, token.to_owned()).await?
+                && let Some((slug, message)) =
+                    crate::web::invites::accept_from_next(&db, &session, &user, &next).await?
             {
-                session::remember_account(&session, &slug);
                 session::push_flash(&session, session::Flash::success(message));
                 return Ok(see_other(&format!("/a/{slug}")));
             }

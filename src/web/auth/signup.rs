@@ -135,11 +135,9 @@ pub async fn submit(
             tracing::info!(user_id = signed_up.user.id, "signed up");
             // Signed up from an invite: accept it at once and land in the team (welcomed to
             // it, not told to create a team of their own).
-            if let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.contains('/'))
-                && let Ok((slug, message)) =
-                    crate::web::invites::accept_for(&db_for_invite, &signed_up.user, token.to_owned()).await?
+            if let Some((slug, message)) =
+                crate::web::invites::accept_from_next(&db_for_invite, &session, &signed_up.user, &next).await?
             {
-                session::remember_account(&session, &slug);
                 let welcome = format!("Welcome to Teamdeck, {}.", person.as_str());
                 session::push_flash(&session, Flash::success(welcome));
                 session::push_flash(&session, Flash::success(message));
