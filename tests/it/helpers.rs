@@ -214,6 +214,14 @@ impl TestApp {
         .await
     }
 
+    /// Runs `sql` on the app's database from outside the app, as another instance or `psql`
+    /// would: the app's own `credentials::changed()` is not called.
+    pub async fn outside(&self, sql: String) {
+        use diesel::connection::SimpleConnection;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.get().unwrap().batch_execute(&sql).unwrap()).await.unwrap();
+    }
+
     pub async fn count(&self, sql: String) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct Count {

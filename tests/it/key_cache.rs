@@ -4,7 +4,6 @@
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::keys::create_key;
-use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -22,23 +21,14 @@ async fn whoami(app: &TestApp, secret: &str) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap_or(Value::Null))
 }
 
-/// Runs `sql` on the app's database from outside the app, as another process would.
-async fn outside(app: &TestApp, sql: String) {
-    let db = app.db.clone();
-    tokio::task::spawn_blocking(move || db.get().unwrap().batch_execute(&sql).unwrap()).await.unwrap();
-}
-
 /// Revokes a key the way nothing in Teamdeck does: with triggers off, so no notification is
 /// sent (a change the listener cannot hear; PostgreSQL only).
 async fn revoke_unheard(app: &TestApp, secret: &str) {
-    outside(
-        app,
-        format!(
-            "BEGIN; SET LOCAL session_replication_role = replica;
+    app.outside(format!(
+        "BEGIN; SET LOCAL session_replication_role = replica;
              UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'; COMMIT;",
-            public_id(secret)
-        ),
-    )
+        public_id(secret)
+    ))
     .await;
 }
 
@@ -64,7 +54,7 @@ async fn a_key_revoked_by_another_process_stops_working_at_once_on_sqlite_and_wi
     for _ in 0..3 {
         assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
     }
-    outside(&app, format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&secret))).await;
+    app.outside(format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&secret))).await;
     let revoked = Instant::now();
     if app.sqlite_file.is_some() {
         assert_eq!(whoami(&app, &secret).await.0, StatusCode::UNAUTHORIZED, "SQLite reads the database every time");
@@ -82,8 +72,7 @@ async fn a_key_used_before_is_refused_at_once_after_it_is_deleted_or_its_team_ar
         // Only this instance's own word can make its kept answers stale here (the listener,
         // already live, checked the triggers when it connected). Other tests' changes move
         // the same process-wide count, so this can pass by luck but never fail by it.
-        outside(
-            &app,
+        app.outside(
             "ALTER TABLE api_keys DISABLE TRIGGER api_keys_credentials_changed;
                        ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed"
                 .into(),
@@ -149,7 +138,7 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
     assert!(lookups.key(unheard.clone()).await.unwrap().is_some(), "answered from memory");
 
     // A notification (any change to a key or a team) makes every kept answer stale.
-    outside(&app, format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&heard))).await;
+    app.outside(format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&heard))).await;
     until("the revoked key is refused", async || lookups.key(heard.clone()).await.unwrap().is_none()).await;
     assert!(lookups.key(unheard.clone()).await.unwrap().is_none(), "the unheard revocation is read too");
 
@@ -183,13 +172,13 @@ async fn without_its_triggers_the_listener_never_counts_as_live() {
     if app.sqlite_file.is_some() {
         return;
     }
-    outside(&app, "ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed".into()).await;
+    app.outside("ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed".into()).await;
     let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
     let deadline = Instant::now() + Duration::from_millis(2500);
     while Instant::now() < deadline {
         assert!(!lookups.keys_cached(), "live without its triggers");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    outside(&app, "ALTER TABLE accounts ENABLE TRIGGER accounts_credentials_changed".into()).await;
+    app.outside("ALTER TABLE accounts ENABLE TRIGGER accounts_credentials_changed".into()).await;
     until("live once the triggers are back", async || lookups.keys_cached()).await;
 }

@@ -385,13 +385,6 @@ async fn a_login_token_is_introspected_for_a_team_and_stops_at_once_on_role_chan
     assert_inactive(&revoked, "unknown", "revoked token");
 }
 
-/// Runs `sql` from outside the app, as another instance or `psql` would: the app's own
-/// `changed()` is not called, so only a notification can make its cache forget.
-async fn outside(app: &TestApp, sql: String) {
-    use diesel::connection::SimpleConnection;
-    with_conn(app, move |conn| conn.batch_execute(&sql).unwrap()).await;
-}
-
 /// Polls `introspect` until `done` holds of its answer, at most 500 ms (a change is heard within about 10 ms).
 async fn within_moments(app: &TestApp, credential: &str, team: &str, what: &str, done: impl Fn(&Value) -> bool) {
     let started = std::time::Instant::now();
@@ -419,17 +412,17 @@ async fn on_postgres_a_role_change_removal_or_revocation_made_elsewhere_stops_a_
     let bearer = format!("Bearer {}", login_token(&app, &bob).await);
     assert_eq!(introspect(&app, &bearer, Some(&slug)).await["user"]["role"], "developer", "now kept");
 
-    outside(&app, format!("UPDATE memberships SET role = 'billing' WHERE user_id = {bob_id}")).await;
+    app.outside(format!("UPDATE memberships SET role = 'billing' WHERE user_id = {bob_id}")).await;
     within_moments(&app, &bearer, &slug, "role changed elsewhere", |a| a["user"]["role"] == "billing").await;
 
-    outside(&app, format!("UPDATE users SET name = 'Robert' WHERE id = {bob_id}")).await;
+    app.outside(format!("UPDATE users SET name = 'Robert' WHERE id = {bob_id}")).await;
     within_moments(&app, &bearer, &slug, "renamed elsewhere", |a| a["user"]["name"] == "Robert").await;
 
-    outside(&app, format!("DELETE FROM memberships WHERE user_id = {bob_id} AND account_id = (SELECT id FROM accounts WHERE slug = '{slug}')")).await;
+    app.outside(format!("DELETE FROM memberships WHERE user_id = {bob_id} AND account_id = (SELECT id FROM accounts WHERE slug = '{slug}')")).await;
     within_moments(&app, &bearer, &slug, "removed elsewhere", |a| a["reason"] == "not_a_member").await;
 
     assert_eq!(introspect(&app, &bearer, None).await["active"], true, "the personal account, now kept");
-    outside(&app, format!("UPDATE login_tokens SET revoked_at = 1 WHERE user_id = {bob_id}")).await;
+    app.outside(format!("UPDATE login_tokens SET revoked_at = 1 WHERE user_id = {bob_id}")).await;
     let started = std::time::Instant::now();
     while introspect(&app, &bearer, None).await["active"] == true {
         assert!(
