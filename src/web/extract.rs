@@ -146,8 +146,9 @@ impl<P> Authorized<P> {
     }
 }
 
-/// Whether `membership` may use `permission` now.
-fn check(membership: &AccountMembership, permission: Permission) -> Result<(), AppError> {
+/// Whether `membership` may use `permission` now (its role, and an archived team's being
+/// read-only), with the refusal to show when not.
+pub fn check(membership: &AccountMembership, permission: Permission) -> Result<(), AppError> {
     let account = &membership.account;
     if account.is_personal() && !permission.applies_to_personal() {
         return Err(AppError::NotFound);

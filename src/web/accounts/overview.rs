@@ -1,10 +1,11 @@
 //! The account's overview: what it is, the member's role and what that role allows.
 
 use super::super::error::AppError;
-use super::super::extract::{Authorized, need};
+use super::super::extract::{Authorized, check, need};
 use super::super::layout::{Layout, role_class};
 use super::super::render::{When, page_with_status};
 use crate::domain::Permission;
+use crate::service::accounts::AccountMembership;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
@@ -46,11 +47,11 @@ pub async fn show(auth: Authorized<need::ViewTeam>) -> Result<HttpResponse, AppE
         role_label: auth.role.label(),
         role_class: role_class(auth.role),
         created: When::from_ms(account.created_at),
-        // An archived team is read-only whatever the role: what would change it is refused.
-        abilities: SPELLED_OUT
-            .iter()
-            .map(|p| (p.describe(), auth.role.allows(*p) && !(account.is_archived() && p.changes_team())))
-            .collect(),
+        // What the routes would allow: the role, and an archived team being read-only.
+        abilities: {
+            let membership = AccountMembership { account: account.clone(), role: auth.role };
+            SPELLED_OUT.iter().map(|p| (p.describe(), check(&membership, *p).is_ok())).collect()
+        },
     };
     page_with_status(StatusCode::OK, &page)
 }
