@@ -3,8 +3,8 @@
 //!
 //! On PostgreSQL, triggers on `api_keys`, `accounts`, `memberships`, `login_tokens` and
 //! `users` send a notification on [`CHANNEL`] when a change commits (migrations
-//! `credential_changes` and `member_changes`), whichever instance or tool made it. A thread of its own `LISTEN`s on a connection of its own and calls the
-//! callback for each one. The listener is *live* while it has proved, recently, that it
+//! `credential_changes` and `member_changes`), whichever instance or tool made it. A thread
+//! of its own `LISTEN`s on a connection of its own and calls the callback for each one. The listener is *live* while it has proved, recently, that it
 //! would have heard a change: every [`HEARTBEAT`] it sends a notification of its own (a
 //! ping with a random payload), and it is live only while a ping sent within [`LIVE_FOR`]
 //! came back to it and it read its notifications within [`READ_WITHIN`]. A pooler that does

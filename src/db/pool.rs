@@ -76,8 +76,8 @@ pub fn parse_url(url: &str) -> anyhow::Result<(Backend, String)> {
 /// left as it is: whoever set one chose the rest too).
 fn with_tcp_defaults(url: &str) -> String {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let names = query.split('&').filter_map(|pair| pair.split('=').next());
-    if names.into_iter().any(|name| TCP_DEFAULTS.iter().any(|(default, _)| *default == name)) {
+    let mut names = query.split('&').filter_map(|pair| pair.split('=').next());
+    if names.any(|name| TCP_DEFAULTS.iter().any(|(default, _)| *default == name)) {
         return url.to_owned();
     }
     let defaults = TCP_DEFAULTS.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("&");
