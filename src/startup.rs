@@ -124,6 +124,10 @@ impl Application {
                 .app_data(lookups.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
+                // A path whose id is not a number names nothing: 404, as an unknown id does.
+                .app_data(
+                    actix_web::web::PathConfig::default().error_handler(|_, _| web::error::AppError::NotFound.into()),
+                )
                 .configure(|cfg| routes.configure(cfg))
                 .wrap(from_fn(web::csrf::verify))
                 .wrap(from_fn(web::access::enforce))

@@ -238,3 +238,20 @@ async fn removing_a_member_keeps_the_keys_they_created_and_says_which_they_are()
         "team keys belong to the team"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_that_is_not_a_number_names_nothing_and_is_answered_404() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let admin_key = format!("Key {}", create_key(&ada, &slug, "deploy", "ADMIN").await);
+
+    for path in [format!("/a/{slug}/keys/abc/delete"), format!("/a/{slug}/billing/invoices/abc")] {
+        let page = ada.page(&path, StatusCode::NOT_FOUND).await;
+        assert!(page.contains("<h1>"), "the site's own not-found page for {path}: {page}");
+    }
+    let (status, answer) =
+        api(&app, reqwest::Method::DELETE, &format!("/api/v1/teams/{slug}/keys/abc"), Some(&admin_key)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["code"], "not_found", "{answer}");
+}

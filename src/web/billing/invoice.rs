@@ -43,10 +43,10 @@ struct InvoicePage {
     total: String,
 }
 
-/// The `{invoice_id}` of the path: a number, else the request is wrong.
+/// The `{invoice_id}` of the path: a number, else it names no invoice (404, as an unknown
+/// number does).
 fn invoice_id(path: web::Path<(String, String)>) -> Result<i64, AppError> {
-    let (_, id) = path.into_inner();
-    id.parse().map_err(|_| AppError::BadRequest(format!("“{id}” is not an invoice. Pick one on the billing page.")))
+    path.into_inner().1.parse().map_err(|_| AppError::NotFound)
 }
 
 async fn find(db: &Db, account_id: i64, id: i64) -> Result<(Invoice, Vec<Line>), AppError> {
