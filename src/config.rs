@@ -28,6 +28,12 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
 
+    /// Secret under which the teams' secrets are encrypted in the database, at least 32
+    /// bytes; share it between instances and keep it apart from the database's backups
+    /// [default: generated once and kept in DATA_DIR/secrets.key].
+    #[arg(long, env = "TEAMDECK_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
     /// SMTP relay for outgoing mail: smtp://user:pass@host:port or smtps://… [default: none,
     /// messages are written as .eml files under DATA_DIR/outbox and invite links logged].
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]
@@ -129,6 +135,7 @@ impl Settings {
             database_url: None,
             base_url: None,
             session_key: None,
+            secrets_key: None,
             smtp_url: None,
             mail_from: "Teamdeck <teamdeck@localhost>".into(),
             invite_ttl_days: 7,
@@ -167,6 +174,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &redacted(&self.database_url))
             .field("base_url", &self.base_url)
             .field("session_key", &redacted(&self.session_key))
+            .field("secrets_key", &redacted(&self.secrets_key))
             .field("smtp_url", &redacted(&self.smtp_url))
             .field("service_token", &redacted(&self.service_token))
             .field("billing_webhook_secret", &redacted(&self.billing_webhook_secret))

@@ -77,6 +77,7 @@ impl Application {
         };
         Self::start_outbox(db.clone(), mailer, outbox_config, signal.clone());
         let key = session_key(&settings)?;
+        let sealer = actix_web::web::Data::new(secrets_sealer(&settings)?);
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let hasher = PasswordHasher::start(cores, settings.password_queue);
         let workers = settings.workers.unwrap_or(cores);
@@ -121,6 +122,7 @@ impl Application {
                 .app_data(actix_web::web::Data::new(recorder.clone()))
                 .app_data(platform.clone())
                 .app_data(members_cache.clone())
+                .app_data(sealer.clone())
                 .app_data(lookups.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
@@ -205,6 +207,21 @@ fn session_key(settings: &Settings) -> anyhow::Result<Key> {
     load_or_create_key(&path)
 }
 
+/// The key the teams' secrets are sealed under: from the settings, else the one kept in the
+/// data directory, else a new one written there (as [`session_key`], in a file of its own so
+/// that rotating the session key keeps the secrets).
+pub fn secrets_sealer(settings: &Settings) -> anyhow::Result<crate::service::secrets::Sealer> {
+    let key = match &settings.secrets_key {
+        Some(secret) => {
+            anyhow::ensure!(secret.len() >= 32, "TEAMDECK_SECRETS_KEY must be at least 32 bytes long");
+            Key::derive_from(secret.as_bytes())
+        }
+        None => load_or_create_key(&settings.data_dir.join("secrets.key"))?,
+    };
+    let bytes: &[u8; 32] = key.encryption().try_into().context("an encryption key of 32 bytes")?;
+    Ok(crate::service::secrets::Sealer::new(bytes))
+}
+
 fn load_or_create_key(path: &Path) -> anyhow::Result<Key> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
@@ -221,7 +238,7 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<Key> {
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
             file.write_all(hex::encode(bytes).as_bytes())?;
-            tracing::info!(path = %path.display(), "generated a new session key");
+            tracing::info!(path = %path.display(), "generated a new key");
             Ok(Key::from(&bytes))
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),

@@ -242,7 +242,21 @@ diesel::table! {
 }
 
 diesel::joinable!(memberships -> accounts (account_id));
+diesel::table! {
+    secrets (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        name -> Text,
+        sealed -> Binary,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
+diesel::joinable!(secrets -> accounts (account_id));
 diesel::joinable!(login_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> accounts (account_id));
@@ -269,5 +283,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     billing_profiles,
     spend_alerts,
-    webhook_events
+    webhook_events,
+    secrets
 );

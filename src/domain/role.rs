@@ -18,6 +18,8 @@ pub enum Permission {
     ViewTeam,
     /// Call models and deploy with the team's keys.
     UseTeamResources,
+    /// The names of the team's secrets (never their values).
+    ViewSecrets,
     ManageSecrets,
     /// API key metadata, never the secret.
     ViewKeys,
@@ -42,7 +44,7 @@ impl Role {
         use Permission::*;
         match permission {
             ViewTeam | UseTeamResources | LeaveTeam => true,
-            ManageSecrets => matches!(self, Role::Admin | Role::Developer),
+            ViewSecrets | ManageSecrets => matches!(self, Role::Admin | Role::Developer),
             ViewKeys | ViewBilling | ManageBilling => matches!(self, Role::Admin | Role::Billing),
             ManageKeys | ManageInvites | ManageMembers | ManageTeam | ViewAdmin => self == Role::Admin,
         }
@@ -93,6 +95,7 @@ impl Permission {
                 | Permission::ViewBilling
                 | Permission::UseTeamResources
                 | Permission::ViewAdmin
+                | Permission::ViewSecrets
         )
     }
 
@@ -107,7 +110,8 @@ impl Permission {
         match self {
             Permission::ViewTeam => "view this team",
             Permission::UseTeamResources => "use this team's resources",
-            Permission::ManageSecrets => "manage secrets and apps",
+            Permission::ViewSecrets => "see the team's secrets",
+            Permission::ManageSecrets => "manage secrets",
             Permission::ViewKeys => "view API keys",
             Permission::ManageKeys => "create or delete API keys",
             Permission::ViewBilling => "view billing",
@@ -127,9 +131,10 @@ mod tests {
     use Permission::*;
 
     /// DESIGN.md §2, row by row: (permission, admin, developer, billing).
-    const TABLE: [(Permission, bool, bool, bool); 12] = [
+    const TABLE: [(Permission, bool, bool, bool); 13] = [
         (ViewTeam, true, true, true),
         (UseTeamResources, true, true, true),
+        (ViewSecrets, true, true, false),
         (ManageSecrets, true, true, false),
         (ViewKeys, true, false, true),
         (ManageKeys, true, false, false),

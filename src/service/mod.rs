@@ -13,6 +13,7 @@ pub mod lookups;
 pub mod members;
 pub mod outbox;
 pub mod requests;
+pub mod secrets;
 pub mod teams;
 pub mod tokens;
 pub mod usage;

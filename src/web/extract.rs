@@ -98,6 +98,7 @@ pub mod need {
     markers!(
         ViewTeam,
         UseTeamResources,
+        ViewSecrets,
         ManageSecrets,
         ViewKeys,
         ManageKeys,

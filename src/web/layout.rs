@@ -78,6 +78,7 @@ const NAV: &[(&str, &str, Permission, bool)] = &[
     ("Requests", "/requests", Permission::ViewTeam, false),
     ("Usage", "/usage", Permission::ViewBilling, false),
     ("Billing", "/billing", Permission::ViewBilling, false),
+    ("Secrets", "/secrets", Permission::ViewSecrets, false),
     ("Audit log", "/audit", Permission::ViewAdmin, true),
     ("Settings", "/settings", Permission::ViewAdmin, false),
 ];

@@ -23,6 +23,7 @@ mod invites;
 mod keys;
 mod members;
 mod requests;
+mod secrets;
 mod teams;
 mod usage;
 
@@ -77,6 +78,10 @@ pub fn routes() -> RouteTable {
         .post("/a/{slug}/keys", Team(Permission::ManageKeys), keys::create)
         .get("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::confirm_delete)
         .post("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::delete)
+        .get("/a/{slug}/secrets", Team(Permission::ViewSecrets), secrets::show)
+        .post("/a/{slug}/secrets", Team(Permission::ManageSecrets), secrets::set)
+        .get("/a/{slug}/secrets/{secret}/delete", Team(Permission::ManageSecrets), secrets::confirm_delete)
+        .post("/a/{slug}/secrets/{secret}/delete", Team(Permission::ManageSecrets), secrets::delete)
         .get("/a/{slug}/usage", Team(Permission::ViewBilling), usage::show)
         .get("/a/{slug}/usage.csv", Team(Permission::ViewBilling), usage::export)
         .get("/a/{slug}/billing", Team(Permission::ViewBilling), billing::show)

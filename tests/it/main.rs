@@ -16,6 +16,7 @@ mod members;
 mod members_cache;
 mod platform;
 mod routes;
+mod secrets;
 mod security;
 mod teams;
 mod usage_page;

@@ -1,0 +1,14 @@
+-- A team's secrets: named values its apps receive as environment variables. A value is
+-- written, replaced or deleted, never shown again; it is kept encrypted (AES-256-GCM under
+-- the server's secrets key, the nonce first), so the database alone does not hold it.
+CREATE TABLE secrets (
+    id INTEGER PRIMARY KEY NOT NULL,
+    account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    created_at BIGINT NOT NULL,
+    updated_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (account_id, name)
+);

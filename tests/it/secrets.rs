@@ -1,0 +1,175 @@
+//! A team's secrets: admins and developers add, replace and delete them; no page shows a
+//! value, the database holds it only sealed, billing members and archived teams are refused.
+
+use crate::helpers::{Browser, TestApp, location, spawn_app};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use teamdeck::config::Settings;
+use teamdeck::domain::Role;
+use teamdeck::service::secrets;
+
+const VALUE: &str = "hf_Qm9vbGVhbiBzZWNyZXQgdmFsdWU";
+
+async fn set(browser: &Browser, slug: &str, name: &str, value: &str) -> reqwest::Response {
+    let page = format!("/a/{slug}/secrets");
+    browser.submit(&page, &page, &[("name", name), ("value", value)]).await
+}
+
+/// What the database holds for the team's secrets: (name, sealed bytes), and the values they
+/// open to under the key the server keeps in its data directory.
+async fn stored(app: &TestApp, slug: &str) -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
+    use teamdeck::db::schema::{accounts, secrets as table};
+    let sealer = teamdeck::startup::secrets_sealer(&Settings::defaults_in(app.data_dir.path().to_path_buf())).unwrap();
+    let (db, slug) = (app.db.clone(), slug.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let conn = &mut db.get().unwrap();
+        let account_id: i64 =
+            accounts::table.filter(accounts::slug.eq(&slug)).select(accounts::id).first(conn).unwrap();
+        let sealed = table::table
+            .filter(table::account_id.eq(account_id))
+            .order(table::name)
+            .select((table::name, table::sealed))
+            .load(conn)
+            .unwrap();
+        (sealed, secrets::values(conn, &sealer, account_id).unwrap())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_replaces_and_deletes_a_secret_and_no_page_shows_its_value() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let secrets_page = format!("/a/{slug}/secrets");
+
+    let empty = ada.page(&secrets_page, StatusCode::OK).await;
+    assert!(empty.contains("No secrets yet.") && empty.contains("Add or replace a secret"), "{empty}");
+    assert!(empty.contains(&format!("href=\"{secrets_page}\" aria-current=\"page\"")), "in the navigation: {empty}");
+
+    let response = set(&ada, &slug, " hf_token ", VALUE).await;
+    assert_eq!(location(&response), secrets_page);
+    let page = ada.page(&secrets_page, StatusCode::OK).await;
+    assert!(page.contains("Secret HF_TOKEN added."), "a flash says what happened: {page}");
+    assert!(page.contains("<td class=\"mono\">HF_TOKEN</td>"), "listed by its name, uppercased: {page}");
+    assert!(!page.contains(VALUE), "the value is never shown again");
+    let (sealed, values) = stored(&app, &slug).await;
+    assert_eq!(sealed.len(), 1);
+    assert!(!sealed[0].1.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()), "the database holds it sealed");
+    assert_eq!(values, vec![("HF_TOKEN".to_owned(), VALUE.to_owned())], "and it opens under the server's key");
+
+    let replace_link = format!("{secrets_page}?name=HF_TOKEN#secret-value");
+    assert!(page.contains(&replace_link.replace('&', "&amp;")), "{page}");
+    let prefilled = ada.page(&format!("{secrets_page}?name=HF_TOKEN"), StatusCode::OK).await;
+    assert!(prefilled.contains("value=\"HF_TOKEN\""), "Replace fills in the name: {prefilled}");
+    let response = set(&ada, &slug, "HF_TOKEN", "hf_new").await;
+    assert_eq!(location(&response), secrets_page);
+    let page = ada.page(&secrets_page, StatusCode::OK).await;
+    assert!(page.contains("The value of HF_TOKEN was replaced."), "{page}");
+    assert_eq!(page.matches("<td class=\"mono\">HF_TOKEN</td>").count(), 1, "still one secret");
+    assert_eq!(stored(&app, &slug).await.1, vec![("HF_TOKEN".to_owned(), "hf_new".to_owned())]);
+
+    let confirm = ada.page(&format!("{secrets_page}/HF_TOKEN/delete"), StatusCode::OK).await;
+    assert!(confirm.contains("<h1>Delete secret HF_TOKEN?</h1>"), "a page to confirm without JavaScript: {confirm}");
+    let response = ada.submit(&secrets_page, &format!("{secrets_page}/HF_TOKEN/delete"), &[]).await;
+    assert_eq!(location(&response), secrets_page);
+    let page = ada.page(&secrets_page, StatusCode::OK).await;
+    assert!(page.contains("Secret HF_TOKEN deleted.") && page.contains("No secrets yet."), "{page}");
+    assert!(stored(&app, &slug).await.0.is_empty());
+    let again = ada.submit(&secrets_page, &format!("{secrets_page}/HF_TOKEN/delete"), &[]).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND, "deleting it twice");
+
+    let audit = ada.page(&format!("/a/{slug}/audit"), StatusCode::OK).await;
+    for said in ["added the secret", "replaced the value of the secret", "deleted the secret"] {
+        assert!(audit.contains(said), "the audit log says who {said}: {audit}");
+    }
+    assert!(!audit.contains(VALUE) && !audit.contains("hf_new"), "and never the value");
+    assert!(!app.database_contains(VALUE).await, "not in any table in the clear");
+    assert!(!crate::helpers::captured_logs().contains(VALUE), "nor in the logs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn developers_manage_secrets_and_billing_members_are_refused() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let dev = app.signed_up("Dev", "dev@example.com").await;
+    app.add_member(&slug, "dev@example.com", Role::Developer).await;
+    let bill = app.signed_up("Bill", "bill@example.com").await;
+    app.add_member(&slug, "bill@example.com", Role::Billing).await;
+    let secrets_page = format!("/a/{slug}/secrets");
+
+    assert_eq!(location(&set(&dev, &slug, "DATABASE_URL", "postgres://u:p@db/app").await), secrets_page);
+    let page = dev.page(&secrets_page, StatusCode::OK).await;
+    assert!(page.contains("DATABASE_URL") && page.contains("<td>Dev</td>"), "who last set it: {page}");
+
+    let overview = bill.page(&format!("/a/{slug}"), StatusCode::OK).await;
+    assert!(!overview.contains(&format!("href=\"{secrets_page}\"")), "not in a billing member's navigation");
+    let refused = bill.page(&secrets_page, StatusCode::FORBIDDEN).await;
+    assert!(refused.contains("Billing, which cannot see the team&#39;s secrets"), "{refused}");
+    let overview = ada.page(&format!("/a/{slug}"), StatusCode::OK).await;
+    let token = crate::helpers::csrf_token(&overview).unwrap();
+    for (path, fields) in [
+        (secrets_page.clone(), vec![("name", "STOLEN"), ("value", "x")]),
+        (format!("{secrets_page}/DATABASE_URL/delete"), vec![]),
+    ] {
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend(fields);
+        let response = bill.client.post(bill.url(&path)).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "billing POST {path}");
+    }
+    assert_eq!(stored(&app, &slug).await.0.len(), 1, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_name_or_value_shows_the_form_again_as_typed_and_keeps_nothing() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+
+    let response = set(&ada, &slug, "my-token", "abc <b>").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Use letters, digits and underscores"), "says what is wrong: {page}");
+    assert!(page.contains("value=\"my-token\""), "the name as typed: {page}");
+    assert!(page.contains(">abc &#60;b&#62;</textarea>"), "the value as typed, escaped: {page}");
+    assert!(page.contains("aria-invalid=\"true\""));
+
+    let response = set(&ada, &slug, "EMPTY", "").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("Enter a value."));
+    let response = set(&ada, &slug, "HUGE", &"x".repeat(secrets::MAX_VALUE_BYTES + 1)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("A value can be at most 32 KiB."));
+    assert!(stored(&app, &slug).await.0.is_empty(), "nothing kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_teams_secrets_are_listed_read_only_and_cannot_change() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let secrets_page = format!("/a/{slug}/secrets");
+    set(&ada, &slug, "HF_TOKEN", VALUE).await;
+    let before_archive = ada.page(&secrets_page, StatusCode::OK).await;
+    let token = crate::helpers::csrf_token(&before_archive).unwrap();
+    let archived = ada
+        .submit(&format!("/a/{slug}/settings"), &format!("/a/{slug}/settings/archive"), &[("confirm_name", "Acme")])
+        .await;
+    assert_eq!(archived.status(), StatusCode::SEE_OTHER);
+
+    let page = ada.page(&secrets_page, StatusCode::OK).await;
+    assert!(page.contains("HF_TOKEN"), "still listed: {page}");
+    assert!(!page.contains("Add or replace a secret") && !page.contains("Delete secret"), "without forms: {page}");
+    for (path, fields) in [
+        (secrets_page.clone(), vec![("name", "HF_TOKEN"), ("value", "changed")]),
+        (format!("{secrets_page}/HF_TOKEN/delete"), vec![]),
+    ] {
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend(fields);
+        let response = ada.client.post(ada.url(&path)).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path} on an archived team");
+    }
+    assert_eq!(stored(&app, &slug).await.1, vec![("HF_TOKEN".to_owned(), VALUE.to_owned())], "unchanged");
+}
