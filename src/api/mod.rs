@@ -8,4 +8,5 @@
 pub mod auth;
 pub mod platform;
 pub mod recorder;
+pub mod secrets;
 pub mod v1;

@@ -251,6 +251,7 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_by -> Nullable<BigInt>,
+        updated_by_key -> Nullable<Text>,
         updated_at -> BigInt,
     }
 }

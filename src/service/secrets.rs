@@ -114,7 +114,7 @@ pub struct SecretListing {
     pub name: String,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Who last set it; `None` once they are gone.
+    /// Who last set it: a member's name, or "team key NAME"; `None` once the member is gone.
     pub updated_by: Option<String>,
 }
 
@@ -152,15 +152,34 @@ fn listings(conn: &mut DbConnection, account_id: i64, only: Option<&str>) -> Que
         .left_join(users::table.on(users::id.nullable().eq(secrets::updated_by)))
         .filter(secrets::account_id.eq(account_id))
         .order(secrets::name.asc())
-        .select((secrets::name, secrets::created_at, secrets::updated_at, users::name.nullable()))
+        .select((
+            secrets::name,
+            secrets::created_at,
+            secrets::updated_at,
+            users::name.nullable(),
+            secrets::updated_by_key,
+        ))
         .into_boxed();
     if let Some(name) = only {
         query = query.filter(secrets::name.eq(name));
     }
-    let rows: Vec<(String, i64, i64, Option<String>)> = query.load(conn)?;
+    #[derive(Queryable)]
+    struct Row {
+        name: String,
+        created_at: i64,
+        updated_at: i64,
+        member: Option<String>,
+        key: Option<String>,
+    }
+    let rows: Vec<Row> = query.load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(name, created_at, updated_at, updated_by)| SecretListing { name, created_at, updated_at, updated_by })
+        .map(|r| SecretListing {
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            updated_by: r.member.or(r.key),
+        })
         .collect())
 }
 
@@ -175,6 +194,7 @@ pub fn set(
 ) -> Result<Set, SecretError> {
     let sealed = sealer.seal(account_id, name, value);
     let by = (actor.id != Actor::NOT_A_USER).then_some(actor.id);
+    let by_key = (actor.id == Actor::NOT_A_USER).then_some(actor.name.as_str());
     write_transaction(conn, |conn| {
         if super::accounts::lock_for_change(conn, account_id)?.0 {
             return Err(SecretError::Archived);
@@ -189,7 +209,12 @@ pub fn set(
         let outcome = match existing {
             Some(id) => {
                 diesel::update(secrets::table.find(id))
-                    .set((secrets::sealed.eq(&sealed), secrets::updated_by.eq(by), secrets::updated_at.eq(now)))
+                    .set((
+                        secrets::sealed.eq(&sealed),
+                        secrets::updated_by.eq(by),
+                        secrets::updated_by_key.eq(by_key),
+                        secrets::updated_at.eq(now),
+                    ))
                     .execute(conn)?;
                 Set::Replaced
             }
@@ -207,6 +232,7 @@ pub fn set(
                         secrets::created_by.eq(by),
                         secrets::created_at.eq(now),
                         secrets::updated_by.eq(by),
+                        secrets::updated_by_key.eq(by_key),
                         secrets::updated_at.eq(now),
                     ))
                     .execute(conn)?;

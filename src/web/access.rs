@@ -115,6 +115,15 @@ impl RouteTable {
         self.add(Method::POST, path, access, handler)
     }
 
+    pub fn put<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, access, handler)
+    }
+
     pub fn specs(&self) -> Vec<RouteSpec> {
         self.entries.iter().map(|(spec, _)| spec.clone()).collect()
     }

@@ -36,7 +36,7 @@ use access::{Access, RouteTable};
 /// them: the health probes, the API, the team pages, then the rest (a route that comes late
 /// pays for matching every one before it).
 pub fn routes() -> RouteTable {
-    use crate::api::{platform, v1};
+    use crate::api::{platform, secrets as api_secrets, v1};
     use Access::{Api, Public, SignedIn, Team};
     let mut r = RouteTable::default();
     r.get("/healthz", Public, health::healthz)
@@ -52,6 +52,9 @@ pub fn routes() -> RouteTable {
         .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
         .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
         .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
+        .get("/api/v1/teams/{slug}/secrets", Api, api_secrets::list_secrets)
+        .put("/api/v1/teams/{slug}/secrets/{secret}", Api, api_secrets::set_secret)
+        .delete("/api/v1/teams/{slug}/secrets/{secret}", Api, api_secrets::delete_secret)
         .post("/api/v1/introspect", Api, platform::introspect)
         .post("/api/v1/usage/events", Api, platform::usage_events)
         .post("/api/v1/billing/webhook", Api, platform::billing_webhook)

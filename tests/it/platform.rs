@@ -99,7 +99,7 @@ async fn create_key(app: &TestApp, admin: &Browser, slug: &str, name: &str, scop
 }
 
 /// A login token of the member signed in in `browser`, through the device flow over HTTP.
-async fn login_token(app: &TestApp, browser: &Browser) -> String {
+pub(crate) async fn login_token(app: &TestApp, browser: &Browser) -> String {
     let client = reqwest::Client::new();
     let start: Value = client
         .post(format!("{}/api/v1/device/code", app.address))

@@ -28,6 +28,8 @@ async fn call(browser: &Browser, method: &Method, path: &str, token: &str) -> re
         browser.client.get(browser.url(path))
     } else if method == Method::DELETE {
         browser.client.delete(browser.url(path))
+    } else if method == Method::PUT {
+        browser.client.put(browser.url(path))
     } else {
         browser.client.post(browser.url(path)).form(&[("csrf_token", token)])
     };

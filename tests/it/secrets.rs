@@ -173,3 +173,73 @@ async fn an_archived_teams_secrets_are_listed_read_only_and_cannot_change() {
     }
     assert_eq!(stored(&app, &slug).await.1, vec![("HF_TOKEN".to_owned(), VALUE.to_owned())], "unchanged");
 }
+
+/// Calls the secrets API with `auth` ("Key …" or "Bearer …"): status and JSON body.
+async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    auth: &str,
+    body: Option<&str>,
+) -> (StatusCode, String) {
+    let mut request =
+        reqwest::Client::new().request(method, format!("{}{path}", app.address)).header("Authorization", auth);
+    if let Some(value) = body {
+        request = request.json(&serde_json::json!({ "value": value }));
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_key_or_a_developers_login_token_sets_secrets_through_the_api_and_nothing_returns_a_value() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let admin_key = format!("Key {}", crate::keys::create_key(&ada, &slug, "deploy", "ADMIN").await);
+    let api_key = format!("Key {}", crate::keys::create_key(&ada, &slug, "runner", "API").await);
+    let dev = app.signed_up("Dev", "dev@example.com").await;
+    app.add_member(&slug, "dev@example.com", Role::Developer).await;
+    let dev_token = format!("Bearer {}", crate::platform::login_token(&app, &dev).await);
+    let bill = app.signed_up("Bill", "bill@example.com").await;
+    app.add_member(&slug, "bill@example.com", Role::Billing).await;
+    let bill_token = format!("Bearer {}", crate::platform::login_token(&app, &bill).await);
+    let one = format!("/api/v1/teams/{slug}/secrets/hf_token");
+    let all = format!("/api/v1/teams/{slug}/secrets");
+
+    let (status, body) = api(&app, Method::PUT, &one, &admin_key, Some(VALUE)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.contains("\"name\":\"HF_TOKEN\"") && body.contains("\"updated_by\":\"team key deploy\""), "{body}");
+    let (status, body) = api(&app, Method::PUT, &one, &dev_token, Some("hf_dev")).await;
+    assert_eq!(status, StatusCode::OK, "replaced: {body}");
+    assert!(body.contains("\"updated_by\":\"Dev\""), "{body}");
+    let (status, body) = api(&app, Method::GET, &all, &admin_key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("HF_TOKEN") && !body.contains(VALUE) && !body.contains("hf_dev"), "names only: {body}");
+    assert_eq!(stored(&app, &slug).await.1, vec![("HF_TOKEN".to_owned(), "hf_dev".to_owned())]);
+
+    // Refused: a key of scope API, a billing member; a bad name or an empty value is a 400.
+    for (auth, who) in [(&api_key, "an API-scoped key"), (&bill_token, "a billing member")] {
+        for (method, path, body) in
+            [(Method::GET, &all, None), (Method::PUT, &one, Some("x")), (Method::DELETE, &one, None)]
+        {
+            let (status, answer) = api(&app, method.clone(), path, auth, body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} by {who}: {answer}");
+            assert!(answer.contains("\"code\":\"forbidden\""), "{answer}");
+        }
+    }
+    let (status, answer) = api(&app, Method::PUT, &format!("{all}/not-a-name"), &admin_key, Some("x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = api(&app, Method::PUT, &one, &admin_key, Some("")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(stored(&app, &slug).await.1, vec![("HF_TOKEN".to_owned(), "hf_dev".to_owned())], "unchanged");
+
+    let (status, _) = api(&app, Method::DELETE, &one, &admin_key, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, answer) = api(&app, Method::DELETE, &one, &admin_key, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert!(stored(&app, &slug).await.0.is_empty());
+    let audit = ada.page(&format!("/a/{slug}/audit"), StatusCode::OK).await;
+    assert!(audit.contains("team key deploy") && audit.contains("deleted the secret"), "{audit}");
+}

@@ -9,6 +9,8 @@ CREATE TABLE secrets (
     created_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
     created_at BIGINT NOT NULL,
     updated_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    -- "team key NAME" when a team key set it through the API (updated_by is then NULL)
+    updated_by_key TEXT,
     updated_at BIGINT NOT NULL,
     UNIQUE (account_id, name)
 );

@@ -1,0 +1,121 @@
+//! `/api/v1/teams/{slug}/secrets`: list a team's secrets by name, set one, delete one, as
+//! `teamdeck`'s users script it. Management calls: an ADMIN-scoped team key, or the login
+//! token of a member whose role manages secrets. No call ever returns a value.
+
+use super::auth::ApiCaller;
+use super::v1::ErrorBody;
+use crate::db::Db;
+use crate::domain::Permission;
+use crate::service::secrets::{self, Sealer, SecretError, SecretListing, SecretName, Set};
+use crate::web::error::AppError;
+use crate::web::render::When;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretOut {
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Who last set it: the member's name, or `team key <name>`; null once the member is gone.
+    pub updated_by: Option<String>,
+}
+
+impl From<SecretListing> for SecretOut {
+    fn from(l: SecretListing) -> Self {
+        SecretOut {
+            created_at: When::from_ms(l.created_at).iso,
+            updated_at: When::from_ms(l.updated_at).iso,
+            updated_by: l.updated_by,
+            name: l.name,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretsOut {
+    pub secrets: Vec<SecretOut>,
+}
+
+/// The team's secrets by name (never a value).
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/secrets", params(("slug" = String, Path,)),
+    responses((status = 200, body = SecretsOut), (status = 403, body = ErrorBody)))]
+pub async fn list_secrets(
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<web::Json<SecretsOut>, AppError> {
+    let team = caller.team(Some(&slug)).await?;
+    team.require(Permission::ViewSecrets, true)?;
+    let account_id = team.account.id;
+    let listed = db.query(move |conn| secrets::list(conn, account_id)).await?;
+    Ok(web::Json(SecretsOut { secrets: listed.into_iter().map(SecretOut::from).collect() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SetSecret {
+    /// At most 32 KiB.
+    pub value: String,
+}
+
+/// Sets a secret: adds it (201) or replaces its value (200). The name is an environment
+/// variable's (`[A-Z_][A-Z0-9_]*`; lowercase letters are taken as uppercase).
+#[utoipa::path(put, path = "/api/v1/teams/{slug}/secrets/{secret}", params(("slug" = String, Path,), ("secret" = String, Path,)),
+    request_body = SetSecret,
+    responses((status = 201, body = SecretOut), (status = 200, body = SecretOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set_secret(
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<SetSecret>,
+    db: web::Data<Db>,
+    sealer: web::Data<Sealer>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, name) = path.into_inner();
+    let team = caller.team(Some(&slug)).await?;
+    team.require(Permission::ManageSecrets, true)?;
+    let name = SecretName::parse(&name).map_err(|e| AppError::BadRequest(format!("name: {e}")))?;
+    let value = body.into_inner().value;
+    if value.is_empty() || value.len() > secrets::MAX_VALUE_BYTES {
+        return Err(AppError::BadRequest(format!("value: give 1 byte to {} KiB.", secrets::MAX_VALUE_BYTES / 1024)));
+    }
+    let (account_id, actor, sealer) = (team.account.id, caller.actor(), sealer.into_inner());
+    let kept = name.clone();
+    let outcome = db
+        .run(move |conn| {
+            let outcome = secrets::set(conn, &sealer, account_id, &actor, &kept, &value);
+            Ok::<_, AppError>(outcome.and_then(|set| Ok((set, secrets::find(conn, account_id, kept.as_str())?))))
+        })
+        .await?;
+    match outcome {
+        Ok((set, Some(listed))) => {
+            let mut response = if set == Set::Added { HttpResponse::Created() } else { HttpResponse::Ok() };
+            Ok(response.json(SecretOut::from(listed)))
+        }
+        Ok((_, None)) => Err(AppError::NotFound), // deleted again in the meantime
+        Err(e @ SecretError::TooMany) => Err(AppError::BadRequest(e.to_string())),
+        Err(SecretError::Db(e)) => Err(AppError::internal(e)),
+        Err(e) => Err(AppError::Forbidden(e.to_string())),
+    }
+}
+
+/// Deletes a secret: apps started afterwards no longer receive it.
+#[utoipa::path(delete, path = "/api/v1/teams/{slug}/secrets/{secret}", params(("slug" = String, Path,), ("secret" = String, Path,)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_secret(
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, name) = path.into_inner();
+    let team = caller.team(Some(&slug)).await?;
+    team.require(Permission::ManageSecrets, true)?;
+    let name = SecretName::parse(&name).map_err(|_| AppError::NotFound)?;
+    let (account_id, actor) = (team.account.id, caller.actor());
+    match db.run(move |conn| Ok::<_, AppError>(secrets::delete(conn, account_id, &actor, name.as_str()))).await? {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(SecretError::Db(e)) => Err(AppError::internal(e)),
+        Err(SecretError::NotFound) => Err(AppError::NotFound),
+        Err(e) => Err(AppError::Forbidden(e.to_string())),
+    }
+}
