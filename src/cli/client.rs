@@ -361,3 +361,112 @@ pub fn keys_delete(arg: &ServerArg, id: &str) -> anyhow::Result<()> {
     println!("Key {id} deleted: programs using it are refused from now on.");
     Ok(())
 }
+
+pub fn secrets_list(arg: &ServerArg) -> anyhow::Result<()> {
+    let saved = load()?;
+    let server = server_of(arg, &saved);
+    let cred = credential(&saved, arg.server.as_deref())?;
+    let team = current_team(&server, &cred, &saved)?;
+    let body = json_of(call("GET", &format!("{server}/api/v1/teams/{team}/secrets"), &cred, Some(&team)).call())?;
+    let secrets = body["secrets"].as_array().cloned().unwrap_or_default();
+    if secrets.is_empty() {
+        println!("No secrets in {team}.");
+    }
+    for secret in secrets {
+        println!(
+            "{:<32} set {} by {}",
+            secret["name"].as_str().unwrap_or_default(),
+            secret["updated_at"].as_str().unwrap_or_default(),
+            secret["updated_by"].as_str().unwrap_or("a former member")
+        );
+    }
+    Ok(())
+}
+
+/// `NAME=VALUE` pairs, or one `NAME` whose value is read from standard input (a final line
+/// break is dropped, as a terminal or `echo` adds one).
+fn assignments(args: &[String], stdin: impl std::io::Read) -> anyhow::Result<Vec<(String, String)>> {
+    use std::io::Read as _;
+    if let [name] = args
+        && !name.contains('=')
+    {
+        let mut value = String::new();
+        std::io::BufReader::new(stdin).read_to_string(&mut value).context("reading the value from standard input")?;
+        let value = value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value);
+        return Ok(vec![(name.clone(), value.to_owned())]);
+    }
+    args.iter()
+        .map(|arg| {
+            arg.split_once('=')
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .ok_or_else(|| anyhow!("`{arg}` is not NAME=VALUE (a NAME alone reads its value from standard input)"))
+        })
+        .collect()
+}
+
+pub fn secrets_set(arg: &ServerArg, args: &[String]) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if let [name] = args
+        && !name.contains('=')
+        && std::io::stdin().is_terminal()
+    {
+        eprintln!("Type the value of {name}, then press Ctrl-D:");
+    }
+    let pairs = assignments(args, std::io::stdin())?;
+    let saved = load()?;
+    let server = server_of(arg, &saved);
+    let cred = credential(&saved, arg.server.as_deref())?;
+    let team = current_team(&server, &cred, &saved)?;
+    for (name, value) in pairs {
+        let url = format!("{server}/api/v1/teams/{team}/secrets/{}", urlencoded(&name));
+        let body = json_of(call("PUT", &url, &cred, Some(&team)).send_json(json!({ "value": value })))?;
+        println!("Secret {} set in {team}.", body["name"].as_str().unwrap_or(&name));
+    }
+    Ok(())
+}
+
+pub fn secrets_delete(arg: &ServerArg, names: &[String]) -> anyhow::Result<()> {
+    let saved = load()?;
+    let server = server_of(arg, &saved);
+    let cred = credential(&saved, arg.server.as_deref())?;
+    let team = current_team(&server, &cred, &saved)?;
+    for name in names {
+        let url = format!("{server}/api/v1/teams/{team}/secrets/{}", urlencoded(name));
+        json_of(call("DELETE", &url, &cred, Some(&team)).call())?;
+        println!("Secret {} deleted from {team}.", name.to_ascii_uppercase());
+    }
+    Ok(())
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+fn urlencoded(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn assignments_are_pairs_or_one_name_read_from_stdin() {
+        let pairs = assignments(&["A=1".into(), "B=x=y".into(), "C=".into()], &b""[..]).unwrap();
+        assert_eq!(pairs, vec![("A".into(), "1".into()), ("B".into(), "x=y".into()), ("C".into(), "".into())]);
+        let piped = assignments(&["TOKEN".into()], &b"s3cret\r\n"[..]).unwrap();
+        assert_eq!(piped, vec![("TOKEN".into(), "s3cret".into())]);
+        let kept = assignments(&["TOKEN".into()], &b"two\nlines\n\n"[..]).unwrap();
+        assert_eq!(kept, vec![("TOKEN".into(), "two\nlines\n".into())], "only the final line break goes");
+        assert!(assignments(&["A=1".into(), "B".into()], &b""[..]).is_err());
+    }
+
+    #[test]
+    fn names_are_sent_as_one_path_segment() {
+        assert_eq!(urlencoded("HF_TOKEN"), "HF_TOKEN");
+        assert_eq!(urlencoded("a/b c"), "a%2Fb%20c");
+    }
+}

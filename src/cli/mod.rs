@@ -1,5 +1,6 @@
 //! The command line: `teamdeck serve` (also the default with no subcommand) runs the server;
-//! the other commands are the client of a running server (`auth`, `whoami`, `teams`, `keys`).
+//! the other commands are the client of a running server (`auth`, `whoami`, `teams`, `keys`,
+//! `secrets`).
 
 mod billing;
 mod client;
@@ -36,6 +37,9 @@ enum Command {
     /// List, create or delete the team's API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// List, set or delete the team's secrets (values its apps receive as environment variables).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Fill a database with a large generated dataset (for the load benchmark), or with
     /// `--demo` one lived-in team to look around.
     Seed(seed::SeedArgs),
@@ -91,6 +95,28 @@ enum KeysCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// The team's secrets by name (values are never shown).
+    List(client::ServerArg),
+    /// Set secrets: `NAME=VALUE …`, or one `NAME` alone to read its value from standard input
+    /// (kept out of your shell's history). A name the team has gets the new value.
+    Set {
+        #[arg(required = true)]
+        assignments: Vec<String>,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+    /// Delete secrets by name.
+    #[command(visible_alias = "unset")]
+    Delete {
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or_else(|| Command::Serve(Box::new(cli.serve))) {
         Command::Serve(settings) => serve(*settings),
@@ -102,6 +128,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::List(server)) => client::keys_list(&server),
         Command::Keys(KeysCommand::Create { name, scope, server }) => client::keys_create(&server, &name, &scope),
         Command::Keys(KeysCommand::Delete { id, server }) => client::keys_delete(&server, &id),
+        Command::Secrets(SecretsCommand::List(server)) => client::secrets_list(&server),
+        Command::Secrets(SecretsCommand::Set { assignments, server }) => client::secrets_set(&server, &assignments),
+        Command::Secrets(SecretsCommand::Delete { names, server }) => client::secrets_delete(&server, &names),
         Command::Seed(args) => seed::run(args),
         Command::Billing(command) => billing::run(command),
     }

@@ -412,3 +412,54 @@ async fn the_demo_seed_and_the_operator_billing_commands_work_on_the_servers_dat
     let (ok, printed) = run(&["billing", "close-month"]);
     assert!(ok && printed.contains("nothing to invoice"), "the demo already closed last month: {printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_set_listed_and_deleted_from_the_cli_and_a_value_can_come_from_stdin() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let admin_key = crate::keys::create_key(&ada, &slug, "deploy", "ADMIN").await;
+    let api_key = crate::keys::create_key(&ada, &slug, "runner", "API").await;
+    let config = tempfile::tempdir().unwrap();
+    let run = |key: &str, args: &[&str], stdin: Option<&str>| {
+        let mut c = teamdeck(config.path());
+        c.args(["secrets"]).args(args).args(["--server", &app.address]).env("TEAMDECK_KEY", key);
+        let Some(input) = stdin else { return output(c) };
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+
+    let (ok, set) =
+        tokio::task::block_in_place(|| run(&admin_key, &["set", "hf_token=hf_abc", "REGION=eu=west"], None));
+    assert!(ok && set.contains("Secret HF_TOKEN set in acme.") && set.contains("Secret REGION set in acme."), "{set}");
+    let (ok, set) = tokio::task::block_in_place(|| run(&admin_key, &["set", "DB_PASSWORD"], Some("p@ss word\n")));
+    assert!(ok && set.contains("Secret DB_PASSWORD set"), "{set}");
+    let (ok, list) = tokio::task::block_in_place(|| run(&admin_key, &["list"], None));
+    assert!(ok, "{list}");
+    for name in ["DB_PASSWORD", "HF_TOKEN", "REGION"] {
+        assert!(list.contains(name), "{name} listed: {list}");
+    }
+    assert!(list.contains("by team key deploy") && !list.contains("hf_abc") && !list.contains("p@ss"), "{list}");
+
+    let (ok, refused) = tokio::task::block_in_place(|| run(&api_key, &["set", "X=1"], None));
+    assert!(!ok && refused.contains("403") && refused.contains("needs an ADMIN-scoped key"), "{refused}");
+    let (ok, bad) = tokio::task::block_in_place(|| run(&admin_key, &["set", "A=1", "B"], None));
+    assert!(!ok && bad.contains("`B` is not NAME=VALUE"), "{bad}");
+
+    let (ok, gone) = tokio::task::block_in_place(|| run(&admin_key, &["unset", "region"], None));
+    assert!(ok && gone.contains("Secret REGION deleted"), "{gone}");
+    let (ok, missing) = tokio::task::block_in_place(|| run(&admin_key, &["delete", "REGION"], None));
+    assert!(!ok && missing.contains("404"), "deleting it again: {missing}");
+
+    let values = crate::secrets::stored(&app, &slug).await.1;
+    assert_eq!(
+        values,
+        vec![("DB_PASSWORD".to_owned(), "p@ss word".to_owned()), ("HF_TOKEN".to_owned(), "hf_abc".to_owned())],
+        "the value from stdin without its line break; REGION deleted"
+    );
+}

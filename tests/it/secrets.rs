@@ -17,7 +17,7 @@ async fn set(browser: &Browser, slug: &str, name: &str, value: &str) -> reqwest:
 
 /// What the database holds for the team's secrets: (name, sealed bytes), and the values they
 /// open to under the key the server keeps in its data directory.
-async fn stored(app: &TestApp, slug: &str) -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
+pub(crate) async fn stored(app: &TestApp, slug: &str) -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
     use teamdeck::db::schema::{accounts, secrets as table};
     let sealer = teamdeck::startup::secrets_sealer(&Settings::defaults_in(app.data_dir.path().to_path_buf())).unwrap();
     let (db, slug) = (app.db.clone(), slug.to_owned());
