@@ -77,7 +77,14 @@ impl Application {
         };
         Self::start_outbox(db.clone(), mailer, outbox_config, signal.clone());
         let key = session_key(&settings)?;
-        let sealer = actix_web::web::Data::new(secrets_sealer(&settings)?);
+        let sealer = secrets_sealer(&settings)?;
+        let checked = (db.clone(), sealer.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = checked.0.get()?;
+            Ok(crate::service::secrets::check_key(&mut conn, &checked.1)?)
+        })
+        .await??;
+        let sealer = actix_web::web::Data::new(sealer);
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let hasher = PasswordHasher::start(cores, settings.password_queue);
         let workers = settings.workers.unwrap_or(cores);
@@ -207,19 +214,22 @@ fn session_key(settings: &Settings) -> anyhow::Result<Key> {
     load_or_create_key(&path)
 }
 
-/// The key the teams' secrets are sealed under: from the settings, else the one kept in the
-/// data directory, else a new one written there (as [`session_key`], in a file of its own so
-/// that rotating the session key keeps the secrets).
+/// The sealer of the teams' secrets: its key from the settings, else the one kept in the data
+/// directory, else a new one written there (as [`session_key`], in a file of its own so that
+/// rotating the session key keeps the secrets).
 pub fn secrets_sealer(settings: &Settings) -> anyhow::Result<crate::service::secrets::Sealer> {
-    let key = match &settings.secrets_key {
+    use crate::service::secrets::Sealer;
+    match &settings.secrets_key {
         Some(secret) => {
             anyhow::ensure!(secret.len() >= 32, "TEAMDECK_SECRETS_KEY must be at least 32 bytes long");
-            Key::derive_from(secret.as_bytes())
+            anyhow::ensure!(
+                settings.session_key.as_ref() != Some(secret),
+                "TEAMDECK_SECRETS_KEY must differ from TEAMDECK_SESSION_KEY"
+            );
+            Ok(Sealer::from_material(secret.as_bytes()))
         }
-        None => load_or_create_key(&settings.data_dir.join("secrets.key"))?,
-    };
-    let bytes: &[u8; 32] = key.encryption().try_into().context("an encryption key of 32 bytes")?;
-    Ok(crate::service::secrets::Sealer::new(bytes))
+        None => Ok(Sealer::from_material(load_or_create_key(&settings.data_dir.join("secrets.key"))?.master())),
+    }
 }
 
 fn load_or_create_key(path: &Path) -> anyhow::Result<Key> {

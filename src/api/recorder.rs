@@ -200,6 +200,12 @@ pub async fn record(
     let recorder = req.app_data::<web::Data<Recorder>>().cloned();
     let res = next.call(req).await?;
     let attribution = res.request().extensions().get::<Attribution>().copied();
+    // A secret's name is not for everyone who sees the team's requests (billing members
+    // see those, not the secrets): its calls are recorded with `{secret}` in its place.
+    let path = match (res.request().match_info().get("secret"), path.rsplit_once('/')) {
+        (Some(_), Some((head, _))) => format!("{head}/{{secret}}"),
+        _ => path,
+    };
     if let (Some(attribution), Some(recorder)) = (attribution, recorder) {
         recorder.record(Record {
             attribution,

@@ -6,7 +6,7 @@ use super::auth::ApiCaller;
 use super::v1::ErrorBody;
 use crate::db::Db;
 use crate::domain::Permission;
-use crate::service::secrets::{self, Sealer, SecretError, SecretListing, SecretName, Set};
+use crate::service::secrets::{self, Mode, Sealer, SecretError, SecretListing, SecretName, Set};
 use crate::web::error::AppError;
 use crate::web::render::When;
 use actix_web::{HttpResponse, web};
@@ -76,23 +76,18 @@ pub async fn set_secret(
     team.require(Permission::ManageSecrets, true)?;
     let name = SecretName::parse(&name).map_err(|e| AppError::BadRequest(format!("name: {e}")))?;
     let value = body.into_inner().value;
-    if value.is_empty() || value.len() > secrets::MAX_VALUE_BYTES {
-        return Err(AppError::BadRequest(format!("value: give 1 byte to {} KiB.", secrets::MAX_VALUE_BYTES / 1024)));
-    }
+    secrets::check_value(&value).map_err(|e| AppError::BadRequest(format!("value: {e}")))?;
     let (account_id, actor, sealer) = (team.account.id, caller.actor(), sealer.into_inner());
-    let kept = name.clone();
     let outcome = db
         .run(move |conn| {
-            let outcome = secrets::set(conn, &sealer, account_id, &actor, &kept, &value);
-            Ok::<_, AppError>(outcome.and_then(|set| Ok((set, secrets::find(conn, account_id, kept.as_str())?))))
+            Ok::<_, AppError>(secrets::set(conn, &sealer, account_id, &actor, &name, &value, Mode::Either))
         })
         .await?;
     match outcome {
-        Ok((set, Some(listed))) => {
+        Ok((set, listed)) => {
             let mut response = if set == Set::Added { HttpResponse::Created() } else { HttpResponse::Ok() };
             Ok(response.json(SecretOut::from(listed)))
         }
-        Ok((_, None)) => Err(AppError::NotFound), // deleted again in the meantime
         Err(e @ SecretError::TooMany) => Err(AppError::BadRequest(e.to_string())),
         Err(SecretError::Db(e)) => Err(AppError::internal(e)),
         Err(e) => Err(AppError::Forbidden(e.to_string())),

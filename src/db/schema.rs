@@ -256,6 +256,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    secrets_key_check (id) {
+        id -> BigInt,
+        sealed -> Binary,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(secrets -> accounts (account_id));
 diesel::joinable!(login_tokens -> users (user_id));
@@ -285,5 +292,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     billing_profiles,
     spend_alerts,
     webhook_events,
-    secrets
+    secrets,
+    secrets_key_check
 );

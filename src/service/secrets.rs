@@ -2,10 +2,12 @@
 //! `DATABASE_URL`). Admins and developers set, replace and delete them; nobody reads a value
 //! back through the dashboard, and a listing holds names and who changed them, never a value.
 //!
-//! A value is kept sealed: AES-256-GCM under the server's secrets key (not the session key,
-//! so rotating sessions keeps the secrets), with a random nonce stored in front of the
-//! ciphertext, and the team and the name as associated data, so a sealed value copied to
-//! another team or name does not open.
+//! A value is kept sealed: AES-256-GCM under a key derived from the server's secrets key (not
+//! the session key, so rotating sessions keeps the secrets), stored as a format byte, a random
+//! nonce and the ciphertext, with the team and the name as associated data, so a sealed value
+//! copied to another team or name does not open. A sealed check value in the database
+//! ([`check_key`]) stops a server from starting with another key than the one the stored
+//! secrets were sealed under (a lost key file, or an instance that generated its own).
 
 use super::audit::{self, Action, Actor};
 use crate::db::schema::{secrets, users};
@@ -14,6 +16,7 @@ use crate::domain::{new_id, now_ms};
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use diesel::prelude::*;
+use hmac::{Hmac, Mac};
 use std::fmt;
 
 /// At most this many secrets per team.
@@ -21,6 +24,10 @@ pub const MAX_PER_TEAM: i64 = 200;
 /// At most this many bytes per value.
 pub const MAX_VALUE_BYTES: usize = 32 * 1024;
 const NONCE_BYTES: usize = 12;
+/// The first byte of a sealed value: how it was sealed (this key derivation and AES-256-GCM).
+const FORMAT: u8 = 1;
+/// Names that start with this are the platform's own.
+const RESERVED_PREFIX: &str = "TEAMDECK_";
 
 /// A secret's name: an environment variable's, `[A-Z_][A-Z0-9_]*`, at most 128 characters.
 /// Lowercase letters typed are taken as uppercase.
@@ -35,6 +42,8 @@ pub enum SecretNameError {
     TooLong,
     #[error("Use letters, digits and underscores, not starting with a digit (e.g. HF_TOKEN).")]
     NotAVariable,
+    #[error("Names starting with TEAMDECK_ are kept for the platform's own variables.")]
+    Reserved,
 }
 
 impl SecretName {
@@ -52,6 +61,9 @@ impl SecretName {
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_uppercase() || c == '_');
         if !first_ok || !chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
             return Err(SecretNameError::NotAVariable);
+        }
+        if name.starts_with(RESERVED_PREFIX) {
+            return Err(SecretNameError::Reserved);
         }
         Ok(Self(name))
     }
@@ -72,8 +84,14 @@ impl fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    pub fn new(key: &[u8; 32]) -> Self {
-        Self(Aes256Gcm::new(key.into()))
+    /// The sealer of the secrets key `material` (at least 32 bytes): the AES key is
+    /// HMAC-SHA256(material, "teamdeck secrets v1"), so the same material given as the session
+    /// key too would still not make the two keys one.
+    pub fn from_material(material: &[u8]) -> Self {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(material).expect("HMAC takes a key of any length");
+        mac.update(b"teamdeck secrets v1");
+        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        Self(Aes256Gcm::new(&key.into()))
     }
 
     fn aad(account_id: i64, name: &str) -> Vec<u8> {
@@ -82,15 +100,21 @@ impl Sealer {
         aad
     }
 
-    /// Nonce, then ciphertext and tag.
+    /// The format byte, the nonce, then ciphertext and tag.
     pub fn seal(&self, account_id: i64, name: &SecretName, value: &str) -> Vec<u8> {
+        self.seal_raw(account_id, name.as_str(), value)
+    }
+
+    fn seal_raw(&self, account_id: i64, name: &str, value: &str) -> Vec<u8> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let aad = Self::aad(account_id, name.as_str());
+        let aad = Self::aad(account_id, name);
         let sealed = self
             .0
             .encrypt(&nonce, Payload { msg: value.as_bytes(), aad: &aad })
             .expect("AES-GCM seals any value shorter than 64 GiB");
-        let mut out = nonce.to_vec();
+        let mut out = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
+        out.push(FORMAT);
+        out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         out
     }
@@ -98,10 +122,11 @@ impl Sealer {
     /// The value, or `None` when `sealed` was not sealed under this key for this team and
     /// name (another server's key, or a value moved in the database).
     pub fn open(&self, account_id: i64, name: &str, sealed: &[u8]) -> Option<String> {
-        if sealed.len() < NONCE_BYTES {
+        let (&FORMAT, rest) = sealed.split_first()? else { return None };
+        if rest.len() < NONCE_BYTES {
             return None;
         }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
         let aad = Self::aad(account_id, name);
         let plain = self.0.decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad }).ok()?;
         String::from_utf8(plain).ok()
@@ -124,6 +149,8 @@ pub enum SecretError {
     Archived,
     #[error("That secret does not exist or was already deleted.")]
     NotFound,
+    #[error("The team already has a secret of that name: use Replace in its row to change its value.")]
+    Exists,
     #[error("A team can hold at most {MAX_PER_TEAM} secrets. Delete one it no longer needs first.")]
     TooMany,
     #[error(transparent)]
@@ -135,6 +162,30 @@ pub enum SecretError {
 pub enum Set {
     Added,
     Replaced,
+}
+
+/// What [`set`] may do: only add (the page's add form: a name taken by mistake must not
+/// destroy a value that cannot be read back), only replace (its Replace), or either (the
+/// API's `PUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Add,
+    Replace,
+    Either,
+}
+
+/// Why a value cannot be kept, in words for the form or the API.
+pub fn check_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("Enter a value.".into());
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(format!("A value can be at most {} KiB.", MAX_VALUE_BYTES / 1024));
+    }
+    if value.contains('\0') {
+        return Err("A value cannot hold a NUL character (environment variables cannot).".into());
+    }
+    Ok(())
 }
 
 /// The team's secrets, by name.
@@ -183,7 +234,8 @@ fn listings(conn: &mut DbConnection, account_id: i64, only: Option<&str>) -> Que
         .collect())
 }
 
-/// Adds the secret `name`, or replaces its value when the team has one of that name.
+/// Adds the secret `name`, or replaces its value when the team has one of that name, as
+/// `mode` allows; returns what it did and the secret as now listed.
 pub fn set(
     conn: &mut DbConnection,
     sealer: &Sealer,
@@ -191,7 +243,8 @@ pub fn set(
     actor: &Actor,
     name: &SecretName,
     value: &str,
-) -> Result<Set, SecretError> {
+    mode: Mode,
+) -> Result<(Set, SecretListing), SecretError> {
     let sealed = sealer.seal(account_id, name, value);
     let by = (actor.id != Actor::NOT_A_USER).then_some(actor.id);
     let by_key = (actor.id == Actor::NOT_A_USER).then_some(actor.name.as_str());
@@ -207,6 +260,8 @@ pub fn set(
             .first::<i64>(conn)
             .optional()?;
         let outcome = match existing {
+            Some(_) if mode == Mode::Add => return Err(SecretError::Exists),
+            None if mode == Mode::Replace => return Err(SecretError::NotFound),
             Some(id) => {
                 diesel::update(secrets::table.find(id))
                     .set((
@@ -244,7 +299,8 @@ pub fn set(
             Set::Replaced => Action::SecretReplaced,
         };
         audit::record(conn, account_id, actor, action, name.as_str(), "")?;
-        Ok(outcome)
+        let listed = listings(conn, account_id, Some(name.as_str()))?.pop().ok_or(SecretError::NotFound)?;
+        Ok((outcome, listed))
     })
 }
 
@@ -286,6 +342,49 @@ pub fn values(conn: &mut DbConnection, sealer: &Sealer, account_id: i64) -> Quer
         .collect())
 }
 
+/// Why the server must not start with this secrets key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error(
+        "the secrets key (TEAMDECK_SECRETS_KEY, else DATA_DIR/secrets.key) is not the one the stored secrets \
+         were sealed under: start with the key used before (every instance needs the same one)"
+    )]
+    OtherKey,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+const CHECK_ID: i64 = 1;
+const CHECK_NAME: &str = "secrets key check";
+const CHECK_VALUE: &str = "teamdeck";
+
+/// Checks `sealer` against the check value the first server to start sealed into the
+/// database (writing it when there is none yet): a server with another key would list the
+/// secrets and could open none of them.
+pub fn check_key(conn: &mut DbConnection, sealer: &Sealer) -> Result<(), KeyCheckError> {
+    use crate::db::schema::secrets_key_check as check;
+    for attempt in 0..2 {
+        let stored: Option<Vec<u8>> = check::table.find(CHECK_ID).select(check::sealed).first(conn).optional()?;
+        if let Some(stored) = stored {
+            return match sealer.open(0, CHECK_NAME, &stored) {
+                Some(value) if value == CHECK_VALUE => Ok(()),
+                _ => Err(KeyCheckError::OtherKey),
+            };
+        }
+        let sealed = sealer.seal_raw(0, CHECK_NAME, CHECK_VALUE);
+        match diesel::insert_into(check::table)
+            .values((check::id.eq(CHECK_ID), check::sealed.eq(&sealed)))
+            .execute(conn)
+        {
+            Ok(_) => return Ok(()),
+            // Another instance starting at the same time wrote it first: check against theirs.
+            Err(e) if attempt == 0 && crate::db::is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(KeyCheckError::OtherKey)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,20 +398,34 @@ mod tests {
             assert_eq!(SecretName::parse(bad), Err(SecretNameError::NotAVariable), "{bad}");
         }
         assert_eq!(SecretName::parse(&"A".repeat(129)), Err(SecretNameError::TooLong));
+        assert_eq!(SecretName::parse("teamdeck_key"), Err(SecretNameError::Reserved));
         assert!(SecretName::parse(&"A".repeat(128)).is_ok());
     }
 
     #[test]
     fn a_sealed_value_opens_only_for_its_team_and_name_under_its_key() {
-        let sealer = Sealer::new(&[7; 32]);
+        let sealer = Sealer::from_material(&[7; 32]);
         let name = SecretName::parse("HF_TOKEN").unwrap();
         let sealed = sealer.seal(42, &name, "hf_abc");
         assert!(!sealed.windows(6).any(|w| w == b"hf_abc"), "the value is not kept in the clear");
         assert_eq!(sealer.open(42, "HF_TOKEN", &sealed).as_deref(), Some("hf_abc"));
         assert_eq!(sealer.open(43, "HF_TOKEN", &sealed), None, "another team");
         assert_eq!(sealer.open(42, "OTHER", &sealed), None, "another name");
-        assert_eq!(Sealer::new(&[8; 32]).open(42, "HF_TOKEN", &sealed), None, "another key");
+        assert_eq!(Sealer::from_material(&[8; 32]).open(42, "HF_TOKEN", &sealed), None, "another key");
         assert_eq!(sealer.open(42, "HF_TOKEN", &sealed[..5]), None, "cut short");
+        assert_eq!(sealed[0], FORMAT, "the format byte first");
+        let mut other_format = sealed.clone();
+        other_format[0] = 2;
+        assert_eq!(sealer.open(42, "HF_TOKEN", &other_format), None, "an unknown format");
         assert_ne!(sealer.seal(42, &name, "hf_abc"), sealed, "a fresh nonce each time");
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert!(check_value("x").is_ok());
+        assert_eq!(check_value("").unwrap_err(), "Enter a value.");
+        assert!(check_value("a\0b").unwrap_err().contains("NUL"));
+        assert!(check_value(&"x".repeat(MAX_VALUE_BYTES)).is_ok());
+        assert!(check_value(&"x".repeat(MAX_VALUE_BYTES + 1)).unwrap_err().contains("32 KiB"));
     }
 }

@@ -15,6 +15,7 @@ pub struct TestApp {
     pub address: String,
     /// `Some(path)` of the SQLite file when the test runs on SQLite.
     pub sqlite_file: Option<std::path::PathBuf>,
+    pub database_url: String,
     pub db: Db,
     pub data_dir: tempfile::TempDir,
     server: actix_web::dev::ServerHandle,
@@ -75,7 +76,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let url = database_url.clone();
     let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
     let sqlite_file = database_url.strip_prefix("sqlite://").map(std::path::PathBuf::from);
-    TestApp { address, sqlite_file, db, data_dir, server, running }
+    TestApp { address, sqlite_file, database_url, db, data_dir, server, running }
 }
 
 /// A fresh database: a new one on the PostgreSQL server of `TEST_DATABASE_URL`, else a
@@ -109,9 +110,9 @@ impl TestApp {
     /// Stops the server gracefully, as SIGTERM does, and waits until it has finished.
     pub async fn stop(self) -> TestApp {
         self.server.stop(true).await;
-        let TestApp { address, sqlite_file, db, data_dir, server, running } = self;
+        let TestApp { address, sqlite_file, database_url, db, data_dir, server, running } = self;
         running.await.expect("the server task").expect("a clean stop");
-        TestApp { address, sqlite_file, db, data_dir, server, running: tokio::spawn(async { Ok(()) }) }
+        TestApp { address, sqlite_file, database_url, db, data_dir, server, running: tokio::spawn(async { Ok(()) }) }
     }
 
     pub async fn count_rows(&self, table: &str) -> i64 {

@@ -1,1 +1,2 @@
+DROP TABLE secrets_key_check;
 DROP TABLE secrets;

@@ -14,3 +14,10 @@ CREATE TABLE secrets (
     updated_at BIGINT NOT NULL,
     UNIQUE (account_id, name)
 );
+
+-- One row: a known value sealed under the secrets key by the first server that started, so a
+-- server started with another key refuses to start rather than list secrets it cannot open.
+CREATE TABLE secrets_key_check (
+    id INTEGER PRIMARY KEY NOT NULL,
+    sealed BLOB NOT NULL
+);
