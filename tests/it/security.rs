@@ -262,3 +262,19 @@ async fn a_page_without_news_sends_no_new_session_cookie() {
         assert!(!again.headers().contains_key("set-cookie"), "{path} rewrote the session cookie");
     }
 }
+
+#[tokio::test]
+async fn markup_in_a_key_name_is_escaped_once_in_its_delete_dialog() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let keys = format!("/a/{slug}/keys");
+    let created = ada.submit(&keys, &keys, &[("name", "<b>ci</b>"), ("scope", "API")]).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+
+    let page = ada.page(&keys, StatusCode::OK).await;
+    assert!(!page.contains("<b>ci</b>"), "{page}");
+    assert!(page.contains("<h2 class=\"dialog__title\" id=\"delete-"), "the dialog: {page}");
+    assert!(page.contains("Delete key &#60;b&#62;ci&#60;/b&#62;?</h2>"), "escaped once, not twice: {page}");
+    assert!(!page.contains("&amp;#60;") && !page.contains("&#38;#60;"), "{page}");
+}
