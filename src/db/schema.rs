@@ -9,6 +9,7 @@ diesel::table! {
         name -> Text,
         password_hash -> Text,
         created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
     }
 }
 

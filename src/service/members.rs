@@ -123,7 +123,7 @@ pub enum MemberError {
 }
 
 /// The team's admins, locked against concurrent changes until the transaction ends.
-fn lock_admins(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<i64>> {
+pub(crate) fn lock_admins(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<i64>> {
     let admins = memberships::table
         .filter(memberships::account_id.eq(account_id))
         .filter(memberships::role.eq(Role::Admin.as_str()))

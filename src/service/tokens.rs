@@ -158,6 +158,7 @@ pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(L
     let found: Option<(LoginToken, String, Option<i64>, User)> = login_tokens::table
         .inner_join(users::table)
         .filter(login_tokens::public_id.eq(public_id))
+        .filter(users::deleted_at.is_null())
         .select((LoginToken::as_select(), login_tokens::secret_hash, login_tokens::revoked_at, User::as_select()))
         .first(conn)
         .optional()?;

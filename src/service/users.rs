@@ -97,6 +97,7 @@ pub fn sign_up(
 pub fn credentials(conn: &mut DbConnection, email_normalized: &str) -> QueryResult<Option<(i64, String)>> {
     users::table
         .filter(users::email_normalized.eq(email_normalized))
+        .filter(users::deleted_at.is_null())
         .select((users::id, users::password_hash))
         .first(conn)
         .optional()
@@ -104,7 +105,12 @@ pub fn credentials(conn: &mut DbConnection, email_normalized: &str) -> QueryResu
 
 pub fn find(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<User>> {
     // Every signed-in page runs this: straight on the backend's connection (see `on_backend!`).
-    crate::on_backend!(conn, |c| users::table.find(user_id).select(User::as_select()).first(c).optional())
+    crate::on_backend!(conn, |c| users::table
+        .find(user_id)
+        .filter(users::deleted_at.is_null())
+        .select(User::as_select())
+        .first(c)
+        .optional())
 }
 
 /// A signed-in user and every account they belong to (see [`accounts::accounts_of`]).
@@ -126,6 +132,7 @@ pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryRe
     let rows: Vec<(User, Option<accounts::Account>, Option<String>)> = users::table
         .left_join(memberships::table.inner_join(accounts_table::table))
         .filter(users::id.eq_any(user_ids))
+        .filter(users::deleted_at.is_null())
         .select((User::as_select(), Option::<accounts::Account>::as_select(), memberships::role.nullable()))
         .load(c)?;
     Ok(user_ids
@@ -137,4 +144,109 @@ pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryRe
             Some((user, accounts::in_switcher_order(memberships.collect())))
         })
         .collect())
+}
+
+/// A team that keeps an account from being deleted: the user is its only admin.
+#[derive(Debug, Clone)]
+pub struct HeldBy {
+    pub name: String,
+    pub slug: String,
+    /// The user is its only member too (archive it, or invite someone and make them admin).
+    pub alone: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("You are the only admin of a team: make someone else its admin, or archive it, first.")]
+    OnlyAdmin(Vec<HeldBy>),
+    #[error("This account no longer exists.")]
+    Gone,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Teams and the user's role in each.
+pub type TeamRoles = Vec<(accounts::Account, String)>;
+
+/// The user's teams with their role, and those of them that would keep the user's account
+/// from being deleted (see [`delete_account`]); each team locked first, in id order, as every
+/// change to a team does, when called inside a write transaction.
+pub fn teams_held(conn: &mut DbConnection, user_id: i64) -> QueryResult<(TeamRoles, Vec<HeldBy>)> {
+    use crate::db::schema::{accounts as accounts_table, memberships};
+    let teams: TeamRoles = accounts_table::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .filter(accounts_table::kind.eq(AccountKind::Team.as_str()))
+        .order(accounts_table::id)
+        .select((accounts::Account::as_select(), memberships::role))
+        .load(conn)?;
+    let mut held = Vec::new();
+    for (team, role) in &teams {
+        let archived = accounts::lock_for_change(conn, team.id)?.0;
+        if archived || role != crate::domain::Role::Admin.as_str() {
+            continue;
+        }
+        if super::members::lock_admins(conn, team.id)? == [user_id] {
+            let members: i64 =
+                memberships::table.filter(memberships::account_id.eq(team.id)).count().get_result(conn)?;
+            held.push(HeldBy { name: team.name.clone(), slug: team.slug.clone(), alone: members == 1 });
+        }
+    }
+    Ok((teams, held))
+}
+
+/// Deletes the user's account, in one transaction: they leave every team (refused while
+/// they are the only admin of a team that is not archived: a team always keeps an admin),
+/// their personal account's keys are revoked, their login tokens are
+/// revoked, and their email, name and password are wiped, so the email can sign up again.
+/// The row stays, marked deleted, for what points at it (keys they created, the audit log);
+/// their sessions end on their next request. Teams are never deleted.
+pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<(), DeleteError> {
+    use super::audit::{self, Action, Actor};
+    use crate::db::schema::{accounts as accounts_table, api_keys, login_tokens, memberships};
+    let deleted = write_transaction(conn, |conn| {
+        let user = find(conn, user_id)?.ok_or(DeleteError::Gone)?;
+        let (teams, held) = teams_held(conn, user_id)?;
+        if !held.is_empty() {
+            return Err(DeleteError::OnlyAdmin(held));
+        }
+        let actor = Actor { id: user_id, name: user.name.clone() };
+        for (team, role) in &teams {
+            audit::record(conn, team.id, &actor, Action::MemberLeft, &user.name, &format!("{role}, account deleted"))?;
+        }
+        diesel::delete(memberships::table.filter(memberships::user_id.eq(user_id))).execute(conn)?;
+        let now = now_ms();
+        // The personal account stays (its invoices and usage are records), without the
+        // person's name, with no member and none of its keys working.
+        let personal =
+            accounts_table::table.filter(accounts_table::personal_owner_id.eq(user_id)).select(accounts_table::id);
+        diesel::update(accounts_table::table.filter(accounts_table::personal_owner_id.eq(user_id)))
+            .set(accounts_table::name.eq("Deleted user"))
+            .execute(conn)?;
+        diesel::update(
+            api_keys::table.filter(api_keys::account_id.eq_any(personal)).filter(api_keys::revoked_at.is_null()),
+        )
+        .set(api_keys::revoked_at.eq(now))
+        .execute(conn)?;
+        diesel::update(
+            login_tokens::table.filter(login_tokens::user_id.eq(user_id)).filter(login_tokens::revoked_at.is_null()),
+        )
+        .set(login_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        let placeholder = format!("deleted-{user_id}@deleted.invalid");
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::email.eq(&placeholder),
+                users::email_normalized.eq(&placeholder),
+                users::name.eq("Deleted user"),
+                users::password_hash.eq(""),
+                users::deleted_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    });
+    if deleted.is_ok() {
+        super::credentials::changed();
+    }
+    deleted
 }

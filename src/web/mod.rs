@@ -13,6 +13,7 @@ pub mod layout;
 pub mod render;
 pub mod site;
 
+mod account;
 mod accounts;
 mod auth;
 mod billing;
@@ -107,6 +108,8 @@ pub fn routes() -> RouteTable {
         .get("/", SignedIn, home::show)
         .get("/device", SignedIn, device::show)
         .post("/device", SignedIn, device::decide)
+        .get("/account", SignedIn, account::show)
+        .post("/account/delete", SignedIn, account::delete)
         .get("/account/tokens", SignedIn, device::tokens_page)
         .post("/account/tokens/{token_id}/revoke", SignedIn, device::revoke)
         .get("/teams/new", SignedIn, teams::new::show)

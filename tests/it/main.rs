@@ -5,6 +5,7 @@
 mod helpers;
 mod smtp;
 
+mod account;
 mod auth;
 mod billing_pages;
 mod cli;

@@ -29,6 +29,8 @@ struct LoginPage {
 pub struct LoginQuery {
     next: Option<String>,
     signed_out: Option<String>,
+    /// Set after the person deleted their account.
+    deleted: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -52,7 +54,11 @@ pub async fn show(session: Session, query: web::Query<LoginQuery>) -> Result<Htt
         email: String::new(),
         next,
         error: None,
-        notice: query.signed_out.as_ref().map(|_| "You are signed out."),
+        notice: match (&query.deleted, &query.signed_out) {
+            (Some(_), _) => Some("Your account was deleted. You are signed out."),
+            (None, Some(_)) => Some("You are signed out."),
+            (None, None) => None,
+        },
     };
     page_with_status(StatusCode::OK, &page)
 }

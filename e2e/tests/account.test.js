@@ -1,0 +1,52 @@
+'use strict';
+// Deleting one's account from "Your account" in the user menu: refused with the teams to fix
+// while the person is a team's only admin, then done with the password, signed out, unable
+// to sign in again with it.
+
+const assert = require('node:assert/strict');
+const { suite } = require('../lib/harness');
+const { checkPage } = require('../lib/browser');
+const app = require('../lib/app');
+
+const { flow } = suite();
+
+flow('delete your account: the only admin of a team is told which, then the account goes and its sign-in stops', async ({ page, session }) => {
+  const ann = app.newUser('Ann');
+  await app.signUp(page, ann);
+  const team = `Solo ${process.pid.toString(36)}`;
+  await app.createTeam(page, team);
+
+  await app.userMenuButton(page, ann).click();
+  await app.navigates(page, '/account', () => page.getByRole('link', { name: 'Your account', exact: true }).click());
+  assert.equal(await app.heading(page).innerText(), 'Your account');
+  await checkPage(page, 'account');
+
+  const password = page.getByLabel('Your password, to confirm');
+  const remove = page.getByRole('button', { name: 'Delete my account', exact: true });
+  await password.fill(ann.password);
+  await session.expectStatus(409, '/account/delete', () => app.navigates(page, '/account/delete', () => remove.click()));
+  const held = page.getByRole('list', { name: 'Teams you are the only admin of' });
+  await held.getByRole('link', { name: team, exact: true }).waitFor();
+  await held.getByText('you are its only member').waitFor();
+  await checkPage(page, 'account-delete-refused');
+
+  // Archive the team (its Settings), then delete.
+  await app.navigates(page, /^\/a\/[^/]+\/members$/, () => held.getByRole('link', { name: team, exact: true }).click());
+  await app.goToNav(page, 'Settings');
+  await page.getByRole('link', { name: `Archive ${team}…`, exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: `Archive ${team}?` });
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByLabel('Team name').fill(team);
+  await app.navigates(page, /^\/a\/[^/]+$/, () => dialog.getByRole('button', { name: 'Archive permanently' }).click());
+
+  await app.userMenuButton(page, ann).click();
+  await app.navigates(page, '/account', () => page.getByRole('link', { name: 'Your account', exact: true }).click());
+  await password.fill(ann.password);
+  await app.navigates(page, '/login', () => remove.click());
+  await page.getByText('Your account was deleted. You are signed out.').waitFor();
+
+  await page.getByLabel('Email').fill(ann.email);
+  await page.getByLabel('Password').fill(ann.password);
+  await session.expectStatus(401, '/login', () => app.navigates(page, '/login', () => page.getByRole('button', { name: 'Sign in' }).click()));
+  await page.getByText("That email and password don't match an account.", { exact: false }).waitFor();
+});

@@ -1,0 +1,112 @@
+//! Deleting one's account: the password asked again, refused while the person is a team's
+//! only admin (also when two admins delete at once), and afterwards signed out everywhere,
+//! their tokens and personal keys refused, their email free, their teams kept.
+
+use crate::helpers::{Browser, PASSWORD, location, spawn_app};
+use reqwest::StatusCode;
+use teamdeck::domain::Role;
+
+async fn delete_account(browser: &Browser, password: &str) -> reqwest::Response {
+    browser.submit("/account", "/account/delete", &[("password", password)]).await
+}
+
+async fn whoami(app: &crate::helpers::TestApp, auth: &str) -> StatusCode {
+    let client = reqwest::Client::new();
+    let request = client.get(format!("{}/api/v1/whoami", app.address)).header("Authorization", auth);
+    request.send().await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_is_signed_out_everywhere_its_credentials_stop_and_its_teams_stay() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    app.add_member(&slug, "bob@example.com", Role::Admin).await;
+    let bob_elsewhere = app.browser();
+    assert_eq!(bob_elsewhere.sign_in("bob@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let token = format!("Bearer {}", crate::platform::login_token(&app, &bob).await);
+    let personal = location(&bob.get("/").await).trim_start_matches("/a/").to_owned();
+    let personal_key = format!("Key {}", crate::keys::create_key(&bob, &personal, "laptop", "API").await);
+    let team_key = format!("Key {}", crate::keys::create_key(&bob, &slug, "made by bob", "API").await);
+    for auth in [&token, &personal_key, &team_key] {
+        assert_eq!(whoami(&app, auth).await, StatusCode::OK);
+    }
+
+    let page = bob.page("/account", StatusCode::OK).await;
+    assert!(page.contains("bob@example.com") && page.contains("You leave your team at once"), "{page}");
+    let wrong = delete_account(&bob, "not my password").await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("That is not your password."));
+    assert_eq!(whoami(&app, &token).await, StatusCode::OK, "nothing happened");
+
+    let deleted = delete_account(&bob, PASSWORD).await;
+    assert_eq!(location(&deleted), "/login?deleted=1");
+    let login = bob.page("/login?deleted=1", StatusCode::OK).await;
+    assert!(login.contains("Your account was deleted."), "{login}");
+    assert_eq!(location(&bob.get(&format!("/a/{slug}")).await).split('?').next(), Some("/login"));
+    assert_eq!(location(&bob_elsewhere.get("/").await), "/login", "signed out in the other browser too");
+    assert_eq!(app.browser().sign_in("bob@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(&app, &token).await, StatusCode::UNAUTHORIZED, "the login token is revoked");
+    assert_eq!(whoami(&app, &personal_key).await, StatusCode::UNAUTHORIZED, "personal keys stop");
+    assert_eq!(whoami(&app, &team_key).await, StatusCode::OK, "a team's key is the team's: it keeps working");
+
+    let members = ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await;
+    assert!(!members.contains("bob@example.com"), "{members}");
+    let audit = ada.page(&format!("/a/{slug}/audit"), StatusCode::OK).await;
+    assert!(audit.contains("left the team") && audit.contains("account deleted"), "{audit}");
+    let rows = app.dump_tables(&["users", "accounts", "login_tokens"]).await;
+    assert!(!rows.contains("bob@example.com") && !rows.contains("Bob"), "name and email are gone: {rows}");
+    let again = app.browser().sign_up("Bob", "bob@example.com", PASSWORD).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "the email can sign up again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_only_admin_of_a_team_cannot_delete_their_account_until_the_team_has_another() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let acme = ada.create_team("Acme").await;
+    let solo = ada.create_team("Solo").await;
+    app.signed_up("Dev", "dev@example.com").await;
+    app.add_member(&acme, "dev@example.com", Role::Developer).await;
+
+    let page = ada.page("/account", StatusCode::OK).await;
+    assert!(page.contains("You are the only admin of 2 teams"), "said before trying: {page}");
+    let refused = delete_account(&ada, PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("You are the only admin of 2 teams"), "{page}");
+    assert!(!page.contains("aria-invalid"), "the password was right: {page}");
+    assert!(page.contains(&format!("<a href=\"/a/{acme}/members\">Acme</a>: make another member its admin")), "{page}");
+    assert!(page.contains(&format!("<a href=\"/a/{solo}/members\">Solo</a>: you are its only member")), "{page}");
+    assert_eq!(location(&ada.get("/").await).split('/').nth(1), Some("a"), "still signed in");
+    assert_eq!(app.admins_of(&acme).await, 1);
+
+    app.set_role(&acme, "dev@example.com", Role::Admin).await;
+    let archived = ada
+        .submit(&format!("/a/{solo}/settings"), &format!("/a/{solo}/settings/archive"), &[("confirm_name", "Solo")])
+        .await;
+    assert_eq!(archived.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&delete_account(&ada, PASSWORD).await), "/login?deleted=1");
+    assert_eq!(app.admins_of(&acme).await, 1, "Dev is Acme's admin");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_deleting_their_accounts_at_once_leave_the_team_one_admin() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    app.add_member(&slug, "bob@example.com", Role::Admin).await;
+
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(delete_account(&ada, PASSWORD), delete_account(&bob, PASSWORD));
+        let statuses = [a.status(), b.status()];
+        if statuses.contains(&StatusCode::SEE_OTHER) {
+            assert!(statuses.contains(&StatusCode::CONFLICT), "one is refused: {statuses:?}");
+            break;
+        }
+        assert_eq!(statuses, [StatusCode::CONFLICT; 2], "{statuses:?}");
+    }
+    assert_eq!(app.admins_of(&slug).await, 1, "a team always keeps an admin");
+}
