@@ -34,7 +34,7 @@ async fn a_deleted_account_is_signed_out_everywhere_its_credentials_stop_and_its
     }
 
     let page = bob.page("/account", StatusCode::OK).await;
-    assert!(page.contains("bob@example.com") && page.contains("You leave your team at once"), "{page}");
+    assert!(page.contains("bob@example.com") && page.contains("You leave your team at once; the team, its keys and everything in it stay"), "{page}");
     let wrong = delete_account(&bob, "not my password").await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.text().await.unwrap().contains("That is not your password."));
