@@ -388,6 +388,8 @@ pub enum AcceptError {
     WrongUser,
     #[error("This team is archived.")]
     Archived,
+    #[error("This account no longer exists.")]
+    AccountGone,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -401,6 +403,10 @@ pub fn accept(
 ) -> Result<(Account, Role), AcceptError> {
     write_transaction(conn, |conn| {
         let view = usable(conn, token, user_email_normalized)?;
+        // After the team's row (locked by `usable`): an account deleted meanwhile joins nothing.
+        if !super::users::lock_live(conn, user.id)? {
+            return Err(AcceptError::AccountGone);
+        }
         let invitation = &view.invitation;
         if !set_state(conn, invitation.id, "accepted")? {
             return Err(AcceptError::NotPending);

@@ -14,6 +14,8 @@ pub enum TeamError {
     DuplicateName(String),
     #[error("This team is archived: its settings can no longer change.")]
     Archived,
+    #[error("This account no longer exists.")]
+    AccountGone,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -43,6 +45,10 @@ pub fn create(
     loop {
         attempts += 1;
         let result = write_transaction(conn, |conn| {
+            // An account deleted meanwhile creates nothing (see `users::delete_account`).
+            if !super::users::lock_live(conn, creator)? {
+                return Err(TeamError::AccountGone);
+            }
             if has_team_named(conn, creator, name, None)? {
                 return Err(TeamError::DuplicateName(name.to_string()));
             }

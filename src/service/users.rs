@@ -146,6 +146,19 @@ pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryRe
         .collect())
 }
 
+/// Whether the user exists and is not deleted, their row locked against deletion until the
+/// transaction ends (PostgreSQL `FOR SHARE`; SQLite's write lock covers it). Adding the user
+/// to a team (creating one, accepting an invite) takes it after the team's row, as
+/// [`delete_account`] does, so a deleted user is never added.
+pub fn lock_live(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> {
+    let deleted_at = users::table.find(user_id).select(users::deleted_at);
+    let found: Option<Option<i64>> = match conn {
+        DbConnection::Postgres(pg) => deleted_at.for_share().first(pg).optional()?,
+        DbConnection::Sqlite(_) => deleted_at.first(conn).optional()?,
+    };
+    Ok(matches!(found, Some(None)))
+}
+
 /// A team that keeps an account from being deleted: the user is its only admin.
 #[derive(Debug, Clone)]
 pub struct HeldBy {
@@ -168,10 +181,11 @@ pub enum DeleteError {
 /// Teams and the user's role in each.
 pub type TeamRoles = Vec<(accounts::Account, String)>;
 
-/// The user's teams with their role, and those of them that would keep the user's account
-/// from being deleted (see [`delete_account`]); each team locked first, in id order, as every
-/// change to a team does, when called inside a write transaction.
-pub fn teams_held(conn: &mut DbConnection, user_id: i64) -> QueryResult<(TeamRoles, Vec<HeldBy>)> {
+/// The user's teams that are not archived, with their role, and those of them that would
+/// keep the user's account from being deleted (see [`delete_account`]). With `lock`, each
+/// team is locked first, in id order, as every change to a team does, and its admins with
+/// it; without, it only reads (the account page).
+pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryResult<(TeamRoles, Vec<HeldBy>)> {
     use crate::db::schema::{accounts as accounts_table, memberships};
     let teams: TeamRoles = accounts_table::table
         .inner_join(memberships::table)
@@ -180,54 +194,94 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64) -> QueryResult<(TeamRol
         .order(accounts_table::id)
         .select((accounts::Account::as_select(), memberships::role))
         .load(conn)?;
-    let mut held = Vec::new();
-    for (team, role) in &teams {
-        let archived = accounts::lock_for_change(conn, team.id)?.0;
-        if archived || role != crate::domain::Role::Admin.as_str() {
+    let (mut live, mut held) = (Vec::new(), Vec::new());
+    for (team, role) in teams {
+        let archived = if lock { accounts::lock_for_change(conn, team.id)?.0 } else { team.is_archived() };
+        if archived {
             continue;
         }
-        if super::members::lock_admins(conn, team.id)? == [user_id] {
+        // The admins as they are now (not the role read above: a promotion may have landed).
+        let admins: Vec<i64> = if lock {
+            super::members::lock_admins(conn, team.id)?
+        } else {
+            memberships::table
+                .filter(memberships::account_id.eq(team.id))
+                .filter(memberships::role.eq(crate::domain::Role::Admin.as_str()))
+                .select(memberships::user_id)
+                .load(conn)?
+        };
+        if admins == [user_id] {
             let members: i64 =
                 memberships::table.filter(memberships::account_id.eq(team.id)).count().get_result(conn)?;
             held.push(HeldBy { name: team.name.clone(), slug: team.slug.clone(), alone: members == 1 });
         }
+        live.push((team, role));
     }
-    Ok((teams, held))
+    Ok((live, held))
 }
 
-/// Deletes the user's account, in one transaction: they leave every team (refused while
-/// they are the only admin of a team that is not archived: a team always keeps an admin),
-/// their personal account's keys are revoked, their login tokens are
-/// revoked, and their email, name and password are wiped, so the email can sign up again.
-/// The row stays, marked deleted, for what points at it (keys they created, the audit log);
-/// their sessions end on their next request. Teams are never deleted.
+/// Deletes the user's account, in one transaction: they leave every team that is not
+/// archived (refused while they are the only admin of one: a team always keeps an admin;
+/// archived teams are read-only and keep them as a member), their personal account is
+/// archived without their name (its keys, billing details and secrets go), their login
+/// tokens are revoked, and their email, name and password are wiped, so the email can sign
+/// up again. The row stays, marked deleted, for what points at it (keys they created, the
+/// audit log); their sessions end on their next request. Teams are never deleted.
 pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<(), DeleteError> {
     use super::audit::{self, Action, Actor};
-    use crate::db::schema::{accounts as accounts_table, api_keys, login_tokens, memberships};
+    use crate::db::schema::{
+        accounts as accounts_table, api_keys, billing_profiles, login_tokens, memberships, secrets,
+    };
     let deleted = write_transaction(conn, |conn| {
         let user = find(conn, user_id)?.ok_or(DeleteError::Gone)?;
-        let (teams, held) = teams_held(conn, user_id)?;
+        // The teams first, in id order, then the user's row: the order of creating a team or
+        // accepting an invite, which take the user's row after the team's. Read again under
+        // the user's lock, the teams are all there are (a team joined meanwhile is locked now).
+        teams_held(conn, user_id, true)?;
+        let locked = users::table.find(user_id).select(users::deleted_at);
+        let deleted_at: Option<i64> = match conn {
+            DbConnection::Postgres(pg) => locked.for_update().first(pg)?,
+            DbConnection::Sqlite(_) => locked.first(conn)?,
+        };
+        if deleted_at.is_some() {
+            return Err(DeleteError::Gone);
+        }
+        let (teams, held) = teams_held(conn, user_id, true)?;
         if !held.is_empty() {
             return Err(DeleteError::OnlyAdmin(held));
         }
         let actor = Actor { id: user_id, name: user.name.clone() };
-        for (team, role) in &teams {
-            audit::record(conn, team.id, &actor, Action::MemberLeft, &user.name, &format!("{role}, account deleted"))?;
-        }
-        diesel::delete(memberships::table.filter(memberships::user_id.eq(user_id))).execute(conn)?;
         let now = now_ms();
-        // The personal account stays (its invoices and usage are records), without the
-        // person's name, with no member and none of its keys working.
-        let personal =
-            accounts_table::table.filter(accounts_table::personal_owner_id.eq(user_id)).select(accounts_table::id);
-        diesel::update(accounts_table::table.filter(accounts_table::personal_owner_id.eq(user_id)))
-            .set(accounts_table::name.eq("Deleted user"))
+        for (team, role) in &teams {
+            let role = role.parse::<crate::domain::Role>().map(|r| r.label()).unwrap_or("member");
+            audit::record(conn, team.id, &actor, Action::MemberLeft, &user.name, &format!("{role}, account deleted"))?;
+            diesel::delete(memberships::table.find((team.id, user_id))).execute(conn)?;
+        }
+        // The personal account stays (its invoices and usage are records), archived, so that
+        // nothing can be created in it, without the person's name, members, working keys,
+        // billing details or secrets.
+        let personal: Option<i64> = accounts_table::table
+            .filter(accounts_table::personal_owner_id.eq(user_id))
+            .select(accounts_table::id)
+            .first(conn)
+            .optional()?;
+        if let Some(personal) = personal {
+            diesel::update(accounts_table::table.find(personal))
+                .set((
+                    accounts_table::name.eq("Deleted user"),
+                    accounts_table::slug.eq(format!("deleted-{user_id}")),
+                    accounts_table::archived_at.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::delete(memberships::table.find((personal, user_id))).execute(conn)?;
+            diesel::update(
+                api_keys::table.filter(api_keys::account_id.eq(personal)).filter(api_keys::revoked_at.is_null()),
+            )
+            .set(api_keys::revoked_at.eq(now))
             .execute(conn)?;
-        diesel::update(
-            api_keys::table.filter(api_keys::account_id.eq_any(personal)).filter(api_keys::revoked_at.is_null()),
-        )
-        .set(api_keys::revoked_at.eq(now))
-        .execute(conn)?;
+            diesel::delete(billing_profiles::table.find(personal)).execute(conn)?;
+            diesel::delete(secrets::table.filter(secrets::account_id.eq(personal))).execute(conn)?;
+        }
         diesel::update(
             login_tokens::table.filter(login_tokens::user_id.eq(user_id)).filter(login_tokens::revoked_at.is_null()),
         )

@@ -5,13 +5,11 @@ use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
 use super::render::{page_with_status, see_other};
-use crate::auth::PasswordHasher;
-use crate::auth::password::HashError;
-use crate::auth::session;
+use crate::auth::{HashError, LoginLimiter, PasswordHasher, RetryAfter, session};
 use crate::db::Db;
 use crate::service::users::{self, DeleteError, HeldBy};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -37,7 +35,7 @@ fn page(
         layout: Layout::for_user(user, "Your account"),
         name: user.user.name.clone(),
         email: user.user.email.clone(),
-        teams: user.accounts.iter().filter(|m| !m.account.is_personal()).count(),
+        teams: user.accounts.iter().filter(|m| !m.account.is_personal() && !m.account.is_archived()).count(),
         error,
         held,
     };
@@ -46,7 +44,7 @@ fn page(
 
 pub async fn show(user: SignedIn, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let user_id = user.user.id;
-    let (_, held) = db.query(move |conn| users::teams_held(conn, user_id)).await?;
+    let (_, held) = db.query(move |conn| users::teams_held(conn, user_id, false)).await?;
     page(&user, None, held, StatusCode::OK)
 }
 
@@ -58,21 +56,36 @@ pub struct DeleteForm {
 
 #[tracing::instrument(name = "delete account", skip_all, fields(user_id = user.user.id))]
 pub async fn delete(
+    req: HttpRequest,
     user: SignedIn,
     form: web::Form<DeleteForm>,
     db: web::Data<Db>,
     hasher: web::Data<PasswordHasher>,
+    limiter: web::Data<LoginLimiter>,
 ) -> Result<HttpResponse, AppError> {
+    // Guessing the password here counts as guessing it at sign-in (a stolen session must not
+    // make it a free oracle).
     let email = user.user.email.trim().to_lowercase();
-    let stored = db.query(move |conn| users::credentials(conn, &email)).await?;
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    if let Err(RetryAfter(wait)) = limiter.check(&email, &client) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let message =
+            format!("Too many wrong passwords. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
+        let mut response = page(&user, Some(message), Vec::new(), StatusCode::TOO_MANY_REQUESTS)?;
+        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
+        return Ok(response);
+    }
+    let lookup = email.clone();
+    let stored = db.query(move |conn| users::credentials(conn, &lookup)).await?;
     match hasher.verify(form.into_inner().password, stored.map(|(_, phc)| phc)).await {
         Ok(true) => {}
         Ok(false) => {
+            limiter.record_failure(&email);
             let wrong = "That is not your password. Enter it to confirm.".to_owned();
             return page(&user, Some(wrong), Vec::new(), StatusCode::UNPROCESSABLE_ENTITY);
         }
         Err(HashError::Busy) => {
-            let busy = "Many people are signing in right now. Try again in a few seconds.".to_owned();
+            let busy = "The server is busy checking passwords. Try again in a few seconds.".to_owned();
             return page(&user, Some(busy), Vec::new(), StatusCode::TOO_MANY_REQUESTS);
         }
         Err(e) => return Err(AppError::internal(e)),

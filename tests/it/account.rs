@@ -34,7 +34,11 @@ async fn a_deleted_account_is_signed_out_everywhere_its_credentials_stop_and_its
     }
 
     let page = bob.page("/account", StatusCode::OK).await;
-    assert!(page.contains("bob@example.com") && page.contains("You leave your team at once; the team, its keys and everything in it stay"), "{page}");
+    assert!(
+        page.contains("bob@example.com")
+            && page.contains("You leave your team at once; the team, its keys and everything in it stay"),
+        "{page}"
+    );
     let wrong = delete_account(&bob, "not my password").await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.text().await.unwrap().contains("That is not your password."));
@@ -55,8 +59,8 @@ async fn a_deleted_account_is_signed_out_everywhere_its_credentials_stop_and_its
     assert!(!members.contains("bob@example.com"), "{members}");
     let audit = ada.page(&format!("/a/{slug}/audit"), StatusCode::OK).await;
     assert!(audit.contains("left the team") && audit.contains("account deleted"), "{audit}");
-    let rows = app.dump_tables(&["users", "accounts", "login_tokens"]).await;
-    assert!(!rows.contains("bob@example.com") && !rows.contains("Bob"), "name and email are gone: {rows}");
+    let rows = app.dump_tables(&["users", "accounts", "login_tokens"]).await.to_lowercase();
+    assert!(!rows.contains("bob"), "name, email and the slug made from them are gone: {rows}");
     let again = app.browser().sign_up("Bob", "bob@example.com", PASSWORD).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER, "the email can sign up again");
 }
@@ -89,6 +93,10 @@ async fn the_only_admin_of_a_team_cannot_delete_their_account_until_the_team_has
     assert_eq!(archived.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&delete_account(&ada, PASSWORD).await), "/login?deleted=1");
     assert_eq!(app.admins_of(&acme).await, 1, "Dev is Acme's admin");
+    let kept = format!(
+        "SELECT COUNT(*) AS n FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE a.slug = '{solo}'"
+    );
+    assert_eq!(app.count(kept).await, 1, "an archived team is read-only: it keeps its member");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,4 +117,62 @@ async fn two_admins_deleting_their_accounts_at_once_leave_the_team_one_admin() {
         assert_eq!(statuses, [StatusCode::CONFLICT; 2], "{statuses:?}");
     }
     assert_eq!(app.admins_of(&slug).await, 1, "a team always keeps an admin");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_on_the_delete_form_count_as_sign_in_failures() {
+    let app = crate::helpers::spawn_app_with(|s| s.login_failures_per_email = 2).await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+
+    for _ in 0..2 {
+        assert_eq!(delete_account(&ada, "guess").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let limited = delete_account(&ada, PASSWORD).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "even the right one, for now");
+    assert!(limited.text().await.unwrap().contains("Too many wrong passwords."));
+    assert_eq!(app.browser().sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(location(&ada.get("/").await).split('/').nth(1), Some("a"), "the account is still there");
+}
+
+/// An account deletion racing another admin's deletion or leaving, on PostgreSQL (SQLite runs
+/// one write transaction at a time), forced to overlap: the first holds the team's row and
+/// waits at its audit line; the second must wait for the row and then be refused, or the
+/// team would end without an admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_account_deletion_racing_another_admins_deletion_or_leaving_leaves_the_team_an_admin() {
+    let app = spawn_app().await;
+    if app.sqlite_file.is_some() {
+        return;
+    }
+    for (case, team) in [("deletes", "Acme"), ("leaves", "Beta")] {
+        let ada = std::sync::Arc::new(app.signed_up("Ada", &format!("ada-{team}@example.com")).await);
+        let slug = ada.create_team(team).await;
+        let bob = std::sync::Arc::new(app.signed_up("Bob", &format!("bob-{team}@example.com")).await);
+        app.add_member(&slug, &format!("bob-{team}@example.com"), Role::Admin).await;
+
+        let release = crate::members::hold_audit_inserts(&app).await;
+        let first = tokio::spawn({
+            let ada = ada.clone();
+            async move { delete_account(&ada, PASSWORD).await.status() }
+        });
+        crate::members::until_waiting(&app, 1).await;
+        let second = tokio::spawn({
+            let (bob, slug) = (bob.clone(), slug.clone());
+            async move {
+                if case == "deletes" {
+                    delete_account(&bob, PASSWORD).await.status() == StatusCode::CONFLICT
+                } else {
+                    // A refused leave goes back to the members page with the reason.
+                    let leave = format!("/a/{slug}/leave");
+                    location(&bob.submit(&leave, &leave, &[]).await) == format!("/a/{slug}/members")
+                }
+            }
+        });
+        crate::members::until_waiting(&app, 2).await;
+        release.send(()).unwrap();
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        assert_eq!(first, StatusCode::SEE_OTHER, "{case}: the first goes through");
+        assert!(second, "{case}: the second is refused");
+        assert_eq!(app.admins_of(&slug).await, 1, "{case}: a team always keeps an admin");
+    }
 }

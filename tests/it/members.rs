@@ -359,7 +359,7 @@ async fn an_archived_team_is_read_only_cancels_its_invites_and_moves_to_the_arch
 
 /// Holds `audit_events` locked against inserts (PostgreSQL) until the returned sender is used:
 /// a team change that got as far as its audit line waits there, holding its other locks.
-async fn hold_audit_inserts(app: &TestApp) -> std::sync::mpsc::Sender<()> {
+pub(crate) async fn hold_audit_inserts(app: &TestApp) -> std::sync::mpsc::Sender<()> {
     use diesel::connection::SimpleConnection;
     let (release, released) = std::sync::mpsc::channel::<()>();
     let (locked, is_locked) = tokio::sync::oneshot::channel();
@@ -376,7 +376,7 @@ async fn hold_audit_inserts(app: &TestApp) -> std::sync::mpsc::Sender<()> {
 }
 
 /// Waits until `n` of the app's database sessions wait for a lock.
-async fn until_waiting(app: &TestApp, n: i64) {
+pub(crate) async fn until_waiting(app: &TestApp, n: i64) {
     let started = std::time::Instant::now();
     let sql =
         "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";

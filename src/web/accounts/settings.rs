@@ -74,6 +74,7 @@ pub async fn rename(
             page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&auth, typed, Some(e.to_string())))
         }
         Err(e @ TeamError::Archived) => Err(AppError::Forbidden(e.to_string())),
+        Err(TeamError::AccountGone) => Err(AppError::SignInRequired),
         Err(TeamError::Db(e)) => Err(AppError::internal(e)),
     }
 }
