@@ -25,6 +25,19 @@ struct Window {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub Duration);
 
+impl RetryAfter {
+    /// "Try again in 3 minutes." (whole minutes, at least one).
+    pub fn try_again(&self) -> String {
+        let minutes = self.0.as_secs().div_ceil(60).max(1);
+        format!("Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" })
+    }
+
+    /// The `Retry-After` header's value: whole seconds, at least one.
+    pub fn seconds(&self) -> u64 {
+        self.0.as_secs().max(1)
+    }
+}
+
 const MAX_TRACKED: usize = 100_000;
 
 impl LoginLimiter {

@@ -5,7 +5,7 @@ use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
 use super::render::{page_with_status, see_other};
-use crate::auth::{HashError, LoginLimiter, PasswordHasher, RetryAfter, session};
+use crate::auth::{HashError, LoginLimiter, PasswordHasher, session};
 use crate::db::Db;
 use crate::service::users::{self, DeleteError, HeldBy};
 use actix_web::http::StatusCode;
@@ -67,12 +67,10 @@ pub async fn delete(
     // make it a free oracle).
     let email = user.user.email.trim().to_lowercase();
     let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    if let Err(RetryAfter(wait)) = limiter.check(&email, &client) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let message =
-            format!("Too many wrong passwords. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
+    if let Err(wait) = limiter.check(&email, &client) {
+        let message = format!("Too many wrong passwords. {}", wait.try_again());
         let mut response = page(&user, Some(message), Vec::new(), StatusCode::TOO_MANY_REQUESTS)?;
-        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
+        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.seconds().into());
         return Ok(response);
     }
     let lookup = email.clone();

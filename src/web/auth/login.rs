@@ -5,7 +5,7 @@
 use super::super::error::AppError;
 use super::super::layout::Head;
 use super::super::render::{page_with_status, safe_next, see_other};
-use crate::auth::{HashError, LoginLimiter, PasswordHasher, RetryAfter, session};
+use crate::auth::{HashError, LoginLimiter, PasswordHasher, session};
 use crate::db::Db;
 use crate::service::users;
 use actix_session::Session;
@@ -88,13 +88,10 @@ pub async fn submit(
     };
 
     let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    if let Err(RetryAfter(wait)) = limiter.check(&normalized, &client) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let mut response = again(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many sign-in attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
-        )?;
-        response.headers_mut().insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+    if let Err(wait) = limiter.check(&normalized, &client) {
+        let mut response =
+            again(StatusCode::TOO_MANY_REQUESTS, format!("Too many sign-in attempts. {}", wait.try_again()))?;
+        response.headers_mut().insert(header::RETRY_AFTER, wait.seconds().into());
         return Ok(response);
     }
 
