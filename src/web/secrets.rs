@@ -34,7 +34,7 @@ impl From<SecretListing> for SecretRow {
 
 /// Which field a form error concerns (it is shown next to it), or the whole form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+enum Field {
     Name,
     Value,
     Form,

@@ -15,11 +15,16 @@ async fn set(browser: &Browser, slug: &str, name: &str, value: &str) -> reqwest:
     browser.submit(&page, &page, &[("name", name), ("value", value)]).await
 }
 
+/// The sealer of the key the app keeps in its data directory.
+fn server_sealer(app: &TestApp) -> secrets::Sealer {
+    teamdeck::startup::secrets_sealer(&Settings::defaults_in(app.data_dir.path().to_path_buf())).unwrap()
+}
+
 /// What the database holds for the team's secrets: (name, sealed bytes), and the values they
 /// open to under the key the server keeps in its data directory.
 pub(crate) async fn stored(app: &TestApp, slug: &str) -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
     use teamdeck::db::schema::{accounts, secrets as table};
-    let sealer = teamdeck::startup::secrets_sealer(&Settings::defaults_in(app.data_dir.path().to_path_buf())).unwrap();
+    let sealer = server_sealer(app);
     let (db, slug) = (app.db.clone(), slug.to_owned());
     tokio::task::spawn_blocking(move || {
         let conn = &mut db.get().unwrap();
@@ -352,7 +357,7 @@ async fn a_team_holds_at_most_200_secrets_and_one_more_is_refused_with_the_form_
     let slug = ada.create_team("Acme").await;
     let (db, team) = (app.db.clone(), slug.clone());
     let user_id = app.user_id("ada@example.com").await;
-    let sealer = teamdeck::startup::secrets_sealer(&Settings::defaults_in(app.data_dir.path().to_path_buf())).unwrap();
+    let sealer = server_sealer(&app);
     tokio::task::spawn_blocking(move || {
         use teamdeck::db::schema::accounts;
         use teamdeck::service::audit::Actor;
