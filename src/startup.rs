@@ -4,10 +4,11 @@
 use crate::auth::{LoginLimiter, PasswordHasher};
 use crate::config::Settings;
 use crate::db::{Backend, Db};
+use crate::http::Site;
 use crate::mail::Mailer;
-use crate::mail::worker::{OutboxConfig, OutboxSignal};
+use crate::mail::worker::OutboxConfig;
+use crate::service::outbox::OutboxSignal;
 use crate::web;
-use crate::web::site::Site;
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
@@ -119,7 +120,7 @@ impl Application {
         let app_site = site.clone();
         let app_signal = signal.clone();
         let server = HttpServer::new(move || {
-            let routes = web::routes();
+            let routes = routes();
             App::new()
                 .app_data(actix_web::web::Data::new(db.clone()))
                 .app_data(actix_web::web::Data::new(hasher.clone()))
@@ -135,7 +136,7 @@ impl Application {
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 // A path whose id is not a number names nothing: 404, as an unknown id does.
                 .app_data(
-                    actix_web::web::PathConfig::default().error_handler(|_, _| web::error::AppError::NotFound.into()),
+                    actix_web::web::PathConfig::default().error_handler(|_, _| crate::http::AppError::NotFound.into()),
                 )
                 .configure(|cfg| routes.configure(cfg))
                 .wrap(from_fn(web::csrf::verify))
@@ -144,6 +145,7 @@ impl Application {
                 .wrap(actix_htmx::HtmxMiddleware)
                 .wrap(from_fn(crate::api::recorder::record))
                 .wrap(from_fn(web::error::render_errors))
+                .wrap(from_fn(crate::api::error::json_errors))
                 .wrap(web::headers::security_headers(app_site.https))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
@@ -187,6 +189,17 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Every route of the site, each with the access it requires, in the order the router tries
+/// them: the health probes, the API, the team pages, then the rest (a route that comes late
+/// pays for matching every one before it).
+pub fn routes() -> crate::http::RouteTable {
+    let mut table = crate::http::RouteTable::default();
+    web::probes(&mut table);
+    crate::api::routes(&mut table);
+    web::routes(&mut table);
+    table
 }
 
 fn session_middleware(key: Key, https: bool) -> SessionMiddleware<CookieSessionStore> {

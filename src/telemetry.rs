@@ -22,7 +22,7 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let route = crate::web::access::route_pattern(request.request()).unwrap_or_else(|| "(no route)".to_owned());
+        let route = crate::http::routes::route_pattern(request.request()).unwrap_or_else(|| "(no route)".to_owned());
         let request_id = request.extensions().get::<RequestId>().copied();
         tracing::info_span!(
             "request",

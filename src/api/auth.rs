@@ -2,12 +2,12 @@
 
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
+use crate::http::AppError;
 use crate::service::accounts::{self, Account};
 use crate::service::keys::ApiKey;
 use crate::service::lookups::Lookups;
 use crate::service::tokens::{self, LoginToken};
 use crate::service::users::User;
-use crate::web::error::AppError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};

@@ -6,7 +6,34 @@
 //! so no CSRF token is needed. Errors are `{ "code": "...", "message": "..." }`.
 
 pub mod auth;
+pub mod error;
 pub mod platform;
 pub mod recorder;
 pub mod secrets;
 pub mod v1;
+
+use crate::http::{Access, RouteTable};
+
+/// Every endpoint of the API, each with the access it requires (`Api`: the caller's
+/// credential is checked by the `ApiCaller` extractor; the device flow and the document are
+/// public).
+pub fn routes(r: &mut RouteTable) {
+    use Access::{Api, Public};
+    r.get("/api/v1/openapi.json", Public, v1::openapi)
+        .get("/api/v1/whoami", Api, v1::whoami)
+        .get("/api/v1/teams", Api, v1::list_teams)
+        .post("/api/v1/device/code", Public, v1::device_code)
+        .post("/api/v1/device/token", Public, v1::device_token)
+        .post("/api/v1/auth/logout", Api, v1::logout)
+        .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
+        .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
+        .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
+        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
+        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
+        .get("/api/v1/teams/{slug}/secrets", Api, secrets::list_secrets)
+        .put("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::set_secret)
+        .delete("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::delete_secret)
+        .post("/api/v1/introspect", Api, platform::introspect)
+        .post("/api/v1/usage/events", Api, platform::usage_events)
+        .post("/api/v1/billing/webhook", Api, platform::billing_webhook);
+}

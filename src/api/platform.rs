@@ -6,12 +6,12 @@
 use super::v1::ErrorBody;
 use crate::db::Db;
 use crate::domain::now_ms;
-use crate::mail::worker::OutboxSignal;
+use crate::http::AppError;
+use crate::http::Site;
 use crate::service::billing::{self, BillingError};
 use crate::service::credentials::{self, CredentialCache, Epoch, Introspection};
+use crate::service::outbox::OutboxSignal;
 use crate::service::usage::{self, EventIn};
-use crate::web::error::AppError;
-use crate::web::site::Site;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;

@@ -2,12 +2,12 @@
 
 use super::auth::{ApiCaller, Credential, TeamAccess};
 use crate::db::Db;
+use crate::domain::When;
 use crate::domain::{KeyScope, Permission, TeamName};
+use crate::http::AppError;
 use crate::service::keys::{self, ApiKey, KeyError};
 use crate::service::tokens;
 use crate::service::{members, requests};
-use crate::web::error::AppError;
-use crate::web::render::When;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -259,7 +259,7 @@ pub struct DeviceCode {
 pub async fn device_code(
     body: web::Json<DeviceCodeRequest>,
     db: web::Data<Db>,
-    site: web::Data<crate::web::site::Site>,
+    site: web::Data<crate::http::Site>,
 ) -> Result<web::Json<DeviceCode>, AppError> {
     let name: String =
         body.device_name.as_deref().unwrap_or("CLI").chars().filter(|c| !c.is_control()).take(64).collect();

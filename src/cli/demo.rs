@@ -124,7 +124,7 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
                 quantity,
                 unit: unit.into(),
                 unit_price: price,
-                at: crate::web::render::When::from_ms(at).iso,
+                at: crate::domain::When::from_ms(at).iso,
             }));
         }
     }

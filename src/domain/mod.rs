@@ -6,11 +6,13 @@ pub mod money;
 mod names;
 mod role;
 pub mod secret;
+mod when;
 
 pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
+pub use when::When;
 
 /// A fresh random id: positive, 63 bits, never sequential.
 pub fn new_id() -> i64 {

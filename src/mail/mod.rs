@@ -1,10 +1,10 @@
-//! Email: composing messages from templates, and delivering the outbox.
+//! Email: delivering the outbox (the messages themselves are composed by `service::emails`
+//! in the transaction of the change that causes them).
 //!
 //! With `SMTP_URL` set, messages go through that relay (lettre over TCP, `smtp://` or
 //! `smtps://`, credentials in the URL); without it they are written as `.eml` files under
 //! `DATA_DIR/outbox/` so a local user can open them.
 
-pub mod templates;
 pub mod worker;
 
 use lettre::message::{Mailbox, MultiPart};

@@ -6,11 +6,10 @@
 use super::Mailer;
 use crate::db::Db;
 use crate::domain::now_ms;
-use crate::service::{invitations, outbox};
+use crate::service::invitations;
+use crate::service::outbox::{self, OutboxSignal};
 use lettre::message::Mailbox;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct OutboxConfig {
@@ -20,16 +19,6 @@ pub struct OutboxConfig {
     pub poll: Duration,
     /// The local outbox: each invite link is also logged so a local user can click it.
     pub log_links: bool,
-}
-
-/// Wakes the worker when something was queued, so mail goes out at once.
-#[derive(Clone, Default)]
-pub struct OutboxSignal(pub Arc<Notify>);
-
-impl OutboxSignal {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
 }
 
 const LEASE_MS: i64 = 5 * 60 * 1000;

@@ -666,7 +666,7 @@ pub fn queue_spend_alerts(
         if !billing_email.is_empty() && !to.iter().any(|e| e.eq_ignore_ascii_case(&billing_email)) {
             to.push(billing_email);
         }
-        let composed = crate::mail::templates::spend_alert(&crate::mail::templates::SpendAlertEmail {
+        let composed = super::emails::spend_alert(&super::emails::SpendAlertEmail {
             team: &account.name,
             percent: threshold,
             spent: &money::usd(spent),

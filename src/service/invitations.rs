@@ -9,11 +9,11 @@
 
 use super::accounts::{self, Account, NewMembership};
 use super::audit::{self, Action, Actor};
+use super::emails::{self, InviteEmail};
 use super::outbox::{self, NewEmail};
 use crate::db::schema::{accounts as accounts_t, invitations, memberships, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{EmailAddress, Role, new_id, now_ms};
-use crate::mail::templates::{self, InviteEmail};
 use base64::Engine;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -237,7 +237,7 @@ fn queue_email(
     expires_at: i64,
 ) -> QueryResult<()> {
     let link = format!("{}/invites/{}", ctx.base_url, outbox::TOKEN_PLACEHOLDER);
-    let message = templates::invitation(&InviteEmail {
+    let message = emails::invitation(&InviteEmail {
         team: &ctx.account.name,
         inviter: &ctx.inviter.name,
         role: role.label(),

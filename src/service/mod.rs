@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod billing;
 pub mod credentials;
+pub mod emails;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;

@@ -7,6 +7,8 @@ use crate::db::DbConnection;
 use crate::db::schema::{invitations, outbox_emails};
 use crate::domain::{new_id, now_ms};
 use diesel::prelude::*;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Stands in a queued invitation email for the token, which is minted when it is sent.
 pub const TOKEN_PLACEHOLDER: &str = "__INVITE_TOKEN__";
@@ -29,6 +31,16 @@ pub struct OutboxEmail {
     pub html_body: String,
     pub invitation_id: Option<i64>,
     pub attempts: i32,
+}
+
+/// Wakes the worker when something was queued, so mail goes out at once.
+#[derive(Clone, Default)]
+pub struct OutboxSignal(pub Arc<Notify>);
+
+impl OutboxSignal {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
 }
 
 pub fn enqueue(conn: &mut DbConnection, email: &NewEmail) -> QueryResult<i64> {

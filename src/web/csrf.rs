@@ -10,8 +10,8 @@
 
 use super::access::pass;
 use super::error::AppError;
-use super::site::Site;
 use crate::auth::session;
+use crate::http::Site;
 use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};

@@ -4,9 +4,10 @@
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
-use super::render::{When, page_with_status, see_other};
+use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
+use crate::domain::When;
 use crate::service::tokens::{self, DeviceError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

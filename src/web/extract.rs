@@ -10,10 +10,10 @@
 //! (before its body is even read); the extractors hand over what it established, and
 //! `Authorized<P>` refuses to run when `P` is not the permission its route declared.
 
-use super::access::Access;
 use super::error::AppError;
 use crate::auth::session;
 use crate::domain::{Permission, Role};
+use crate::http::Access;
 use crate::service::accounts::{Account, AccountMembership};
 use crate::service::lookups::Lookups;
 use crate::service::users::User;

@@ -4,9 +4,10 @@
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Head;
-use super::render::{When, page_with_status, see_other};
+use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
+use crate::domain::When;
 use crate::domain::now_ms;
 use crate::service::audit::Actor;
 use crate::service::invitations::{self, AcceptError};

@@ -6,9 +6,10 @@
 use super::error::AppError;
 use super::extract::{Authorized, need};
 use super::layout::Layout;
-use super::render::{When, page_with_status, see_other};
+use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
+use crate::domain::When;
 use crate::domain::{KeyScope, Permission, TeamName};
 use crate::service::keys::{self, KeyError};
 use actix_web::http::StatusCode;

@@ -11,7 +11,6 @@ pub mod extract;
 pub mod headers;
 pub mod layout;
 pub mod render;
-pub mod site;
 
 mod account;
 mod accounts;
@@ -31,35 +30,19 @@ mod usage;
 pub use members::cache::MembersCache;
 
 use crate::domain::Permission;
-use access::{Access, RouteTable};
+use crate::http::{Access, RouteTable};
 
-/// Every route of the site, each with the access it requires, in the order the router tries
-/// them: the health probes, the API, the team pages, then the rest (a route that comes late
-/// pays for matching every one before it).
-pub fn routes() -> RouteTable {
-    use crate::api::{platform, secrets as api_secrets, v1};
-    use Access::{Api, Public, SignedIn, Team};
-    let mut r = RouteTable::default();
-    r.get("/healthz", Public, health::healthz)
-        .get("/readyz", Public, health::readyz)
-        .get("/api/v1/openapi.json", Public, v1::openapi)
-        .get("/api/v1/whoami", Api, v1::whoami)
-        .get("/api/v1/teams", Api, v1::list_teams)
-        .post("/api/v1/device/code", Public, v1::device_code)
-        .post("/api/v1/device/token", Public, v1::device_token)
-        .post("/api/v1/auth/logout", Api, v1::logout)
-        .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
-        .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
-        .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
-        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
-        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
-        .get("/api/v1/teams/{slug}/secrets", Api, api_secrets::list_secrets)
-        .put("/api/v1/teams/{slug}/secrets/{secret}", Api, api_secrets::set_secret)
-        .delete("/api/v1/teams/{slug}/secrets/{secret}", Api, api_secrets::delete_secret)
-        .post("/api/v1/introspect", Api, platform::introspect)
-        .post("/api/v1/usage/events", Api, platform::usage_events)
-        .post("/api/v1/billing/webhook", Api, platform::billing_webhook)
-        .get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
+/// The health probes, which come first in the route table (a route that comes late pays for
+/// matching every one before it).
+pub fn probes(r: &mut RouteTable) {
+    r.get("/healthz", Access::Public, health::healthz).get("/readyz", Access::Public, health::readyz);
+}
+
+/// Every page of the site, each with the access it requires, in the order the router tries
+/// them: the team pages, then the rest.
+pub fn routes(r: &mut RouteTable) {
+    use Access::{Public, SignedIn, Team};
+    r.get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
         .get("/a/{slug}/settings", Team(Permission::ViewAdmin), accounts::settings::show)
         .post("/a/{slug}/settings/name", Team(Permission::ManageTeam), accounts::settings::rename)
         .post("/a/{slug}/settings/archive", Team(Permission::ManageTeam), accounts::settings::archive)
@@ -117,5 +100,4 @@ pub fn routes() -> RouteTable {
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)
         .post("/invites/{token}/decline", SignedIn, invites::decline);
-    r
 }

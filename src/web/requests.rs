@@ -7,9 +7,10 @@
 use super::error::AppError;
 use super::extract::{Authorized, need};
 use super::layout::Layout;
-use super::render::{When, page_with_status};
+use super::render::page_with_status;
 use super::usage::thousands;
 use crate::db::Db;
+use crate::domain::When;
 use crate::domain::money::usd;
 use crate::domain::{Permission, now_ms};
 use crate::service::requests::{self, By};

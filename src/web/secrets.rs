@@ -4,10 +4,11 @@
 use super::error::AppError;
 use super::extract::{Authorized, need};
 use super::layout::Layout;
-use super::render::{When, page_with_status, see_other};
+use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::Permission;
+use crate::domain::When;
 use crate::service::secrets::{self, Mode, Sealer, SecretError, SecretListing, SecretName, Set};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

@@ -6,7 +6,7 @@ use crate::helpers::{Browser, csrf_token, location};
 use actix_web::http::Method;
 use reqwest::StatusCode;
 use teamdeck::domain::Role;
-use teamdeck::web::access::Access;
+use teamdeck::http::Access;
 
 /// The path with real values: the team, a member to act on, a pending invitation.
 fn concrete(path: &str, slug: &str, user_id: i64, invitation_id: i64, key_id: i64, invoice_id: &str) -> String {
@@ -88,7 +88,7 @@ async fn every_route_declares_its_access_and_enforces_it() {
         member_tokens.push(token_of(browser.page("/teams/new", StatusCode::OK).await));
     }
 
-    let mut specs = teamdeck::web::routes().specs();
+    let mut specs = teamdeck::startup::routes().specs();
     // Leaving takes the probing members out of the team: walk it last.
     specs.sort_by_key(|s| s.method == Method::POST && s.path.ends_with("/leave"));
     assert!(specs.len() >= 30, "the table lists the routes: {specs:?}");
@@ -150,7 +150,7 @@ async fn every_route_declares_its_access_and_enforces_it() {
 #[actix_web::test]
 async fn a_route_registered_without_a_declared_access_is_refused() {
     use actix_web::{App, HttpResponse, middleware::from_fn, test, web};
-    let table = teamdeck::web::routes();
+    let table = teamdeck::startup::routes();
     let app = test::init_service(
         App::new()
             .configure(|cfg| table.configure(cfg))
@@ -169,7 +169,7 @@ async fn a_route_registered_without_a_declared_access_is_refused() {
 #[actix_web::test]
 async fn every_route_is_the_one_the_router_picks_for_its_own_path() {
     use actix_web::{App, HttpResponse, middleware::from_fn, test};
-    let table = teamdeck::web::routes();
+    let table = teamdeck::startup::routes();
     let app = test::init_service(App::new().configure(|cfg| table.configure(cfg)).wrap(from_fn(
         |req: actix_web::dev::ServiceRequest, _: actix_web::middleware::Next<actix_web::body::BoxBody>| async move {
             let pattern = req.match_pattern().unwrap_or_else(|| "(none)".to_owned());

@@ -1,11 +1,12 @@
 //! The audit log (`/a/{slug}/audit`, admins): who did what, newest first, 100 a page.
 
 use crate::db::Db;
+use crate::domain::When;
 use crate::service::audit::{self, Action};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
-use crate::web::render::{When, page_with_status};
+use crate::web::render::page_with_status;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -3,8 +3,9 @@
 use super::super::error::AppError;
 use super::super::extract::{Authorized, check, need};
 use super::super::layout::{Layout, role_class};
-use super::super::render::{When, page_with_status};
+use super::super::render::page_with_status;
 use crate::domain::Permission;
+use crate::domain::When;
 use crate::service::accounts::AccountMembership;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;

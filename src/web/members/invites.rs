@@ -5,13 +5,14 @@
 use super::list::{InviteForm, ListQuery, invites_part, render_page};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
+use crate::domain::When;
 use crate::domain::{EmailAddress, Role};
-use crate::mail::worker::OutboxSignal;
+use crate::http::Site;
 use crate::service::invitations::{self, InviteError, Outcome};
+use crate::service::outbox::OutboxSignal;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
-use crate::web::render::{When, fragment, see_other, toast};
-use crate::web::site::Site;
+use crate::web::render::{fragment, see_other, toast};
 use actix_htmx::Htmx;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

@@ -9,7 +9,7 @@ pub mod list;
 pub mod manage;
 
 use super::extract::Authorized;
-use super::render::When;
+use crate::domain::When;
 use crate::domain::{Permission, Role};
 use crate::service::invitations::PendingInvite;
 use crate::service::members::Member;

@@ -1,7 +1,7 @@
-//! The messages Teamdeck sends, each with a text and an HTML part (askama templates).
+//! The messages Teamdeck sends (queued in the outbox by the change that causes them), each with a text and an HTML part (askama templates).
 //! Names reach only bodies and the subject, which lettre encodes: no header can be injected.
 
-use crate::web::render::When;
+use crate::domain::When;
 use askama::Template;
 
 pub struct Composed {

@@ -1,0 +1,178 @@
+//! The route table: every route of the site is registered through [`RouteTable`] with the
+//! access it declares ([`Access`]); `web::access::enforce` refuses a request before any
+//! handler runs when the caller does not have it, and a route that declared nothing.
+
+use crate::domain::Permission;
+use actix_web::http::Method;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, Handler, HttpMessage, Responder};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a route requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-in pages, health checks, static files).
+    Public,
+    /// A signed-in user; no account involved.
+    SignedIn,
+    /// A member of the account named by `{slug}` whose live role allows the permission.
+    Team(Permission),
+    /// The JSON API: a team key or login token in the `Authorization` header, verified by
+    /// the `ApiCaller` extractor (which answers 401 without one); never the session.
+    Api,
+}
+
+/// One registered route: method, path pattern and what it requires.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Registers a route's handler at the given path (its own, or the part after its scope).
+type Register = Box<dyn Fn(&mut ServiceConfig, &'static str)>;
+
+/// Where every account's pages live; `enforce` reads the slug from this position because
+/// middleware runs before the router fills in the path's parameters.
+pub const TEAM_PREFIX: &str = "/a/{slug}";
+
+/// Routes under these prefixes are registered in one scope per prefix: the router then
+/// matches the prefix once and tries only the routes inside, instead of every route's
+/// pattern in turn (each a regular expression once it has a parameter; a whoami call went
+/// through some fifty of them). A scope takes the place of its first route in the table.
+const SCOPES: [&str; 2] = [TEAM_PREFIX, "/api/v1"];
+
+/// The scope `path` is registered in, if any.
+fn scope_of(path: &str) -> Option<&'static str> {
+    SCOPES
+        .into_iter()
+        .find(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
+
+/// The only way routes get into the app: each with its declared access.
+#[derive(Default)]
+pub struct RouteTable {
+    entries: Vec<(RouteSpec, Register)>,
+}
+
+impl RouteTable {
+    pub fn add<F, Args>(&mut self, method: Method, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        assert!(
+            !matches!(access, Access::Team(_)) || path.starts_with(TEAM_PREFIX),
+            "team routes live under {TEAM_PREFIX}: {path}"
+        );
+        let route_method = method.clone();
+        self.entries.push((
+            RouteSpec { method, path, access },
+            Box::new(move |cfg, at| {
+                cfg.route(at, web::method(route_method.clone()).to(handler.clone()));
+            }),
+        ));
+        self
+    }
+
+    pub fn get<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::GET, path, access, handler)
+    }
+
+    pub fn delete<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, access, handler)
+    }
+
+    pub fn post<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::POST, path, access, handler)
+    }
+
+    pub fn put<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, access, handler)
+    }
+
+    pub fn specs(&self) -> Vec<RouteSpec> {
+        self.entries.iter().map(|(spec, _)| spec.clone()).collect()
+    }
+
+    /// Registers every route, and the declarations [`enforce`] reads.
+    pub fn configure(&self, cfg: &mut ServiceConfig) {
+        let declared: HashMap<(Method, &'static str), Access> =
+            self.entries.iter().map(|(s, _)| ((s.method.clone(), s.path), s.access)).collect();
+        cfg.app_data(web::Data::new(Declared(Arc::new(declared))));
+        // In the table's order, which is the order the router tries them in.
+        let mut scopes_done = Vec::new();
+        for (spec, register) in &self.entries {
+            let Some(prefix) = scope_of(spec.path) else {
+                register(cfg, spec.path);
+                continue;
+            };
+            if scopes_done.contains(&prefix) {
+                continue;
+            }
+            scopes_done.push(prefix);
+            cfg.service(web::scope(prefix).configure(|inner| {
+                for (spec, register) in &self.entries {
+                    if scope_of(spec.path) == Some(prefix) {
+                        register(inner, &spec.path[prefix.len()..]);
+                    }
+                }
+            }));
+        }
+    }
+}
+
+/// The declarations of the routes, for [`Declared::access`].
+#[derive(Clone)]
+pub struct Declared(Arc<HashMap<(Method, &'static str), Access>>);
+
+impl Declared {
+    /// The access `pattern` declared for `method` (HEAD is answered by the GET route):
+    /// `Err(true)` when another method of it is declared (the router answers 405), `Err(false)`
+    /// when nothing is.
+    pub fn access(&self, method: &Method, pattern: &str) -> Result<Access, bool> {
+        let method = if *method == Method::HEAD { Method::GET } else { method.clone() };
+        match self.0.get(&(method, pattern)) {
+            Some(access) => Ok(*access),
+            None => Err(self.0.keys().any(|(_, p)| *p == pattern)),
+        }
+    }
+}
+
+/// The route pattern of a request, matched once and then kept in its extensions: matching
+/// tries the routes' regular expressions one by one, and both the request's log span and
+/// [`enforce`] need it. Do not call while holding the request's extensions.
+#[derive(Clone)]
+struct RoutePattern(Option<String>);
+
+pub fn route_pattern(req: &actix_web::HttpRequest) -> Option<String> {
+    if let Some(RoutePattern(pattern)) = req.extensions().get::<RoutePattern>() {
+        return pattern.clone();
+    }
+    let pattern = req.match_pattern();
+    req.extensions_mut().insert(RoutePattern(pattern.clone()));
+    pattern
+}
