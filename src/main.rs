@@ -3,7 +3,7 @@ use clap::Parser;
 /// Rust's allocations go to mimalloc. With glibc's malloc the HTTP workers and the lookup
 /// threads waited on each other for its two arenas (below): a members page cost about one and a
 /// half thread switches instead of one, and mimalloc, which keeps free lists per thread, takes
-/// 15–25 % off the server's CPU per members page and whoami call (README, fifth round). Built
+/// 15–25 % off the server's CPU per members page and whoami call (bench/README.md, fifth round). Built
 /// without transparent huge pages (`no_thp`): with them its arenas grew the server's RSS under
 /// page load from about 50 MiB to 90 MiB.
 #[global_allocator]
