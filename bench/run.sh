@@ -37,6 +37,11 @@ measure() {
   local ratio=""
   [ -n "${RPS[healthz]:-}" ] && ratio="$(awk -v a="$rps" -v b="${RPS[healthz]}" 'BEGIN {printf "%.3f", a / b}')"
   printf '%-34s %10s req/s   p50 %8s   p99 %8s   %s x healthz\n' "$name" "$rps" "$p50" "$p99" "$ratio"
+  # wrk counts answers of 400 and above ("Non-2xx or 3xx") and connection errors, not
+  # redirects: a row of error answers measures the error page, not the page.
+  local errors
+  errors="$(grep -E 'Non-2xx or 3xx responses|Socket errors' <<<"$out" || true)"
+  [ -z "$errors" ] || printf '  WARNING: failed answers in "%s": %s\n' "$name" "$(tr -s ' \n' ' ' <<<"$errors")"
 }
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$PID/status"; echo; }
 
