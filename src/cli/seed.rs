@@ -3,9 +3,14 @@
 //! API keys and request records. Rows go in with multi-row INSERT statements, thousands per
 //! transaction, so tens of millions of rows take minutes, not hours.
 //!
-//! The bench user `bench-0@bench.test` (password `bench-password`) is an admin of the big
-//! team `big` and of `fifty`; one working API key of `fifty` is written to
-//! `DATA_DIR/bench-key.txt`.
+//! Every seeded user `bench-N@bench.test` signs in with the password `bench-password`. The
+//! bench user `bench-0@bench.test` is an admin of the big team `big` and of `fifty`; one
+//! working API key of `fifty` is written to `DATA_DIR/bench-key.txt`. Users `bench-0` up to
+//! the size of the big team are its members, so the benchmark can sign hundreds of them in.
+//! Beside the `--teams` teams there are [`EIGHT_TEAMS`] teams `eight-00`, `eight-01`… of
+//! [`EIGHT_MEMBERS`] members each (the users after the big team's: `bench-5000` to
+//! `bench-5399` at the default sizes), for a benchmark of many small teams viewed at once;
+//! `DATA_DIR/bench-eight.txt` lists them, one line "SLUG EMAIL" per membership.
 
 use crate::db::{Db, DbConnection};
 use crate::domain::now_ms;
@@ -44,6 +49,10 @@ pub struct SeedArgs {
     #[command(flatten)]
     issuer: crate::config::IssuerSettings,
 }
+
+/// The small teams `eight-00`… and their members each, on top of `--teams`.
+const EIGHT_TEAMS: i64 = 50;
+const EIGHT_MEMBERS: i64 = 8;
 
 const ROWS_PER_STATEMENT: usize = 500;
 const STATEMENTS_PER_TRANSACTION: usize = 40;
@@ -136,8 +145,8 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     anyhow::ensure!(
-        args.users > args.big_team && args.teams >= 2,
-        "need more users than the big team and at least 2 teams"
+        args.users > args.big_team && args.users >= EIGHT_MEMBERS && args.teams >= 2,
+        "need more users than the big team, at least {EIGHT_MEMBERS} users and at least 2 teams"
     );
     if matches!(&*conn, DbConnection::Sqlite(_)) {
         // A seed is rebuilt, not recovered: skip the fsync of every commit.
@@ -149,7 +158,8 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
     // One real argon2id hash, shared by every seeded user.
     let hash = actix_web::rt::System::new()
         .block_on(crate::auth::PasswordHasher::start(1, 1).hash("bench-password".into()))?;
-    // Ids: users 1..=U; personal accounts U+1..=2U; teams 2U+1..; keys and requests from 1.
+    // Ids: users 1..=U; personal accounts U+1..=2U; teams 2U+1.. (the `--teams` teams, then
+    // the small ones); keys and requests from 1.
     let (users, teams) = (args.users, args.teams);
     let team_id = |t: i64| 2 * users + 1 + t;
 
@@ -173,6 +183,9 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
             _ => (format!("team-{t}"), format!("Team {t}")),
         };
         ins.row(format!("({}, 'team', '{slug}', '{name}', NULL, {now})", team_id(t)))?;
+    }
+    for e in 0..EIGHT_TEAMS {
+        ins.row(format!("({}, 'team', 'eight-{e:02}', 'Eight {e:02}', NULL, {now})", team_id(teams + e)))?;
     }
     report("accounts", ins.finish()?, started);
 
@@ -218,7 +231,24 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
             ))?;
         }
     }
+    // The small teams: consecutive users after the big team's (distinct from its members
+    // while there are enough users), the first of each an admin. No random numbers drawn, so
+    // the rest of the dataset is the same as without them.
+    let mut eight = String::new();
+    for e in 0..EIGHT_TEAMS {
+        for i in 0..EIGHT_MEMBERS {
+            let u = (args.big_team + e * EIGHT_MEMBERS + i) % users;
+            let _ = writeln!(eight, "eight-{e:02} bench-{u}@bench.test");
+            ins.row(format!(
+                "({}, {}, '{}', 'bench user {u:06}', {now})",
+                team_id(teams + e),
+                u + 1,
+                if i == 0 { "admin" } else { role(u) }
+            ))?;
+        }
+    }
     report("memberships", ins.finish()?, started);
+    std::fs::write(args.data_dir.join("bench-eight.txt"), eight)?;
 
     let mut ins = Inserter::new(
         &mut conn,

@@ -334,6 +334,12 @@ async fn the_seed_command_fills_a_database_the_app_then_serves() {
     bench.sign_in("bench-0@bench.test", "bench-password").await;
     let big = bench.page("/a/big/members", StatusCode::OK).await;
     assert_eq!(big.matches("<tr id=\"member-").count(), 50, "the 120-member team pages by 50");
+    assert_eq!(app.count_rows("accounts WHERE slug LIKE 'eight-%'").await, 50);
+    // eight-07 holds the users after the big team's 120 and the first seven small teams'.
+    let eight = app.browser();
+    eight.sign_in("bench-177@bench.test", "bench-password").await;
+    let small = eight.page("/a/eight-07/members", StatusCode::OK).await;
+    assert_eq!(small.matches("<tr id=\"member-").count(), 8, "a small team has eight members: {small}");
     let me = reqwest::Client::new()
         .get(format!("{}/api/v1/whoami", app.address))
         .header("Authorization", format!("Key {key}"))
