@@ -29,7 +29,7 @@ measure() {
   if [ -z "$header" ] && [ -z "${COOKIES:-}" ]; then fresh_cookie "$path"; header="Cookie: $COOKIE"; fi
   local out
   if [ -n "${BODY_FILE:-}" ]; then
-    out="$(AUTH="$header" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$BASE$path")"
+    out="$(AUTH="${header#Authorization: }" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$BASE$path")"
   elif [ -n "${COOKIES:-}" ]; then
     out="$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/viewers.lua "$BASE$path")"
     grep -q '^viewers.lua: ' <<<"$out" || { echo "bench/viewers.lua did not run: $out" >&2; exit 1; }
