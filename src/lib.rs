@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod identity;
 pub mod mail;
 pub mod service;
 pub mod startup;

@@ -60,7 +60,6 @@ impl Application {
         let platform = actix_web::web::Data::new(crate::api::platform::Platform::new(
             settings.service_token.as_deref(),
             settings.billing_webhook_secret.as_deref(),
-            Duration::from_secs(settings.introspect_cache_seconds),
         ));
         tokio::spawn(crate::service::jobs::close_months(
             db.clone(),
@@ -108,13 +107,14 @@ impl Application {
 
         let members_cache = actix_web::web::Data::new(crate::web::MembersCache::default());
         // One thread per lookup: on PostgreSQL a second one (gathering the next batch while
-        // the first waits on the network) halved the batches and cost 10–30 % of whoami's
-        // throughput on 2 cores; it may pay when the database is on another host.
-        let lookup_threads = settings.lookup_threads.unwrap_or(1);
-        let lookups = actix_web::web::Data::new(crate::service::lookups::Lookups::start(
+        // the first waits on the network) halved the batches on 2 cores; it may pay when the
+        // database is on another host.
+        let identity = actix_web::web::Data::new(crate::identity::Identity::start(
             &db,
-            lookup_threads,
-            crate::service::credentials::Epoch::global(),
+            &crate::identity::Settings {
+                lookup_threads: settings.lookup_threads.unwrap_or(1),
+                introspect_ttl: Duration::from_secs(settings.introspect_cache_seconds),
+            },
         )?);
         let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());
         let app_site = site.clone();
@@ -131,7 +131,7 @@ impl Application {
                 .app_data(platform.clone())
                 .app_data(members_cache.clone())
                 .app_data(sealer.clone())
-                .app_data(lookups.clone())
+                .app_data(identity.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 // A path whose id is not a number names nothing: 404, as an unknown id does.

@@ -3,10 +3,10 @@
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
 use crate::http::AppError;
-use crate::service::accounts::{self, Account};
+use crate::identity::{Identity, Person};
+use crate::service::accounts::Account;
 use crate::service::keys::ApiKey;
-use crate::service::lookups::Lookups;
-use crate::service::tokens::{self, LoginToken};
+use crate::service::tokens::LoginToken;
 use crate::service::users::User;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -27,6 +27,7 @@ pub struct ApiCaller {
     pub credential: Credential,
     req: HttpRequest,
     db: Db,
+    identity: Identity,
 }
 
 /// The header a login-token caller names its team with (when the path does not).
@@ -73,17 +74,16 @@ impl FromRequest for ApiCaller {
                 .ok_or_else(|| AppError::internal(anyhow::anyhow!("no database")))?
                 .get_ref()
                 .clone();
+            let identity = req
+                .app_data::<web::Data<Identity>>()
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("no identity")))?
+                .get_ref()
+                .clone();
             let (kind, presented) = value.split_once(' ').unwrap_or((value.as_str(), ""));
             let presented = presented.trim().to_owned();
             let credential = match kind {
                 "Key" => {
-                    // From memory only while every change to keys and teams is heard (see
-                    // `service::lookups`): a key revoked or a team archived on this instance
-                    // stops working at once, on another as soon as its notification arrives.
-                    let lookups = req
-                        .app_data::<web::Data<Lookups>>()
-                        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no lookups")))?;
-                    let verified = lookups.key(presented).await?;
+                    let verified = identity.team_key(presented).await?;
                     let (key, account) = verified.ok_or_else(|| {
                         unauthenticated("This key is not valid: it is unknown, deleted, or its team is archived.")
                     })?;
@@ -95,7 +95,7 @@ impl FromRequest for ApiCaller {
                     Credential::TeamKey { key, account }
                 }
                 "Bearer" => {
-                    let verified = db.query(move |conn| tokens::verify(conn, &presented)).await?;
+                    let verified = identity.login_token(presented).await?;
                     let (token, user) = verified.ok_or_else(|| {
                         unauthenticated(
                             "This login token is not valid: it is unknown or revoked. Run `teamdeck auth login`.",
@@ -109,7 +109,7 @@ impl FromRequest for ApiCaller {
                     ));
                 }
             };
-            Ok(ApiCaller { credential, req, db })
+            Ok(ApiCaller { credential, req, db, identity })
         })
     }
 }
@@ -142,8 +142,9 @@ impl ApiCaller {
                         "Choose a team: call teams/{{slug}}/… or send the {TEAM_HEADER} header."
                     ))
                 })?;
-                let user_id = user.id;
-                let accounts = self.db.query(move |conn| accounts::accounts_of(conn, user_id)).await?;
+                // The member's accounts as they are now (they may have left since the token was
+                // checked); gone with the user.
+                let Person { accounts, .. } = self.identity.person(user.id).await?.ok_or(AppError::NotFound)?;
                 let membership = accounts.into_iter().find(|m| m.account.slug == slug).ok_or(AppError::NotFound)?;
                 self.req.extensions_mut().insert(Attribution {
                     account_id: membership.account.id,
@@ -175,6 +176,10 @@ impl ApiCaller {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 }
 

@@ -8,8 +8,8 @@ use crate::db::Db;
 use crate::domain::now_ms;
 use crate::http::AppError;
 use crate::http::Site;
+use crate::identity::{Identity, Introspection};
 use crate::service::billing::{self, BillingError};
-use crate::service::credentials::{self, CredentialCache, Epoch, Introspection};
 use crate::service::outbox::OutboxSignal;
 use crate::service::usage::{self, EventIn};
 use actix_web::http::header;
@@ -18,7 +18,6 @@ use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
@@ -28,7 +27,6 @@ pub struct Platform {
     /// endpoints off.
     service_token_hash: Option<[u8; 32]>,
     webhook_secret: Option<Vec<u8>>,
-    pub cache: CredentialCache,
 }
 
 /// A webhook's timestamp may be this far from the server's clock.
@@ -39,11 +37,10 @@ const MAX_WEBHOOK_BODY: usize = 64 * 1024;
 pub const SIGNATURE_HEADER: &str = "Teamdeck-Signature";
 
 impl Platform {
-    pub fn new(service_token: Option<&str>, webhook_secret: Option<&str>, cache_ttl: std::time::Duration) -> Self {
+    pub fn new(service_token: Option<&str>, webhook_secret: Option<&str>) -> Self {
         Self {
             service_token_hash: service_token.filter(|t| !t.is_empty()).map(|t| Sha256::digest(t.as_bytes()).into()),
             webhook_secret: webhook_secret.filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()),
-            cache: CredentialCache::new(cache_ttl, 100_000, Epoch::global()),
         }
     }
 
@@ -177,26 +174,17 @@ pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
     platform: web::Data<Platform>,
-    db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<web::Json<IntrospectResponse>, AppError> {
     platform.require_service(&req)?;
     let body = read_body(payload, MAX_WEBHOOK_BODY).await?;
     let IntrospectRequest { credential, team } = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("The body must be {{\"credential\": \"…\"}}: {e}")))?;
     let team = team.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    let cache_key = credentials::cache_key(&credential, team.as_deref());
     // A gateway may reuse an answer only for what is left of its life here, so a change is
     // seen everywhere within one TTL.
-    if let Some((answer, left)) = platform.cache.get(&cache_key) {
-        return Ok(web::Json(response(&answer, left.as_millis().div_ceil(1000) as u64)));
-    }
-    let ttl = platform.cache.ttl().as_secs();
-    let epoch = platform.cache.epoch();
-    let answer =
-        db.query(move |conn| crate::service::credentials::introspect(conn, &credential, team.as_deref())).await?;
-    let answer = Arc::new(answer);
-    platform.cache.put_active(cache_key, epoch, answer.clone());
-    Ok(web::Json(response(&answer, ttl)))
+    let (answer, fresh_for) = identity.introspect(credential, team).await?;
+    Ok(web::Json(response(&answer, fresh_for.as_millis().div_ceil(1000) as u64)))
 }
 
 #[derive(Deserialize, ToSchema)]

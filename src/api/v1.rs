@@ -5,6 +5,7 @@ use crate::db::Db;
 use crate::domain::When;
 use crate::domain::{KeyScope, Permission, TeamName};
 use crate::http::AppError;
+use crate::identity::Identity;
 use crate::service::keys::{self, ApiKey, KeyError};
 use crate::service::tokens;
 use crate::service::{members, requests};
@@ -316,7 +317,7 @@ pub async fn logout(caller: ApiCaller) -> Result<HttpResponse, AppError> {
         ));
     };
     let (user_id, token_id) = (user.id, token.id);
-    caller.db().query(move |conn| tokens::revoke(conn, user_id, token_id)).await?;
+    caller.identity().commit(move |conn| tokens::revoke(conn, user_id, token_id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -437,13 +438,13 @@ pub async fn create_key(
 pub async fn delete_key(
     caller: ApiCaller,
     path: web::Path<(String, i64)>,
-    db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, key_id) = path.into_inner();
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageKeys, true)?;
     let (account_id, actor) = (team.account.id, caller.actor());
-    match db.run(move |conn| Ok::<_, AppError>(keys::revoke(conn, account_id, &actor, key_id))).await? {
+    match identity.commit(move |conn| keys::revoke(conn, account_id, &actor, key_id)).await? {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(KeyError::Db(e)) => Err(AppError::internal(e)),
         Err(_) => Err(AppError::NotFound),

@@ -1,16 +1,14 @@
-//! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, the
-//! write-transaction helper and the batched per-request lookups ([`batch`]).
+//! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations and
+//! the write-transaction helper.
 //!
 //! Rules: no query runs on an async worker: queries run on the blocking pool through
-//! [`Db::run`], or, for the lookups every request makes, on the lookup threads of [`batch`].
+//! [`Db::run`], or, for the lookups every request makes, on the lookup threads of `identity`.
 //! A transaction that reads and then writes goes through [`write_transaction`], which
 //! takes the write lock first (SQLite `BEGIN IMMEDIATE`), so two such transactions never
 //! deadlock on a lock upgrade and invariants checked inside them hold.
 //! Errors: query functions return `QueryResult`; [`DbError`] adds the pool, the blocking
 //! pool and the lookup threads; the web layer maps both into its one error type.
 
-pub mod batch;
-pub mod changes;
 mod pool;
 pub mod schema;
 
@@ -68,7 +66,7 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
-    /// For connections of their own (the lookup threads, see [`batch`]).
+    /// For connections of their own (the lookup threads and the change listener of `identity`).
     manager: ConnectionManager,
 }
 
@@ -123,6 +121,11 @@ impl Db {
         T: Send + 'static,
     {
         self.run(move |conn| f(conn).map_err(DbError::from)).await
+    }
+
+    /// What opens connections outside the pool, for threads that keep one of their own.
+    pub fn manager(&self) -> &ConnectionManager {
+        &self.manager
     }
 
     /// A connection for code that is already off the async workers (CLI, seeding, tests).

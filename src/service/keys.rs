@@ -4,6 +4,7 @@
 
 use super::accounts::Account;
 use super::audit::{self, Action, Actor};
+use super::{Change, Committed};
 use crate::db::schema::{accounts, api_keys, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::secret::{self, KEY_PREFIX};
@@ -141,7 +142,12 @@ pub fn created_by(conn: &mut DbConnection, account_id: i64, user_id: i64) -> Que
 }
 
 /// Revokes a key: it stops working on the next call.
-pub fn revoke(conn: &mut DbConnection, account_id: i64, actor: &Actor, key_id: i64) -> Result<ApiKey, KeyError> {
+pub fn revoke(
+    conn: &mut DbConnection,
+    account_id: i64,
+    actor: &Actor,
+    key_id: i64,
+) -> Result<Committed<ApiKey>, KeyError> {
     let revoked = write_transaction(conn, |conn| {
         let key: ApiKey = api_keys::table
             .filter(api_keys::id.eq(key_id))
@@ -159,11 +165,8 @@ pub fn revoke(conn: &mut DbConnection, account_id: i64, actor: &Actor, key_id: i
         }
         audit::record(conn, account_id, actor, Action::KeyDeleted, &key.name, &key.masked())?;
         Ok(key)
-    });
-    if revoked.is_ok() {
-        super::credentials::changed();
-    }
-    revoked
+    })?;
+    Ok(Committed::new(revoked, [Change::KeyRevoked { account_id }]))
 }
 
 /// The key a presented secret belongs to, and its team, whatever their state (revoked,
@@ -189,30 +192,7 @@ pub fn verify(conn: &mut DbConnection, presented: &str) -> QueryResult<Option<(A
     Ok(lookup(conn, presented)?.filter(works))
 }
 
-fn works((key, account): &(ApiKey, Account)) -> bool {
+/// Whether a key found by [`lookup`] works: not revoked, its team not archived.
+pub fn works((key, account): &(ApiKey, Account)) -> bool {
     key.revoked_at.is_none() && !account.is_archived()
-}
-
-/// [`verify`] for a batch of presented keys (see `db::batch`): one answer per key, in order.
-/// PostgreSQL answers them in one query.
-pub fn verify_batch(conn: &mut DbConnection, presented: &[String]) -> QueryResult<Vec<Option<(ApiKey, Account)>>> {
-    let DbConnection::Postgres(c) = conn else {
-        return crate::db::batch::one_by_one(conn, presented, |conn, p| verify(conn, p));
-    };
-    let parsed: Vec<Option<(String, String)>> = presented.iter().map(|p| secret::parse(KEY_PREFIX, p)).collect();
-    let ids: Vec<&str> = parsed.iter().flatten().map(|(id, _)| id.as_str()).collect();
-    let found: Vec<(ApiKey, String, Account)> = api_keys::table
-        .inner_join(accounts::table)
-        .filter(api_keys::public_id.eq_any(&ids))
-        .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
-        .load(c)?;
-    Ok(parsed
-        .iter()
-        .map(|parsed| {
-            let (public_id, presented_hash) = parsed.as_ref()?;
-            let at = found.iter().position(|(key, _, _)| &key.public_id == public_id)?;
-            let (key, stored_hash, account) = found[at].clone();
-            Some((key, account)).filter(|_| secret::hashes_match(presented_hash, &stored_hash)).filter(works)
-        })
-        .collect())
 }

@@ -6,6 +6,7 @@
 //! demoting each other at once leave one admin.
 
 use super::audit::{self, Action, Actor};
+use super::{Change, Committed};
 use crate::db::schema::memberships;
 use crate::db::schema::users;
 use crate::db::{DbConnection, write_transaction};
@@ -148,7 +149,7 @@ pub fn change_role(
     actor: &Actor,
     user_id: i64,
     new: Role,
-) -> Result<RoleChange, MemberError> {
+) -> Result<Committed<RoleChange>, MemberError> {
     let changed = write_transaction(conn, |conn| {
         if super::accounts::lock_for_change(conn, account_id)?.0 {
             return Err(MemberError::Archived);
@@ -174,14 +175,16 @@ pub fn change_role(
         }
         member.role = new.as_str().to_owned();
         Ok(RoleChange { member, old, new })
-    });
-    if changed.is_ok() {
-        super::credentials::changed();
-    }
-    changed
+    })?;
+    Ok(Committed::new(changed, [Change::Membership { account_id, user_id }]))
 }
 
-pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: i64) -> Result<Member, MemberError> {
+pub fn remove(
+    conn: &mut DbConnection,
+    account_id: i64,
+    actor: &Actor,
+    user_id: i64,
+) -> Result<Committed<Member>, MemberError> {
     let removed = write_transaction(conn, |conn| {
         if super::accounts::lock_for_change(conn, account_id)?.0 {
             return Err(MemberError::Archived);
@@ -199,11 +202,8 @@ pub fn remove(conn: &mut DbConnection, account_id: i64, actor: &Actor, user_id: 
         let action = if actor.id == user_id { Action::MemberLeft } else { Action::MemberRemoved };
         audit::record(conn, account_id, actor, action, &member.name, member.role().label())?;
         Ok(member)
-    });
-    if removed.is_ok() {
-        super::credentials::changed();
-    }
-    removed
+    })?;
+    Ok(Committed::new(removed, [Change::Membership { account_id, user_id }]))
 }
 
 /// Which of `emails` (normalised) already belong to members of `account_id`.

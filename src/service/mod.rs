@@ -1,16 +1,16 @@
 //! The operations of the product, one module per resource. Each owns its transactions
 //! (taking the write lock first where it reads then writes) and returns plain values; the
-//! web and API layers only call them inside `Db::run`.
+//! web and API layers only call them inside `Db::run`. A write that changes who may call with
+//! what returns [`Committed`], whose changes the caller hands to `identity` after the commit.
 
 pub mod accounts;
 pub mod audit;
 pub mod billing;
-pub mod credentials;
+pub mod committed;
 pub mod emails;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;
-pub mod lookups;
 pub mod members;
 pub mod outbox;
 pub mod requests;
@@ -19,3 +19,5 @@ pub mod teams;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+
+pub use committed::{Change, Committed};

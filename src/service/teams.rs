@@ -3,6 +3,7 @@
 use super::accounts::{self, Account, NewAccount};
 use super::audit::{self, Action, Actor};
 use super::invitations;
+use super::{Change, Committed};
 use crate::db::schema::{accounts as accounts_t, memberships};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{AccountKind, Slug, TeamName, new_id, now_ms};
@@ -82,9 +83,14 @@ pub fn create(
     }
 }
 
-/// Renames an account; the slug (and so every URL) stays.
-/// Cached credential answers name the team, so they are forgotten.
-pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &TeamName) -> Result<(), TeamError> {
+/// Renames an account; the slug (and so every URL) stays. Answers about its keys name the
+/// team, so the change is returned.
+pub fn rename(
+    conn: &mut DbConnection,
+    account: &Account,
+    actor: &Actor,
+    name: &TeamName,
+) -> Result<Committed<()>, TeamError> {
     write_transaction(conn, |conn| {
         if super::accounts::lock_for_change(conn, account.id)?.0 {
             return Err(TeamError::Archived);
@@ -96,8 +102,7 @@ pub fn rename(conn: &mut DbConnection, account: &Account, actor: &Actor, name: &
         audit::record(conn, account.id, actor, Action::TeamRenamed, &account.name, name.as_str())?;
         Ok(())
     })?;
-    super::credentials::changed();
-    Ok(())
+    Ok(Committed::new((), [Change::Account { account_id: account.id }]))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,20 +121,20 @@ pub fn archive(
     account: &Account,
     actor: &Actor,
     typed_name: &str,
-) -> Result<(), ArchiveError> {
+) -> Result<Committed<()>, ArchiveError> {
     if account.is_personal() {
         return Err(ArchiveError::Personal);
     }
     if typed_name.trim() != account.name {
         return Err(ArchiveError::NameMismatch);
     }
-    let archived = write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| {
         // The team's row first, as every change to a team takes it (see
         // `accounts::lock_for_change`): a change that got there first has committed by now,
         // and its invitations are among those cancelled; any later one waits, then finds the
         // team archived.
         if super::accounts::lock_for_change(conn, account.id)?.0 {
-            return Ok(());
+            return Ok::<_, ArchiveError>(());
         }
         let cancelled = invitations::cancel_all_pending(conn, account.id)?;
         diesel::update(accounts_t::table.find(account.id).filter(accounts_t::archived_at.is_null()))
@@ -144,9 +149,6 @@ pub fn archive(
             &format!("{cancelled} pending invites cancelled"),
         )?;
         Ok(())
-    });
-    if archived.is_ok() {
-        super::credentials::changed();
-    }
-    archived
+    })?;
+    Ok(Committed::new((), [Change::Account { account_id: account.id }]))
 }

@@ -5,6 +5,7 @@
 //! re-checks the member's live membership.
 
 use super::users::User;
+use super::{Change, Committed};
 use crate::db::schema::{device_codes, login_tokens, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::secret::{self, TOKEN_PREFIX};
@@ -184,7 +185,7 @@ pub fn list(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<LoginToken
 }
 
 /// Revokes one of the user's tokens; false when there was no such working token.
-pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResult<bool> {
+pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResult<Committed<bool>> {
     let n = diesel::update(
         login_tokens::table
             .filter(login_tokens::id.eq(token_id))
@@ -193,6 +194,5 @@ pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResu
     )
     .set(login_tokens::revoked_at.eq(now_ms()))
     .execute(conn)?;
-    super::credentials::changed();
-    Ok(n == 1)
+    Ok(Committed::new(n == 1, (n == 1).then_some(Change::TokenRevoked { user_id })))
 }

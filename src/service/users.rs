@@ -2,6 +2,7 @@
 //! sign-in and every signed-in request need.
 
 use super::accounts::{self, NewAccount};
+use super::{Change, Committed};
 use crate::db::schema::users;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{AccountKind, EmailAddress, PersonName, Slug, new_id, now_ms};
@@ -113,39 +114,6 @@ pub fn find(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<User>> 
         .optional())
 }
 
-/// A signed-in user and every account they belong to (see [`accounts::accounts_of`]).
-pub type WithAccounts = (User, Vec<accounts::AccountMembership>);
-
-/// The user and their accounts, or `None` when the user is gone.
-pub fn with_accounts(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<WithAccounts>> {
-    let Some(user) = find(conn, user_id)? else { return Ok(None) };
-    Ok(Some((user, accounts::accounts_of(conn, user_id)?)))
-}
-
-/// [`with_accounts`] for a batch of users (see `db::batch`): one answer per id, in order.
-/// PostgreSQL answers them in one query.
-pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<Option<WithAccounts>>> {
-    use crate::db::schema::{accounts as accounts_table, memberships};
-    let DbConnection::Postgres(c) = conn else {
-        return crate::db::batch::one_by_one(conn, user_ids, |conn, id| with_accounts(conn, *id));
-    };
-    let rows: Vec<(User, Option<accounts::Account>, Option<String>)> = users::table
-        .left_join(memberships::table.inner_join(accounts_table::table))
-        .filter(users::id.eq_any(user_ids))
-        .filter(users::deleted_at.is_null())
-        .select((User::as_select(), Option::<accounts::Account>::as_select(), memberships::role.nullable()))
-        .load(c)?;
-    Ok(user_ids
-        .iter()
-        .map(|id| {
-            let mut rows = rows.iter().filter(|(user, _, _)| user.id == *id).peekable();
-            let user = rows.peek()?.0.clone();
-            let memberships = rows.filter_map(|(_, account, role)| Some((account.clone()?, role.clone()?)));
-            Some((user, accounts::in_switcher_order(memberships.collect())))
-        })
-        .collect())
-}
-
 /// Whether the user exists and is not deleted, their row locked against deletion until the
 /// transaction ends (PostgreSQL `FOR SHARE`; SQLite's write lock covers it). Adding the user
 /// to a team (creating one, accepting an invite) takes it after the team's row, as
@@ -227,12 +195,12 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
 /// tokens are revoked, and their email, name and password are wiped, so the email can sign
 /// up again. The row stays, marked deleted, for what points at it (keys they created, the
 /// audit log); their sessions end on their next request. Teams are never deleted.
-pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<(), DeleteError> {
+pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<Committed<()>, DeleteError> {
     use super::audit::{self, Action, Actor};
     use crate::db::schema::{
         accounts as accounts_table, api_keys, billing_profiles, login_tokens, memberships, secrets,
     };
-    let deleted = write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| {
         let user = find(conn, user_id)?.ok_or(DeleteError::Gone)?;
         // The teams first, in id order, then the user's row: the order of creating a team or
         // accepting an invite, which take the user's row after the team's. Read again under
@@ -298,9 +266,6 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<(), Delet
             ))
             .execute(conn)?;
         Ok(())
-    });
-    if deleted.is_ok() {
-        super::credentials::changed();
-    }
-    deleted
+    })?;
+    Ok(Committed::new((), [Change::UserDeleted { user_id }]))
 }

@@ -7,6 +7,7 @@ use super::layout::Layout;
 use super::render::{page_with_status, see_other};
 use crate::auth::{HashError, LoginLimiter, PasswordHasher, session};
 use crate::db::Db;
+use crate::identity::Identity;
 use crate::service::users::{self, DeleteError, HeldBy};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -62,6 +63,7 @@ pub async fn delete(
     db: web::Data<Db>,
     hasher: web::Data<PasswordHasher>,
     limiter: web::Data<LoginLimiter>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     // Guessing the password here counts as guessing it at sign-in (a stolen session must not
     // make it a free oracle).
@@ -89,7 +91,7 @@ pub async fn delete(
         Err(e) => return Err(AppError::internal(e)),
     }
     let user_id = user.user.id;
-    match db.run(move |conn| Ok::<_, AppError>(users::delete_account(conn, user_id))).await? {
+    match identity.commit(move |conn| users::delete_account(conn, user_id)).await? {
         Ok(()) => {
             tracing::info!(user_id, "account deleted");
             session::sign_out(&user.session);

@@ -8,6 +8,7 @@ use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::When;
+use crate::identity::Identity;
 use crate::service::tokens::{self, DeviceError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -118,9 +119,13 @@ pub async fn tokens_page(user: SignedIn, db: web::Data<Db>) -> Result<HttpRespon
     page_with_status(StatusCode::OK, &page)
 }
 
-pub async fn revoke(user: SignedIn, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+pub async fn revoke(
+    user: SignedIn,
+    path: web::Path<i64>,
+    identity: web::Data<Identity>,
+) -> Result<HttpResponse, AppError> {
     let (user_id, token_id) = (user.user.id, path.into_inner());
-    if !db.query(move |conn| tokens::revoke(conn, user_id, token_id)).await? {
+    if !identity.commit(move |conn| tokens::revoke(conn, user_id, token_id)).await?? {
         return Err(AppError::NotFound);
     }
     session::push_flash(&user.session, Flash::success("Token revoked. The device using it is signed out."));

@@ -14,8 +14,8 @@ use super::error::AppError;
 use crate::auth::session;
 use crate::domain::{Permission, Role};
 use crate::http::Access;
+use crate::identity::{Identity, Person};
 use crate::service::accounts::{Account, AccountMembership};
-use crate::service::lookups::Lookups;
 use crate::service::users::User;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
@@ -34,11 +34,11 @@ impl SignedIn {
         let session = req.get_session();
         let user_id = session::user_id(&session).ok_or(AppError::SignInRequired)?;
         session::keep_alive(&session, crate::domain::now_ms());
-        let lookups = req
-            .app_data::<web::Data<Lookups>>()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no lookups")))?
+        let identity = req
+            .app_data::<web::Data<Identity>>()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no identity")))?
             .clone();
-        let Some((user, accounts)) = lookups.signed_in(user_id).await? else {
+        let Some(Person { user, accounts }) = identity.person(user_id).await? else {
             // The user is gone: the cookie is worthless.
             session::sign_out(&session);
             return Err(AppError::SignInRequired);

@@ -11,6 +11,7 @@ use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::When;
 use crate::domain::{KeyScope, Permission, TeamName};
+use crate::identity::Identity;
 use crate::service::keys::{self, KeyError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -171,10 +172,10 @@ pub async fn confirm_delete(
 pub async fn delete(
     auth: Authorized<need::ManageKeys>,
     path: web::Path<(String, i64)>,
-    db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let (account_id, actor, key_id) = (auth.account.id, auth.actor(), path.into_inner().1);
-    let revoked = db.run(move |conn| Ok::<_, AppError>(keys::revoke(conn, account_id, &actor, key_id))).await?;
+    let revoked = identity.commit(move |conn| keys::revoke(conn, account_id, &actor, key_id)).await?;
     match revoked {
         Ok(key) => {
             session::push_flash(

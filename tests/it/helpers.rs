@@ -216,7 +216,8 @@ impl TestApp {
     }
 
     /// Runs `sql` on the app's database from outside the app, as another instance or `psql`
-    /// would: the app's own `credentials::changed()` is not called.
+    /// would: the app does not hear of it from its own commit (only, on PostgreSQL, through
+    /// the change notifications).
     pub async fn outside(&self, sql: String) {
         use diesel::connection::SimpleConnection;
         let db = self.db.clone();

@@ -1,5 +1,5 @@
 //! Working team keys are answered from memory while every change to keys and teams is heard
-//! (`service::lookups`, `db::changes`): on PostgreSQL through LISTEN/NOTIFY, so a change made
+//! (`identity`): on PostgreSQL through LISTEN/NOTIFY, so a change made
 //! by another instance or by hand stops a key quickly; on SQLite never, so it stops at once.
 
 use crate::helpers::{TestApp, spawn_app};
@@ -7,9 +7,7 @@ use crate::keys::create_key;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use teamdeck::db::changes::LISTENER_APPLICATION;
-use teamdeck::service::credentials::Epoch;
-use teamdeck::service::lookups::Lookups;
+use teamdeck::identity::{Identity, LISTENER_APPLICATION, Settings};
 
 async fn whoami(app: &TestApp, secret: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
@@ -69,9 +67,8 @@ async fn a_key_revoked_by_another_process_stops_working_at_once_on_sqlite_and_wi
 async fn a_key_used_before_is_refused_at_once_after_it_is_deleted_or_its_team_archived_and_renames_show_at_once() {
     let app = spawn_app().await;
     if app.sqlite_file.is_none() {
-        // Only this instance's own word can make its kept answers stale here (the listener,
-        // already live, checked the triggers when it connected). Other tests' changes move
-        // the same process-wide count, so this can pass by luck but never fail by it.
+        // Only this instance's own commits can make its kept answers stale here (the listener,
+        // already live, checked the triggers when it connected, and hears nothing now).
         app.outside(
             "ALTER TABLE api_keys DISABLE TRIGGER api_keys_credentials_changed;
                        ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed"
@@ -107,16 +104,16 @@ async fn a_key_used_before_is_refused_at_once_after_it_is_deleted_or_its_team_ar
     assert_eq!(whoami(&app, &second).await.0, StatusCode::UNAUTHORIZED, "archived, refused on the next call");
 }
 
-/// PostgreSQL only. The lookups here count their own changes (not the process's), so what
-/// other tests change cannot empty their cache: a key revoked unheard is still answered from
-/// memory, which is what shows that memory is used at all.
+/// PostgreSQL only. An `Identity` of its own counts only its own changes and what its listener
+/// hears, so what other tests change cannot empty its cache: a key revoked unheard is still
+/// answered from memory, which is what shows that memory is used at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_change() {
     let app = spawn_app().await;
     if app.sqlite_file.is_some() {
-        let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
+        let lookups = Identity::start(&app.db, &Settings::default()).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!lookups.keys_cached(), "SQLite cannot hear other processes' changes");
+        assert!(!lookups.keys_from_memory(), "SQLite cannot hear other processes' changes");
         return;
     }
     let ada = app.signed_up("Ada", "ada@example.com").await;
@@ -126,27 +123,27 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
         create_key(&ada, &slug, "unheard", "API").await,
         create_key(&ada, &slug, "lost", "API").await,
     ];
-    let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
-    until("the listener is live", async || lookups.keys_cached()).await;
+    let lookups = Identity::start(&app.db, &Settings::default()).unwrap();
+    until("the listener is live", async || lookups.keys_from_memory()).await;
     for secret in [&heard, &unheard, &lost] {
-        assert!(lookups.key(secret.clone()).await.unwrap().is_some(), "a working key");
+        assert!(lookups.team_key(secret.clone()).await.unwrap().is_some(), "a working key");
     }
 
     // Unheard: still answered from memory.
     revoke_unheard(&app, &unheard).await;
-    until("the listener is live", async || lookups.keys_cached()).await;
-    assert!(lookups.key(unheard.clone()).await.unwrap().is_some(), "answered from memory");
+    until("the listener is live", async || lookups.keys_from_memory()).await;
+    assert!(lookups.team_key(unheard.clone()).await.unwrap().is_some(), "answered from memory");
 
     // A notification (any change to a key or a team) makes every kept answer stale.
     app.outside(format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&heard))).await;
-    until("the revoked key is refused", async || lookups.key(heard.clone()).await.unwrap().is_none()).await;
-    assert!(lookups.key(unheard.clone()).await.unwrap().is_none(), "the unheard revocation is read too");
+    until("the revoked key is refused", async || lookups.team_key(heard.clone()).await.unwrap().is_none()).await;
+    assert!(lookups.team_key(unheard.clone()).await.unwrap().is_none(), "the unheard revocation is read too");
 
     // The listener's connection is closed: no answer from memory until it listens again,
     // and nothing kept before it listens again counts after that (it did not hear what
     // happened meanwhile).
     let [lost, between] = [lost, create_key(&ada, &slug, "between", "API").await];
-    assert!(lookups.key(lost.clone()).await.unwrap().is_some());
+    assert!(lookups.team_key(lost.clone()).await.unwrap().is_some());
     let closed = app
         .count(format!(
             "SELECT COUNT(*) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
@@ -154,14 +151,14 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
         ))
         .await;
     assert!(closed >= 1, "the listeners' connections were closed");
-    until("the listener notices", async || !lookups.keys_cached()).await;
+    until("the listener notices", async || !lookups.keys_from_memory()).await;
     revoke_unheard(&app, &lost).await;
-    assert!(lookups.key(lost.clone()).await.unwrap().is_none(), "read from the database while not listening");
-    assert!(lookups.key(between.clone()).await.unwrap().is_some(), "read while not listening, and kept");
-    assert!(!lookups.keys_cached(), "still not listening (it waits a second before connecting again)");
+    assert!(lookups.team_key(lost.clone()).await.unwrap().is_none(), "read from the database while not listening");
+    assert!(lookups.team_key(between.clone()).await.unwrap().is_some(), "read while not listening, and kept");
+    assert!(!lookups.keys_from_memory(), "still not listening (it waits a second before connecting again)");
     revoke_unheard(&app, &between).await;
-    until("the listener is live again", async || lookups.keys_cached()).await;
-    assert!(lookups.key(between.clone()).await.unwrap().is_none(), "nothing kept from before it listened again");
+    until("the listener is live again", async || lookups.keys_from_memory()).await;
+    assert!(lookups.team_key(between.clone()).await.unwrap().is_none(), "nothing kept from before it listened again");
 }
 
 /// PostgreSQL only: a listener whose triggers are missing or disabled would hear nothing, so
@@ -173,12 +170,12 @@ async fn without_its_triggers_the_listener_never_counts_as_live() {
         return;
     }
     app.outside("ALTER TABLE accounts DISABLE TRIGGER accounts_credentials_changed".into()).await;
-    let lookups = Lookups::start(&app.db, 1, Epoch::default()).unwrap();
+    let lookups = Identity::start(&app.db, &Settings::default()).unwrap();
     let deadline = Instant::now() + Duration::from_millis(2500);
     while Instant::now() < deadline {
-        assert!(!lookups.keys_cached(), "live without its triggers");
+        assert!(!lookups.keys_from_memory(), "live without its triggers");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     app.outside("ALTER TABLE accounts ENABLE TRIGGER accounts_credentials_changed".into()).await;
-    until("live once the triggers are back", async || lookups.keys_cached()).await;
+    until("live once the triggers are back", async || lookups.keys_from_memory()).await;
 }

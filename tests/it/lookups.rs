@@ -1,4 +1,4 @@
-//! The per-request lookups are answered in batches (`db::batch`): requests that arrive
+//! The per-request lookups are answered in batches (`identity`): requests that arrive
 //! together share one trip to the database, and each must still get its own answer.
 
 use crate::helpers::spawn_app;
@@ -126,7 +126,7 @@ async fn lookup_connections_the_database_closed_are_replaced_without_failing_a_r
 
     let lookups = format!(
         "FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{}'",
-        teamdeck::db::batch::LOOKUP_APPLICATION
+        teamdeck::identity::LOOKUP_APPLICATION
     );
     // OFFSET 0 keeps the subquery apart, so only these connections are touched.
     let closed = app

@@ -5,8 +5,8 @@ use super::super::extract::{Authorized, need};
 use super::super::layout::Layout;
 use super::super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
-use crate::db::Db;
 use crate::domain::TeamName;
+use crate::identity::Identity;
 use crate::service::teams::{self, TeamError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -53,7 +53,7 @@ pub async fn show(auth: Authorized<need::ViewAdmin>) -> Result<HttpResponse, App
 pub async fn rename(
     auth: Authorized<need::ManageTeam>,
     form: web::Form<RenameForm>,
-    db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let typed = form.into_inner().name;
     let name = match TeamName::parse(&typed) {
@@ -63,7 +63,7 @@ pub async fn rename(
     let (account, actor) = (auth.account.clone(), auth.actor());
     let renamed = {
         let name = name.clone();
-        db.run(move |conn| Ok::<_, AppError>(teams::rename(conn, &account, &actor, &name))).await?
+        identity.commit(move |conn| teams::rename(conn, &account, &actor, &name)).await?
     };
     match renamed {
         Ok(()) => {
@@ -90,10 +90,10 @@ pub struct ArchiveForm {
 pub async fn archive(
     auth: Authorized<need::ManageTeam>,
     form: web::Form<ArchiveForm>,
-    db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let (account, actor, typed) = (auth.account.clone(), auth.actor(), form.into_inner().confirm_name);
-    let archived = db.run(move |conn| Ok::<_, AppError>(teams::archive(conn, &account, &actor, &typed))).await?;
+    let archived = identity.commit(move |conn| teams::archive(conn, &account, &actor, &typed)).await?;
     match archived {
         Ok(()) => {
             session::push_flash(

@@ -1,7 +1,7 @@
 //! Leaving a team (any member, never the last admin), after a confirmation page.
 
 use crate::auth::session::{self, Flash};
-use crate::db::Db;
+use crate::identity::Identity;
 use crate::service::members::{self, MemberError};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
@@ -30,10 +30,10 @@ pub async fn confirm(auth: Authorized<need::LeaveTeam>) -> Result<HttpResponse, 
     page_with_status(StatusCode::OK, &page)
 }
 
-pub async fn leave(auth: Authorized<need::LeaveTeam>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+pub async fn leave(auth: Authorized<need::LeaveTeam>, identity: web::Data<Identity>) -> Result<HttpResponse, AppError> {
     let (account_id, actor) = (auth.account.id, auth.actor());
     let user_id = actor.id;
-    let result = db.run(move |conn| Ok::<_, AppError>(members::remove(conn, account_id, &actor, user_id))).await?;
+    let result = identity.commit(move |conn| members::remove(conn, account_id, &actor, user_id)).await?;
     match result {
         Ok(_) => {
             session::push_flash(&auth.signed_in.session, Flash::success(format!("You left {}.", auth.account.name)));

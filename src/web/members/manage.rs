@@ -5,6 +5,7 @@ use super::{Can, MemberRow, ROLES};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::Role;
+use crate::identity::Identity;
 use crate::service::members::{self, MemberError};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
@@ -37,12 +38,12 @@ pub async fn change_role(
     form: web::Form<RoleFields>,
     htmx: Htmx,
     db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = path.into_inner().1;
     let role: Role = form.role.parse().map_err(|e: crate::domain::UnknownRole| AppError::BadRequest(e.to_string()))?;
     let (account_id, actor) = (auth.account.id, auth.actor());
-    let result =
-        db.run(move |conn| Ok::<_, AppError>(members::change_role(conn, account_id, &actor, user_id, role))).await?;
+    let result = identity.commit(move |conn| members::change_role(conn, account_id, &actor, user_id, role)).await?;
     let (message, success) = match &result {
         Ok(change) if change.old == change.new => {
             (format!("{} is already {}.", change.member.name, change.new.label()), true)
@@ -118,11 +119,11 @@ pub async fn confirm_remove(
 pub async fn remove(
     auth: Authorized<need::ManageMembers>,
     path: web::Path<(String, i64)>,
-    db: web::Data<Db>,
+    identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = path.into_inner().1;
     let (account_id, actor) = (auth.account.id, auth.actor());
-    let result = db.run(move |conn| Ok::<_, AppError>(members::remove(conn, account_id, &actor, user_id))).await?;
+    let result = identity.commit(move |conn| members::remove(conn, account_id, &actor, user_id)).await?;
     let flash = match result {
         Ok(member) => Flash::success(format!("{} was removed from {}.", member.name, auth.account.name)),
         Err(MemberError::NotAMember) => return Err(AppError::NotFound),

@@ -9,20 +9,20 @@
 //!
 //! A load function answers a batch in the order of its keys, one value per key.
 
-use super::{ConnectionManager, Db, DbConnection, DbError};
+use crate::db::{ConnectionManager, Db, DbConnection, DbError};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// At most this many lookups go into one trip.
-pub const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 64;
 
 /// How long a request waits for its lookup before it gets an error (the pool's checkout
 /// timeout).
-pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Answers a batch: one value per key, in the keys' order.
-pub type LoadFn<K, V> = fn(&mut DbConnection, &[K]) -> diesel::QueryResult<Vec<V>>;
+type LoadFn<K, V> = fn(&mut DbConnection, &[K]) -> diesel::QueryResult<Vec<V>>;
 
 struct Job<K, V> {
     key: K,
@@ -49,7 +49,7 @@ impl<K: Send + 'static, V: Send + 'static> Batcher<K, V> {
         let (jobs, queue) = std::sync::mpsc::channel();
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..threads.max(1) {
-            let (manager, queue) = (db.manager.clone(), queue.clone());
+            let (manager, queue) = (db.manager().clone(), queue.clone());
             std::thread::Builder::new().name(name.to_owned()).spawn(move || serve(&manager, &queue, load))?;
         }
         Ok(Self { jobs })

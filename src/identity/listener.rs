@@ -9,7 +9,7 @@
 //! ping with a random payload), and it is live only while a ping sent within [`LIVE_FOR`]
 //! came back to it and it read its notifications within [`READ_WITHIN`]. A pooler that does
 //! not pass notifications on, or a connection that silently died, so never counts as live.
-//! At each connect it also checks that both triggers exist and are enabled.
+//! At each connect it also checks that all five triggers exist and are enabled.
 //! A cache may answer only while the listener is live: a change made elsewhere is heard
 //! within about 10 ms of its commit, and at worst (the connection silently lost) the cache
 //! stops answering within [`LIVE_FOR`].
@@ -19,7 +19,7 @@
 //! to hear another process's commit without asking the database, so there the listener is
 //! never live.
 
-use super::{Backend, ConnectionManager, Db};
+use crate::db::{Backend, ConnectionManager, Db};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -93,11 +93,11 @@ impl Changes {
     /// On PostgreSQL, starts the listener thread, calling `changed` for every change heard
     /// (and on each connect); on SQLite, [`Changes::none`].
     pub fn listen(db: &Db, changed: impl Fn() + Send + 'static) -> std::io::Result<Self> {
-        if db.manager.backend() != Backend::Postgres {
+        if db.manager().backend() != Backend::Postgres {
             return Ok(Self::none());
         }
         let state = Arc::new(State { started: Instant::now(), answered: AtomicU64::new(0), read: AtomicU64::new(0) });
-        let (manager, weak) = (db.manager.clone(), Arc::downgrade(&state));
+        let (manager, weak) = (db.manager().clone(), Arc::downgrade(&state));
         std::thread::Builder::new().name("teamdeck-changes".into()).spawn(move || run(&manager, &weak, &changed))?;
         Ok(Self { state: Some(state) })
     }
@@ -141,7 +141,7 @@ fn listen(manager: &ConnectionManager, state: &Weak<State>, changed: &dyn Fn()) 
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use r2d2::ManageConnection;
-    let super::DbConnection::Postgres(mut conn) = manager.connect()? else {
+    let crate::db::DbConnection::Postgres(mut conn) = manager.connect()? else {
         anyhow::bail!("the listener needs PostgreSQL");
     };
     conn.batch_execute(&format!("SET application_name = '{LISTENER_APPLICATION}'; LISTEN {CHANNEL}"))?;

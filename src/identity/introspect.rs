@@ -1,0 +1,88 @@
+//! What a credential is worth right now, for the platform's gateways (`POST
+//! /api/v1/introspect`): a team key, or a member's login token acting for one of their
+//! accounts.
+
+use crate::db::DbConnection;
+use crate::db::schema::{accounts, memberships};
+use crate::domain::secret::{KEY_PREFIX, TOKEN_PREFIX};
+use crate::service::accounts::Account;
+use crate::service::keys::{self, ApiKey};
+use crate::service::tokens;
+use crate::service::users::User;
+use diesel::prelude::*;
+
+/// The answer to "who is this credential, may it be used now".
+#[derive(Debug, Clone)]
+pub enum Introspection {
+    Active(Box<Grant>),
+    /// Why not, in words a gateway can log: `unknown`, `revoked`, `archived`, `not_a_member`.
+    Inactive(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub account: Account,
+    /// The member behind a login token.
+    pub user: Option<User>,
+    /// Their role in the account (login token).
+    pub role: Option<String>,
+    /// The team key used.
+    pub key: Option<ApiKey>,
+    /// `API` or `ADMIN` for a key.
+    pub scope: Option<String>,
+}
+
+/// Checks `credential` — an `Authorization` header value (`Key …` or `Bearer …`) or a bare
+/// secret — against the database. `team` names the team a login token acts for (its
+/// `X-Teamdeck-Team`); without it a login token acts for the member's personal account.
+pub fn introspect(conn: &mut DbConnection, credential: &str, team: Option<&str>) -> QueryResult<Introspection> {
+    let presented = credential.trim();
+    let presented =
+        presented.strip_prefix("Key ").or_else(|| presented.strip_prefix("Bearer ")).unwrap_or(presented).trim();
+    if presented.starts_with(KEY_PREFIX) {
+        key(conn, presented)
+    } else if presented.starts_with(TOKEN_PREFIX) {
+        login_token(conn, presented, team)
+    } else {
+        Ok(Introspection::Inactive("unknown"))
+    }
+}
+
+fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
+    Ok(match keys::lookup(conn, presented)? {
+        None => Introspection::Inactive("unknown"),
+        Some((key, _)) if key.revoked_at.is_some() => Introspection::Inactive("revoked"),
+        Some((_, account)) if account.is_archived() => Introspection::Inactive("archived"),
+        Some((key, account)) => {
+            let scope = Some(key.scope().as_str().to_owned());
+            Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
+        }
+    })
+}
+
+fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> QueryResult<Introspection> {
+    let Some((_, user)) = tokens::verify(conn, presented)? else {
+        return Ok(Introspection::Inactive("unknown"));
+    };
+    let mut query = accounts::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user.id))
+        .select((Account::as_select(), memberships::role))
+        .into_boxed();
+    query = match team {
+        Some(slug) => query.filter(accounts::slug.eq(slug.to_owned())),
+        None => query.filter(accounts::personal_owner_id.eq(user.id)),
+    };
+    let found: Option<(Account, String)> = query.first(conn).optional()?;
+    Ok(match found {
+        None => Introspection::Inactive("not_a_member"),
+        Some((account, _)) if account.is_archived() => Introspection::Inactive("archived"),
+        Some((account, role)) => Introspection::Active(Box::new(Grant {
+            account,
+            user: Some(user),
+            role: Some(role),
+            key: None,
+            scope: None,
+        })),
+    })
+}

@@ -1,0 +1,65 @@
+//! The queries behind the lookups every request makes, for a whole batch at once (see
+//! [`super::batch`]): one answer per key, in the keys' order. PostgreSQL answers a batch with
+//! one `= ANY($1)` query; SQLite with the single-row query, prepared once and kept, run for
+//! each key inside one read transaction.
+
+use super::Person;
+use super::batch::one_by_one;
+use crate::db::DbConnection;
+use crate::db::schema::{accounts as accounts_table, api_keys, memberships, users as users_table};
+use crate::domain::secret::{self, KEY_PREFIX};
+use crate::service::accounts::{self, Account};
+use crate::service::keys::{self, ApiKey};
+use crate::service::users::{self, User};
+use diesel::prelude::*;
+
+/// The user and every account they belong to, `None` once the user is gone.
+pub fn person(conn: &mut DbConnection, user_id: i64) -> QueryResult<Option<Person>> {
+    let Some(user) = users::find(conn, user_id)? else { return Ok(None) };
+    Ok(Some(Person { user, accounts: accounts::accounts_of(conn, user_id)? }))
+}
+
+/// [`person`] for a batch of users.
+pub fn people(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<Option<Person>>> {
+    let DbConnection::Postgres(c) = conn else {
+        return one_by_one(conn, user_ids, |conn, id| person(conn, *id));
+    };
+    let rows: Vec<(User, Option<Account>, Option<String>)> = users_table::table
+        .left_join(memberships::table.inner_join(accounts_table::table))
+        .filter(users_table::id.eq_any(user_ids))
+        .filter(users_table::deleted_at.is_null())
+        .select((User::as_select(), Option::<Account>::as_select(), memberships::role.nullable()))
+        .load(c)?;
+    Ok(user_ids
+        .iter()
+        .map(|id| {
+            let mut rows = rows.iter().filter(|(user, _, _)| user.id == *id).peekable();
+            let user = rows.peek()?.0.clone();
+            let memberships = rows.filter_map(|(_, account, role)| Some((account.clone()?, role.clone()?)));
+            Some(Person { user, accounts: accounts::in_switcher_order(memberships.collect()) })
+        })
+        .collect())
+}
+
+/// A working team key and its team ([`keys::verify`]) for a batch of presented keys.
+pub fn team_keys(conn: &mut DbConnection, presented: &[String]) -> QueryResult<Vec<Option<(ApiKey, Account)>>> {
+    let DbConnection::Postgres(c) = conn else {
+        return one_by_one(conn, presented, |conn, p| keys::verify(conn, p));
+    };
+    let parsed: Vec<Option<(String, String)>> = presented.iter().map(|p| secret::parse(KEY_PREFIX, p)).collect();
+    let ids: Vec<&str> = parsed.iter().flatten().map(|(id, _)| id.as_str()).collect();
+    let found: Vec<(ApiKey, String, Account)> = api_keys::table
+        .inner_join(accounts_table::table)
+        .filter(api_keys::public_id.eq_any(&ids))
+        .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
+        .load(c)?;
+    Ok(parsed
+        .iter()
+        .map(|parsed| {
+            let (public_id, presented_hash) = parsed.as_ref()?;
+            let at = found.iter().position(|(key, _, _)| &key.public_id == public_id)?;
+            let (key, stored_hash, account) = found[at].clone();
+            Some((key, account)).filter(|_| secret::hashes_match(presented_hash, &stored_hash)).filter(keys::works)
+        })
+        .collect())
+}

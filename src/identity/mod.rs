@@ -1,0 +1,182 @@
+//! Who is calling: a browser's session → the user with every account they belong to and
+//! their live role in each; `Authorization: Key …` → a working team key and its team;
+//! `Authorization: Bearer …` → a member's login token; and, for the platform's gateways, what
+//! any such credential is worth now ([`Identity::introspect`]). Handlers reach it through the
+//! extractors of `web` and `api`; a write that changes who may call with what goes through
+//! [`Identity::commit`], which hands the service's [`Change`]s to it after the commit.
+//!
+//! **Freshness.** Every answer reflects every change committed before the request arrived on
+//! this instance, and a change made elsewhere (another instance, `psql`) within the
+//! notification delay — about 10 ms, never later than 1 s. How: the signed-in user, their
+//! accounts and roles, and login tokens are read from the database for every request, after
+//! it arrived (batched: requests queue their lookup and a thread of the lookup's own answers
+//! everything queued with one trip to the database). Only working team keys and
+//! introspection answers are kept in memory, each stamped with a change count (the epoch) read
+//! before the database was asked; this instance's own changes move the count after they
+//! commit, and so does every notification the listener hears (PostgreSQL triggers notify on
+//! every change to keys, teams, memberships, login tokens and users, whoever makes it). Keys
+//! are answered from memory only while the listener is *live*: it has proved within the last
+//! second, by a ping through the database, that it would have heard a change. SQLite cannot
+//! hear another process's commit, so there every key is read from the database. Introspection
+//! answers are an exception the gateways agreed to: without a live listener they may be
+//! reused for their configured TTL (`TEAMDECK_INTROSPECT_CACHE_SECONDS`), and a gateway is
+//! told to keep one only for what is left of it.
+
+mod batch;
+mod cache;
+mod introspect;
+mod listener;
+mod lookups;
+
+pub use batch::LOOKUP_APPLICATION;
+pub use introspect::{Grant, Introspection};
+pub use listener::LISTENER_APPLICATION;
+
+use crate::db::{Db, DbConnection, DbError};
+use crate::service::accounts::{Account, AccountMembership};
+use crate::service::keys::ApiKey;
+use crate::service::tokens::{self, LoginToken};
+use crate::service::users::User;
+use crate::service::{Change, Committed};
+use batch::Batcher;
+use cache::{CredentialCache, Epoch, cache_key};
+use listener::Changes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A signed-in person: the user and every account they belong to, with their live role in
+/// each (the personal account first, then teams by name).
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub user: User,
+    pub accounts: Vec<AccountMembership>,
+}
+
+/// How [`Identity`] runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Threads (each with its own connection) per lookup.
+    pub lookup_threads: usize,
+    /// How long an introspection answer may be reused (0: never).
+    pub introspect_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { lookup_threads: 1, introspect_ttl: Duration::from_secs(5) }
+    }
+}
+
+/// How long a working key is answered from memory at most. It bounds how old the key's
+/// `last_used_at` in a whoami answer may be (the request recorder moves it once a minute).
+const KEY_TTL: Duration = Duration::from_secs(60);
+const MAX_KEPT: usize = 100_000;
+
+/// The answer to "who is calling"; cheap to clone. Its threads end when the last clone is
+/// dropped.
+#[derive(Clone)]
+pub struct Identity(Arc<Inner>);
+
+struct Inner {
+    db: Db,
+    people: Batcher<i64, Option<Person>>,
+    keys: Batcher<String, Option<(ApiKey, Account)>>,
+    working_keys: CredentialCache<(ApiKey, Account)>,
+    introspections: CredentialCache<Arc<Introspection>>,
+    epoch: Epoch,
+    listener: Changes,
+}
+
+impl Identity {
+    /// Starts the lookup threads and, on PostgreSQL, the listener for changes.
+    pub fn start(db: &Db, settings: &Settings) -> std::io::Result<Self> {
+        let epoch = Epoch::default();
+        let heard = epoch.clone();
+        Ok(Self(Arc::new(Inner {
+            db: db.clone(),
+            people: Batcher::start("teamdeck-users", db, settings.lookup_threads, lookups::people)?,
+            keys: Batcher::start("teamdeck-keys", db, settings.lookup_threads, lookups::team_keys)?,
+            working_keys: CredentialCache::new(KEY_TTL, MAX_KEPT, epoch.clone()),
+            introspections: CredentialCache::new(settings.introspect_ttl, MAX_KEPT, epoch.clone()),
+            listener: Changes::listen(db, move || heard.bump())?,
+            epoch,
+        })))
+    }
+
+    /// The signed-in user `user_id` with their accounts, `None` once the user is gone.
+    pub async fn person(&self, user_id: i64) -> Result<Option<Person>, DbError> {
+        self.0.people.get(user_id).await
+    }
+
+    /// The key and its team when `presented` is a working team key.
+    pub async fn team_key(&self, presented: String) -> Result<Option<(ApiKey, Account)>, DbError> {
+        let inner = &*self.0;
+        if !inner.listener.can_listen() {
+            return inner.keys.get(presented).await;
+        }
+        let kept_as = cache_key(&presented, None);
+        if inner.listener.is_live()
+            && let Some((found, _)) = inner.working_keys.get(&kept_as)
+        {
+            return Ok(Some(found));
+        }
+        let epoch = inner.working_keys.epoch();
+        let found = inner.keys.get(presented).await?;
+        if let Some(found) = &found {
+            inner.working_keys.put(kept_as, epoch, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// The login token `presented` and its user, when it works.
+    pub async fn login_token(&self, presented: String) -> Result<Option<(LoginToken, User)>, DbError> {
+        self.0.db.query(move |conn| tokens::verify(conn, &presented)).await
+    }
+
+    /// What `credential` (an `Authorization` value or a bare secret) is worth now, acting for
+    /// `team` (a login token's chosen team; its personal account without one), and for how
+    /// long the answer may be reused.
+    pub async fn introspect(
+        &self,
+        credential: String,
+        team: Option<String>,
+    ) -> Result<(Arc<Introspection>, Duration), DbError> {
+        let kept = &self.0.introspections;
+        let kept_as = cache_key(&credential, team.as_deref());
+        if let Some(answer) = kept.get(&kept_as) {
+            return Ok(answer);
+        }
+        let epoch = kept.epoch();
+        let answer = self.0.db.query(move |conn| introspect::introspect(conn, &credential, team.as_deref())).await?;
+        let answer = Arc::new(answer);
+        kept.put_active(kept_as, epoch, answer.clone());
+        Ok((answer, kept.ttl()))
+    }
+
+    /// Runs a write on the database and, once it has committed, takes note of what it
+    /// changed: the outer `Err` is the database's, the inner the service's.
+    pub async fn commit<T, E, F>(&self, write: F) -> Result<Result<T, E>, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<Committed<T>, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let written = self.0.db.run(move |conn| Ok::<_, DbError>(write(conn))).await?;
+        Ok(written.map(|committed| {
+            self.heard(&committed.changed);
+            committed.value
+        }))
+    }
+
+    /// Takes note of committed changes: every answer kept in memory is stale from now on.
+    pub fn heard(&self, changes: &[Change]) {
+        if !changes.is_empty() {
+            self.0.epoch.bump();
+        }
+    }
+
+    /// Whether team keys may be answered from memory now (the listener is live).
+    pub fn keys_from_memory(&self) -> bool {
+        self.0.listener.is_live()
+    }
+}
