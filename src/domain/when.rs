@@ -3,6 +3,7 @@
 
 /// A time for display: ISO 8601 for `<time datetime>` and a UTC text that app.js replaces
 /// with the viewer's local time.
+#[derive(Debug, Clone)]
 pub struct When {
     pub iso: String,
     pub text: String,

@@ -220,3 +220,44 @@ async fn a_rendered_page_is_served_again_while_the_version_it_was_rendered_at_st
     let page = ada.page(&members, StatusCode::OK).await;
     assert!(row(&page, bob_id).contains("<option value=\"billing\" selected>"), "a new version renders afresh");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_rendering_serves_every_viewer_with_the_same_controls_each_with_their_own_token_and_row() {
+    let app = spawn_app().await;
+    let (ada, slug, bob_id) = acme_with_bob(&app).await;
+    let eve = app.signed_up("Eve", "eve@example.com").await;
+    app.add_member(&slug, "eve@example.com", Role::Admin).await;
+    let (ada_id, eve_id) = (app.user_id("ada@example.com").await, app.user_id("eve@example.com").await);
+    let members = format!("/a/{slug}/members");
+    let for_ada = ada.page(&members, StatusCode::OK).await;
+    let version = members_version(&app, &slug).await;
+
+    // A change the triggers are made not to see: what Eve is shown next comes from the
+    // rendering made for Ada.
+    app.set_role(&slug, "bob@example.com", Role::Billing).await;
+    execute(&app, format!("UPDATE accounts SET members_version = {version} WHERE slug = '{slug}'")).await;
+    let for_eve = eve.page(&members, StatusCode::OK).await;
+    assert!(row(&for_eve, bob_id).contains("<option value=\"developer\" selected>"), "Ada's rendering, kept");
+
+    // Yet each page is the viewer's own: their token in every form, "(you)" on their row.
+    let (ada_token, eve_token) = (csrf_token(&for_ada).unwrap(), csrf_token(&for_eve).unwrap());
+    assert_ne!(ada_token, eve_token);
+    assert!(!for_eve.contains(&ada_token), "Ada's token never reaches Eve");
+    let tokens_in = |html: &str, token: &str| html.matches(&format!("value=\"{token}\"")).count();
+    assert_eq!(tokens_in(table(&for_eve), &eve_token), tokens_in(table(&for_ada), &ada_token), "every form filled");
+    assert!(row(&for_eve, eve_id).contains("(you)") && !row(&for_eve, eve_id).contains(">Remove</a>"));
+    assert!(row(&for_eve, ada_id).contains(">Remove</a>") && !row(&for_eve, ada_id).contains("(you)"));
+    assert!(row(&for_eve, eve_id).contains(&format!("value=\"{eve_token}\"")), "her own row has her token");
+    let table_for_eve = eve
+        .client
+        .get(eve.url(&members))
+        .header("HX-Request", "true")
+        .header("HX-Target", "members-table")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(table_for_eve, table(&for_eve).trim_end(), "the htmx table is filled in the same way");
+}

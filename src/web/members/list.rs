@@ -1,8 +1,8 @@
 //! `GET /a/{slug}/members`: members by name, 50 a page (keyset), searchable; pending
 //! invitations below. An htmx request for `#members-table` gets only the table.
 
-use super::cache::{MembersCache, PageKey, Rendered};
-use super::{Can, InviteRow, MemberRow, ROLES};
+use super::cache::{Filled, MembersCache, PageKey, Rendered, Spliced, csrf_marker};
+use super::{Can, InviteRow, MemberRow, ROLES, RowPart};
 use crate::db::Db;
 use crate::domain::{Role, now_ms};
 use crate::service::invitations::PendingInvite;
@@ -50,8 +50,8 @@ struct MembersPage<'a> {
     base: String,
     can: Can,
     q: &'a str,
-    table: &'a str,
-    invites: &'a str,
+    table: Filled<'a>,
+    invites: Filled<'a>,
 }
 
 #[derive(Template)]
@@ -83,7 +83,7 @@ pub struct InvitesPart {
 }
 
 /// The members page, or only its table for an htmx request for `#members-table`; rendered
-/// at most once per change to what it shows (see [`super::cache`]).
+/// at most once per change to what it shows for viewers of one role (see [`super::cache`]).
 pub async fn show(
     auth: Authorized<need::ViewTeam>,
     query: web::Query<ListQuery>,
@@ -97,9 +97,7 @@ pub async fn show(
         members_version: auth.account.members_version,
         slug: auth.account.slug.clone(),
         team: auth.account.name.clone(),
-        viewer: auth.signed_in.user.id,
         can: Can::of(&auth).as_key(),
-        csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
         q: query.q.clone(),
         after: (query.after.clone(), query.after_id),
     };
@@ -110,29 +108,47 @@ pub async fn show(
             cache.put(PageKey { members_version, ..key }, rendered)
         }
     };
+    let csrf = crate::auth::session::csrf_token(&auth.signed_in.session);
+    let own_row = own_row(&auth, &rendered.table, &csrf)?;
+    let table = rendered.table.fill(&csrf, own_row.as_deref().map(|html| (auth.signed_in.user.id, html)));
     if htmx.is_htmx && htmx.target().as_deref() == Some("members-table") {
-        return Ok(fragment(rendered.table.clone()));
+        return Ok(fragment(table.into_string()));
     }
-    page(&auth, &query, &rendered, StatusCode::OK)
+    page(&auth, &query, table, rendered.invites.fill(&csrf, None), StatusCode::OK)
+}
+
+/// The viewer's own row, as they see it ("(you)", no Remove), when it is on the page.
+fn own_row<P>(auth: &Authorized<P>, table: &Spliced, csrf: &str) -> Result<Option<String>, AppError> {
+    let Some(row) = table.row_of(auth.signed_in.user.id) else { return Ok(None) };
+    let part = RowPart {
+        m: MemberRow { is_you: true, ..row.clone() },
+        base: auth.base_path(),
+        csrf: csrf.to_owned(),
+        can: Can::of(auth),
+        roles: ROLES,
+    };
+    part.render().map(Some).map_err(AppError::internal)
 }
 
 fn page<P>(
     auth: &Authorized<P>,
     query: &ListQuery,
-    parts: &Rendered,
+    table: Filled<'_>,
+    invites: Filled<'_>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let size = table.len() + invites.len();
     let page = MembersPage {
         layout: Layout::for_account(auth, "Members", "/members"),
         team: &auth.account.name,
         base: auth.base_path(),
         can: Can::of(auth),
         q: &query.q,
-        table: &parts.table,
-        invites: &parts.invites,
+        table,
+        invites,
     };
     // Sized for the parts up front: growing a 50 KB string by doubling copies it over again.
-    let mut body = String::with_capacity(parts.table.len() + parts.invites.len() + 16 * 1024);
+    let mut body = String::with_capacity(size + 16 * 1024);
     page.render_into(&mut body).map_err(AppError::internal)?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
@@ -147,7 +163,10 @@ pub async fn render_page<P>(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (_, parts) = render_parts(auth, db, &query, invite).await?;
-    page(auth, &query, &parts, status)
+    let csrf = crate::auth::session::csrf_token(&auth.signed_in.session);
+    let own_row = own_row(auth, &parts.table, &csrf)?;
+    let table = parts.table.fill(&csrf, own_row.as_deref().map(|html| (auth.signed_in.user.id, html)));
+    page(auth, &query, table, parts.invites.fill(&csrf, None), status)
 }
 
 fn first_page(base: &str, q: &str) -> String {
@@ -159,7 +178,7 @@ fn first_page(base: &str, q: &str) -> String {
 }
 
 /// The table and the invitations section, freshly loaded (one trip to the database) and
-/// rendered, with the `members_version` they show.
+/// rendered for no one in particular (see [`Spliced`]), with the `members_version` they show.
 async fn render_parts<P>(
     auth: &Authorized<P>,
     db: &Db,
@@ -193,22 +212,23 @@ async fn render_parts<P>(
         )),
         _ => None,
     };
-    let (you, now) = (auth.signed_in.user.id, now_ms());
+    let now = now_ms();
     let valid_until = pending.iter().map(|p| p.invitation.expires_at).filter(|&at| at > now).min().unwrap_or(i64::MAX);
+    let members: Vec<MemberRow> = page.into_iter().map(MemberRow::of).collect();
     let table = TablePart {
         team: auth.account.name.clone(),
         first_page: first_page(&base, &query.q),
         base,
-        csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
+        csrf: csrf_marker().to_owned(),
         can: Can::of(auth),
         is_later_page: query.after.is_some(),
         q: query.q.clone(),
-        members: page.into_iter().map(|m| MemberRow::new(m, you)).collect(),
+        members: members.clone(),
         next_page,
         roles: ROLES,
     };
-    let table = table.render().map_err(AppError::internal)?;
-    let invites = render_invites(auth, invite, pending, now)?;
+    let table = Spliced::new(&table.render().map_err(AppError::internal)?, members);
+    let invites = Spliced::new(&render_invites(auth, invite, pending, now, csrf_marker())?, Vec::new());
     Ok((members_version, Rendered { table, invites, valid_until }))
 }
 
@@ -216,20 +236,21 @@ async fn render_parts<P>(
 pub async fn invites_part<P>(auth: &Authorized<P>, db: &Db, invite: InviteForm) -> Result<String, AppError> {
     let account_id = auth.account.id;
     let pending = db.query(move |conn| invitations::pending(conn, account_id)).await?;
-    render_invites(auth, invite, pending, now_ms())
+    render_invites(auth, invite, pending, now_ms(), &crate::auth::session::csrf_token(&auth.signed_in.session))
 }
 
 /// The invitations section: the invite form in the given state and the pending invitations
-/// as they stand at `now`.
+/// as they stand at `now`, with `csrf` in its forms.
 fn render_invites<P>(
     auth: &Authorized<P>,
     invite: InviteForm,
     pending: Vec<PendingInvite>,
     now: i64,
+    csrf: &str,
 ) -> Result<String, AppError> {
     let part = InvitesPart {
         base: auth.base_path(),
-        csrf: crate::auth::session::csrf_token(&auth.signed_in.session),
+        csrf: csrf.to_owned(),
         can: Can::of(auth),
         roles: ROLES,
         invite_role: invite.role_or_default(),

@@ -1,7 +1,7 @@
 //! Changing a member's role (the row's dropdown) and removing a member (with a confirmation:
 //! a `<dialog>` on the members page, this module's confirmation page without JavaScript).
 
-use super::{Can, MemberRow, ROLES};
+use super::{Can, MemberRow, ROLES, RowPart};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::Role;
@@ -16,16 +16,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-
-#[derive(Template)]
-#[template(path = "members/_row.html")]
-struct RowPart {
-    m: MemberRow,
-    base: String,
-    csrf: String,
-    can: Can,
-    roles: [Role; 3],
-}
 
 #[derive(Deserialize)]
 pub struct RoleFields {

@@ -15,6 +15,7 @@ use crate::service::invitations::PendingInvite;
 use crate::service::members::Member;
 
 /// A member as a table row shows them.
+#[derive(Debug, Clone)]
 pub struct MemberRow {
     pub id: i64,
     pub name: String,
@@ -26,11 +27,17 @@ pub struct MemberRow {
 
 impl MemberRow {
     pub fn new(member: Member, you: i64) -> Self {
+        let is_you = member.user_id == you;
+        Self { is_you, ..Self::of(member) }
+    }
+
+    /// The row as anyone but the member sees it.
+    pub fn of(member: Member) -> Self {
         Self {
             id: member.user_id,
             role: member.role(),
             joined: When::from_ms(member.joined_at),
-            is_you: member.user_id == you,
+            is_you: false,
             name: member.name,
             email: member.email,
         }
@@ -39,6 +46,17 @@ impl MemberRow {
     pub fn role_class(&self) -> &'static str {
         super::layout::role_class(self.role)
     }
+}
+
+/// One member's row of the table (swapped in after a role change; the viewer's own row).
+#[derive(askama::Template)]
+#[template(path = "members/_row.html")]
+pub struct RowPart {
+    pub m: MemberRow,
+    pub base: String,
+    pub csrf: String,
+    pub can: Can,
+    pub roles: [Role; 3],
 }
 
 /// A pending invitation as the list shows it.
