@@ -20,6 +20,19 @@ fn table(html: &str) -> &str {
     &html[start..html.find("<section id=\"invites\"").expect("the invitations")]
 }
 
+/// The members table alone, as htmx asks for it (search, pagination).
+async fn htmx_table(browser: &Browser, path: &str) -> String {
+    let response = browser
+        .client
+        .get(browser.url(path))
+        .header("HX-Request", "true")
+        .header("HX-Target", "members-table")
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
 async fn execute(app: &TestApp, sql: String) {
     use diesel::RunQueryDsl;
     app.db.query(move |conn| diesel::sql_query(sql).execute(conn)).await.expect("the statement");
@@ -198,17 +211,7 @@ async fn a_rendered_page_is_served_again_while_the_version_it_was_rendered_at_st
     execute(&app, format!("UPDATE accounts SET members_version = {version} WHERE slug = '{slug}'")).await;
     let page = ada.page(&members, StatusCode::OK).await;
     assert!(row(&page, bob_id).contains("<option value=\"developer\" selected>"), "served from the kept page");
-    let part = ada
-        .client
-        .get(ada.url(&members))
-        .header("HX-Request", "true")
-        .header("HX-Target", "members-table")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let part = htmx_table(&ada, &members).await;
     assert_eq!(part, table(&page).trim_end(), "the htmx table is the kept one too");
 
     // Another page of the list is not the first page.
@@ -248,16 +251,6 @@ async fn one_rendering_serves_every_viewer_with_the_same_controls_each_with_thei
     assert!(row(&for_eve, eve_id).contains("(you)") && !row(&for_eve, eve_id).contains(">Remove</a>"));
     assert!(row(&for_eve, ada_id).contains(">Remove</a>") && !row(&for_eve, ada_id).contains("(you)"));
     assert!(row(&for_eve, eve_id).contains(&format!("value=\"{eve_token}\"")), "her own row has her token");
-    let table_for_eve = eve
-        .client
-        .get(eve.url(&members))
-        .header("HX-Request", "true")
-        .header("HX-Target", "members-table")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let table_for_eve = htmx_table(&eve, &members).await;
     assert_eq!(table_for_eve, table(&for_eve).trim_end(), "the htmx table is filled in the same way");
 }
