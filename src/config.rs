@@ -124,6 +124,20 @@ pub struct Settings {
     /// Seconds to finish in-flight requests after SIGTERM or Ctrl-C.
     #[arg(long, env = "TEAMDECK_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
+
+    /// Days a browser session stays signed in without being used.
+    #[arg(long, env = "TEAMDECK_SESSION_IDLE_DAYS", default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub session_idle_days: u32,
+
+    /// Days a browser session stays signed in at most, however much it is used.
+    #[arg(long, env = "TEAMDECK_SESSION_LIFETIME_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub session_lifetime_days: u32,
+
+    /// The server's clock (tests move it forward).
+    #[arg(skip)]
+    pub clock: crate::domain::Clock,
 }
 
 impl Settings {
@@ -157,6 +171,18 @@ impl Settings {
             low_balance_usd: 10,
             month_close_interval: 3600,
             month_close_grace_hours: 24,
+            session_idle_days: 14,
+            session_lifetime_days: 30,
+            clock: crate::domain::Clock::default(),
+        }
+    }
+
+    /// How long browser sessions last.
+    pub fn session_lifetimes(&self) -> crate::service::sessions::Lifetimes {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        crate::service::sessions::Lifetimes {
+            idle_ms: i64::from(self.session_idle_days) * DAY_MS,
+            absolute_ms: i64::from(self.session_lifetime_days) * DAY_MS,
         }
     }
 

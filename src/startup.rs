@@ -114,6 +114,8 @@ impl Application {
             &crate::identity::Settings {
                 lookup_threads: settings.lookup_threads.unwrap_or(1),
                 introspect_ttl: Duration::from_secs(settings.introspect_cache_seconds),
+                sessions: settings.session_lifetimes(),
+                clock: settings.clock.clone(),
             },
         )?);
         let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());

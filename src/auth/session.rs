@@ -1,12 +1,20 @@
-//! What the session cookie holds: the signed-in user's id, the CSRF token, the account used
-//! last and flash messages. Never a role or a membership: those are read from the database
-//! on every request so a change takes effect at once.
+//! A browser's two cookies.
+//!
+//! - **Who is signed in**: [`SIGNED_IN`] holds only a random session token; the session itself
+//!   lives in the database (`service::sessions`), which every request reads, so signing out
+//!   ends it on every instance at once. Never a role or a membership.
+//! - **What the pages keep between requests** (actix-session, signed and encrypted): the CSRF
+//!   token, the account used last and flash messages. It signs no one in; it is renewed at
+//!   sign-in, so a token planted before is worthless after, and cleared at sign-out.
 
 use actix_session::Session;
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieAge};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-const USER_ID: &str = "uid";
+/// The cookie of the session token (`__Host-` prefixed when the site is served over https).
+const SIGNED_IN: &str = "teamdeck_session";
 const CSRF: &str = "csrf";
 const LAST_ACCOUNT: &str = "last";
 const FLASHES: &str = "flash";
@@ -49,24 +57,48 @@ impl Flash {
     }
 }
 
-pub fn user_id(session: &Session) -> Option<i64> {
-    session.get::<i64>(USER_ID).ok().flatten()
+fn signed_in_name(https: bool) -> &'static str {
+    if https { "__Host-teamdeck_session" } else { SIGNED_IN }
 }
 
-/// Starts a signed-in session: drops whatever the anonymous session held, issues a new
-/// cookie and a new CSRF token, so a token planted before sign-in is worthless after it.
-pub fn sign_in(session: &Session, user_id: i64) {
+/// The session token the browser presented, if any (not yet checked).
+pub fn presented_token(req: &HttpRequest, https: bool) -> Option<String> {
+    req.cookie(signed_in_name(https)).map(|c| c.value().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// The cookie that signs the browser in with `token`, kept by the browser for `max_age_ms`
+/// (the server ends the session anyway when it is idle too long or at its end).
+pub fn signed_in_cookie(token: String, https: bool, max_age_ms: i64) -> Cookie<'static> {
+    Cookie::build(signed_in_name(https), token)
+        .path("/")
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Lax)
+        .max_age(CookieAge::milliseconds(max_age_ms))
+        .finish()
+}
+
+/// Tells the browser to drop its session cookie.
+pub fn signed_out_cookie(https: bool) -> Cookie<'static> {
+    let mut cookie = signed_in_cookie(String::new(), https, 0);
+    cookie.make_removal();
+    cookie
+}
+
+/// Renews what the pages keep at sign-in: drops whatever the anonymous browser held (the
+/// account used last aside), with a new cookie and a new CSRF token.
+pub fn renew_for_sign_in(session: &Session) {
     let last = last_account(session);
     session.clear();
     session.renew();
-    let _ = session.insert(USER_ID, user_id);
     let _ = session.insert(CSRF, new_token());
     if let Some(last) = last {
         let _ = session.insert(LAST_ACCOUNT, last);
     }
 }
 
-pub fn sign_out(session: &Session) {
+/// Forgets what the pages kept (at sign-out).
+pub fn forget(session: &Session) {
     session.purge();
 }
 

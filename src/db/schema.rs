@@ -242,6 +242,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        client_address -> Text,
+        user_agent -> Text,
+        second_factor_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::table! {
     secrets (id) {
@@ -294,5 +310,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     spend_alerts,
     webhook_events,
     secrets,
-    secrets_key_check
+    secrets_key_check,
+    sessions
 );

@@ -1,5 +1,6 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
+mod clock;
 mod email;
 pub mod invite_csv;
 pub mod money;
@@ -8,6 +9,7 @@ mod role;
 pub mod secret;
 mod when;
 
+pub use clock::Clock;
 pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};

@@ -14,3 +14,8 @@ pub use site::Site;
 pub fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
 }
+
+/// The address of the client that sent `req`: the socket's peer.
+pub fn client_address(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
+}

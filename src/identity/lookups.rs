@@ -6,10 +6,13 @@
 use super::Person;
 use super::batch::one_by_one;
 use crate::db::DbConnection;
-use crate::db::schema::{accounts as accounts_table, api_keys, memberships, users as users_table};
+use crate::db::schema::{
+    accounts as accounts_table, api_keys, memberships, sessions as sessions_table, users as users_table,
+};
 use crate::domain::secret::{self, KEY_PREFIX};
 use crate::service::accounts::{self, Account};
 use crate::service::keys::{self, ApiKey};
+use crate::service::sessions::{self, BrowserSession};
 use crate::service::users::{self, User};
 use diesel::prelude::*;
 
@@ -60,6 +63,47 @@ pub fn team_keys(conn: &mut DbConnection, presented: &[String]) -> QueryResult<V
             let at = found.iter().position(|(key, _, _)| &key.public_id == public_id)?;
             let (key, stored_hash, account) = found[at].clone();
             Some((key, account)).filter(|_| secret::hashes_match(presented_hash, &stored_hash)).filter(keys::works)
+        })
+        .collect())
+}
+
+/// The session a token hash names (whatever its state) and its person, `None` once the user
+/// is gone.
+pub fn session(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(BrowserSession, Person)>> {
+    let Some(session) = sessions::by_token_hash(conn, hash)? else { return Ok(None) };
+    Ok(person(conn, session.user_id)?.map(|person| (session, person)))
+}
+
+/// [`session`] for a batch of token hashes.
+pub fn sessions_batch(
+    conn: &mut DbConnection,
+    hashes: &[String],
+) -> QueryResult<Vec<Option<(BrowserSession, Person)>>> {
+    let DbConnection::Postgres(c) = conn else {
+        return one_by_one(conn, hashes, |conn, hash| session(conn, hash));
+    };
+    // The token hash, the session, its user and one of their memberships (if any).
+    type Row = (String, BrowserSession, User, Option<Account>, Option<String>);
+    let rows: Vec<Row> = sessions_table::table
+        .inner_join(users_table::table.left_join(memberships::table.inner_join(accounts_table::table)))
+        .filter(sessions_table::token_hash.eq_any(hashes))
+        .filter(users_table::deleted_at.is_null())
+        .select((
+            sessions_table::token_hash,
+            BrowserSession::as_select(),
+            User::as_select(),
+            Option::<Account>::as_select(),
+            memberships::role.nullable(),
+        ))
+        .load(c)?;
+    Ok(hashes
+        .iter()
+        .map(|hash| {
+            let mut rows = rows.iter().filter(|row| row.0 == *hash).peekable();
+            let (_, session, user, _, _) = rows.peek()?;
+            let (session, user) = (session.clone(), user.clone());
+            let memberships = rows.filter_map(|(_, _, _, account, role)| Some((account.clone()?, role.clone()?)));
+            Some((session, Person { user, accounts: accounts::in_switcher_order(memberships.collect()) }))
         })
         .collect())
 }

@@ -33,8 +33,10 @@ pub use introspect::{Grant, Introspection};
 pub use listener::LISTENER_APPLICATION;
 
 use crate::db::{Db, DbConnection, DbError};
+use crate::domain::Clock;
 use crate::service::accounts::{Account, AccountMembership};
 use crate::service::keys::ApiKey;
+use crate::service::sessions::{self, BrowserSession, Lifetimes, Origin};
 use crate::service::tokens::{self, LoginToken};
 use crate::service::users::User;
 use crate::service::{Change, Committed};
@@ -59,12 +61,27 @@ pub struct Settings {
     pub lookup_threads: usize,
     /// How long an introspection answer may be reused (0: never).
     pub introspect_ttl: Duration,
+    /// How long a browser session lasts.
+    pub sessions: Lifetimes,
+    pub clock: Clock,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { lookup_threads: 1, introspect_ttl: Duration::from_secs(5) }
+        Self {
+            lookup_threads: 1,
+            introspect_ttl: Duration::from_secs(5),
+            sessions: Lifetimes::default(),
+            clock: Clock::default(),
+        }
     }
+}
+
+/// A signed-in browser: its session and the person it signs in.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    pub session: BrowserSession,
+    pub person: Person,
 }
 
 /// How long a working key is answered from memory at most. It bounds how old the key's
@@ -80,6 +97,9 @@ pub struct Identity(Arc<Inner>);
 struct Inner {
     db: Db,
     people: Batcher<i64, Option<Person>>,
+    sessions: Batcher<String, Option<(BrowserSession, Person)>>,
+    lifetimes: Lifetimes,
+    clock: Clock,
     keys: Batcher<String, Option<(ApiKey, Account)>>,
     working_keys: CredentialCache<(ApiKey, Account)>,
     introspections: CredentialCache<Arc<Introspection>>,
@@ -95,12 +115,55 @@ impl Identity {
         Ok(Self(Arc::new(Inner {
             db: db.clone(),
             people: Batcher::start("teamdeck-users", db, settings.lookup_threads, lookups::people)?,
+            sessions: Batcher::start("teamdeck-sessions", db, settings.lookup_threads, lookups::sessions_batch)?,
+            lifetimes: settings.sessions,
+            clock: settings.clock.clone(),
             keys: Batcher::start("teamdeck-keys", db, settings.lookup_threads, lookups::team_keys)?,
             working_keys: CredentialCache::new(KEY_TTL, MAX_KEPT, epoch.clone()),
             introspections: CredentialCache::new(settings.introspect_ttl, MAX_KEPT, epoch.clone()),
             listener: Changes::listen(db, move || heard.bump())?,
             epoch,
         })))
+    }
+
+    /// The browser signed in by the session token `token` (from its cookie): `None` for a
+    /// token that is malformed, unknown, revoked, idle too long or past its end, or whose user
+    /// is gone. Notes that the session was used, at most once a minute, after answering.
+    pub async fn visit(&self, token: &str) -> Result<Option<Visit>, DbError> {
+        let Some(hash) = sessions::token_hash(token) else { return Ok(None) };
+        let Some((session, person)) = self.0.sessions.get(hash).await? else { return Ok(None) };
+        let now = self.0.clock.now_ms();
+        if !session.is_live(now, &self.0.lifetimes) {
+            return Ok(None);
+        }
+        if session.seen_long_ago(now) {
+            let (db, id) = (self.0.db.clone(), session.id);
+            tokio::spawn(async move {
+                if let Err(e) = db.query(move |conn| sessions::seen(conn, id, now)).await {
+                    tracing::warn!(error = ?e, "could not note that a session was used");
+                }
+            });
+        }
+        Ok(Some(Visit { session, person }))
+    }
+
+    /// Starts a session for `user_id` signing in from `origin`: the token for its cookie.
+    pub async fn start_session(&self, user_id: i64, origin: Origin) -> Result<String, DbError> {
+        let (now, lifetimes) = (self.0.clock.now_ms(), self.0.lifetimes);
+        let (token, _) = self.0.db.query(move |conn| sessions::start(conn, user_id, &origin, now, &lifetimes)).await?;
+        Ok(token)
+    }
+
+    /// Ends the session of `token` (signing out), on every instance at its next request.
+    pub async fn end_session(&self, token: String) -> Result<(), DbError> {
+        let now = self.0.clock.now_ms();
+        self.0.db.query(move |conn| sessions::revoke_token(conn, &token, now)).await?;
+        Ok(())
+    }
+
+    /// How long sessions last, and now: for listing and ending a person's sessions.
+    pub fn session_lifetimes(&self) -> (Lifetimes, i64) {
+        (self.0.lifetimes, self.0.clock.now_ms())
     }
 
     /// The signed-in user `user_id` with their accounts, `None` once the user is gone.

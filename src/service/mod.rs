@@ -15,6 +15,7 @@ pub mod members;
 pub mod outbox;
 pub mod requests;
 pub mod secrets;
+pub mod sessions;
 pub mod teams;
 pub mod tokens;
 pub mod usage;

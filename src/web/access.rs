@@ -10,7 +10,6 @@ use super::extract::{SignedIn, TeamContext, resolve_team};
 use crate::auth::session;
 use crate::http::Access;
 use crate::http::routes::{Declared, route_pattern};
-use actix_session::SessionExt;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -36,12 +35,9 @@ pub async fn enforce<B: MessageBody>(
         return Ok(req.error_response(AppError::NotFound).map_into_right_body());
     };
     if !matches!(access, Access::Public | Access::Api) {
-        if session::user_id(&req.get_session()).is_none() {
-            return Ok(req.error_response(AppError::SignInRequired).map_into_right_body());
-        }
         let loaded = match SignedIn::load(req.request()).await {
             Ok(signed_in) => signed_in,
-            Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+            Err(e) => return Ok(signed_out(req, e)),
         };
         if let Access::Team(permission) = access {
             let slug = req.path().split('/').nth(2).unwrap_or_default();
@@ -64,4 +60,15 @@ pub async fn pass<B: MessageBody>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// Refuses with `e`; a session cookie that no longer signs anyone in is dropped with it.
+fn signed_out<B>(req: ServiceRequest, e: AppError) -> ServiceResponse<EitherBody<B>> {
+    let https = req.app_data::<web::Data<crate::http::Site>>().is_some_and(|s| s.https);
+    let dead_cookie = matches!(e, AppError::SignInRequired) && session::presented_token(req.request(), https).is_some();
+    let mut res = req.error_response(e);
+    if dead_cookie {
+        let _ = res.response_mut().add_cookie(&session::signed_out_cookie(https));
+    }
+    res.map_into_right_body()
 }

@@ -5,7 +5,7 @@ use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
 use super::render::{page_with_status, see_other};
-use crate::auth::{HashError, LoginLimiter, PasswordHasher, session};
+use crate::auth::{HashError, LoginLimiter, PasswordHasher};
 use crate::db::Db;
 use crate::identity::Identity;
 use crate::service::users::{self, DeleteError, HeldBy};
@@ -68,7 +68,7 @@ pub async fn delete(
     // Guessing the password here counts as guessing it at sign-in (a stolen session must not
     // make it a free oracle).
     let email = user.user.email.trim().to_lowercase();
-    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let client = crate::http::client_address(&req);
     if let Err(wait) = limiter.check(&email, &client) {
         let message = format!("Too many wrong passwords. {}", wait.try_again());
         let mut response = page(&user, Some(message), Vec::new(), StatusCode::TOO_MANY_REQUESTS)?;
@@ -94,8 +94,11 @@ pub async fn delete(
     match identity.commit(move |conn| users::delete_account(conn, user_id)).await? {
         Ok(()) => {
             tracing::info!(user_id, "account deleted");
-            session::sign_out(&user.session);
-            Ok(see_other("/login?deleted=1"))
+            // Every session of the account ended with it; this browser forgets its cookie.
+            let cookie = super::auth::sign_out(&req, &user.session).await?;
+            let mut response = see_other("/login?deleted=1");
+            let _ = response.add_cookie(&cookie);
+            Ok(response)
         }
         // The list on the page says which teams and what to do.
         Err(DeleteError::OnlyAdmin(held)) => page(&user, None, held, StatusCode::CONFLICT),

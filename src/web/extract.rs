@@ -1,7 +1,8 @@
 //! Extractors that say who is calling and what they may do.
 //!
-//! - [`SignedIn`]: the session's user, loaded from the database, with every account they
-//!   belong to (for the switcher).
+//! - [`SignedIn`]: the user the browser's session signs in, loaded from the database with the
+//!   session and every account they belong to (for the switcher).
+//! - [`MaybeSignedIn`]: the same for public pages that change when someone is signed in.
 //! - [`Authorized<P>`]: additionally the account named by `{slug}` and the member's **live**
 //!   role in it; refused with 404 when they are not a member (another team's pages do not
 //!   exist for them) and 403 when their role lacks `P`'s permission.
@@ -14,8 +15,9 @@ use super::error::AppError;
 use crate::auth::session;
 use crate::domain::{Permission, Role};
 use crate::http::Access;
-use crate::identity::{Identity, Person};
+use crate::identity::{Identity, Person, Visit};
 use crate::service::accounts::{Account, AccountMembership};
+use crate::service::sessions::BrowserSession;
 use crate::service::users::User;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
@@ -26,24 +28,29 @@ use std::marker::PhantomData;
 pub struct SignedIn {
     pub user: User,
     pub accounts: Vec<AccountMembership>,
+    /// What the pages keep between requests (CSRF token, flashes, the account used last).
     pub session: Session,
+    /// The browser's sign-in, as the database has it.
+    pub signed_in: BrowserSession,
 }
 
 impl SignedIn {
+    /// The user the request's session cookie signs in: `SignInRequired` without one, or when
+    /// it is malformed, unknown, ended, or its user gone.
     pub(super) async fn load(req: &HttpRequest) -> Result<Self, AppError> {
-        let session = req.get_session();
-        let user_id = session::user_id(&session).ok_or(AppError::SignInRequired)?;
-        session::keep_alive(&session, crate::domain::now_ms());
+        let site = req.app_data::<web::Data<crate::http::Site>>().map(|s| s.https).unwrap_or(false);
+        let token = session::presented_token(req, site).ok_or(AppError::SignInRequired)?;
         let identity = req
             .app_data::<web::Data<Identity>>()
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("no identity")))?
             .clone();
-        let Some(Person { user, accounts }) = identity.person(user_id).await? else {
-            // The user is gone: the cookie is worthless.
-            session::sign_out(&session);
+        let Some(Visit { session: signed_in, person: Person { user, accounts } }) = identity.visit(&token).await?
+        else {
             return Err(AppError::SignInRequired);
         };
-        Ok(Self { user, accounts, session })
+        let session = req.get_session();
+        session::keep_alive(&session, crate::domain::now_ms());
+        Ok(Self { user, accounts, session, signed_in })
     }
 
     /// The user's personal account.
@@ -59,6 +66,25 @@ impl SignedIn {
             .iter()
             .find(|m| Some(&m.account.slug) == last.as_ref() && !m.account.is_archived())
             .or_else(|| self.personal())
+    }
+}
+
+/// The signed-in user on a public page, if the browser is signed in.
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+impl FromRequest for MaybeSignedIn {
+    type Error = AppError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match SignedIn::load(&req).await {
+                Ok(signed_in) => Ok(Self(Some(signed_in))),
+                Err(AppError::SignInRequired) => Ok(Self(None)),
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! every state, and the invited person's accept and decline.
 
 use super::error::AppError;
-use super::extract::SignedIn;
+use super::extract::{MaybeSignedIn, SignedIn};
 use super::layout::Head;
 use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
@@ -49,20 +49,16 @@ struct InvitePage {
     next: String,
 }
 
-pub async fn show(token: web::Path<String>, session: Session, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    token: web::Path<String>,
+    session: Session,
+    signed_in: MaybeSignedIn,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
-    let user_id = session::user_id(&session);
+    let me = signed_in.0.map(|s| s.user);
     let lookup = token.clone();
-    let (view, me) = db
-        .query(move |conn| {
-            let view = invitations::find_by_token(conn, &lookup)?;
-            let me = match user_id {
-                Some(id) => crate::service::users::find(conn, id)?,
-                None => None,
-            };
-            Ok((view, me))
-        })
-        .await?;
+    let view = db.query(move |conn| invitations::find_by_token(conn, &lookup)).await?;
     let next = format!("/invites/{token}");
     let Some(view) = view else {
         let page = InvitePage {

@@ -3,6 +3,7 @@
 //! bounded queue and are refused with 429 when it is full.
 
 use super::super::error::AppError;
+use super::super::extract::MaybeSignedIn;
 use super::super::layout::Head;
 use super::super::render::{page_with_status, safe_next, see_other};
 use crate::auth::{HashError, LoginLimiter, PasswordHasher, session};
@@ -43,9 +44,13 @@ pub struct LoginForm {
 
 const WRONG_CREDENTIALS: &str = "That email and password don't match an account. Check them and try again.";
 
-pub async fn show(session: Session, query: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    session: Session,
+    signed_in: MaybeSignedIn,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
-    if session::user_id(&session).is_some() {
+    if signed_in.0.is_some() {
         return Ok(see_other(if next.is_empty() { "/" } else { &next }));
     }
     let page = LoginPage {
@@ -87,7 +92,7 @@ pub async fn submit(
         page_with_status(status, &page)
     };
 
-    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let client = crate::http::client_address(&req);
     if let Err(wait) = limiter.check(&normalized, &client) {
         let mut response =
             again(StatusCode::TOO_MANY_REQUESTS, format!("Too many sign-in attempts. {}", wait.try_again()))?;
@@ -109,7 +114,7 @@ pub async fn submit(
     match checked {
         Ok((true, user_id)) => {
             let user_id = user_id.ok_or_else(|| AppError::internal(anyhow::anyhow!("verified without a user")))?;
-            session::sign_in(&session, user_id);
+            let cookie = super::sign_in(&req, &session, user_id).await?;
             tracing::info!(user_id, "signed in");
             // Signed in from an invite for this address: accept it and land in the team, as
             // signing up from it does. Any other case (another address, expired…) goes back
@@ -120,9 +125,9 @@ pub async fn submit(
                     crate::web::invites::accept_from_next(&db, &session, &user, &next).await?
             {
                 session::push_flash(&session, session::Flash::success(message));
-                return Ok(see_other(&format!("/a/{slug}")));
+                return Ok(with_cookie(see_other(&format!("/a/{slug}")), &cookie));
             }
-            Ok(see_other(if next.is_empty() { "/" } else { &next }))
+            Ok(with_cookie(see_other(if next.is_empty() { "/" } else { &next }), &cookie))
         }
         Ok((false, _)) => {
             limiter.record_failure(&normalized);
@@ -138,4 +143,11 @@ pub async fn submit(
         }
         Err(e) => Err(AppError::internal(e)),
     }
+}
+
+/// `response` carrying `cookie`.
+pub(super) fn with_cookie(mut response: HttpResponse, cookie: &actix_web::cookie::Cookie<'_>) -> HttpResponse {
+    // Only fails for a cookie that is not a valid header value, which the session's is not.
+    let _ = response.add_cookie(cookie);
+    response
 }

@@ -1,5 +1,48 @@
-//! Sign-up, sign-in and sign-out.
+//! Sign-up, sign-in and sign-out, and the one way a browser is signed in or out.
 
 pub mod login;
 pub mod logout;
 pub mod signup;
+
+use crate::auth::session;
+use crate::http::{AppError, Site};
+use crate::identity::Identity;
+use crate::service::sessions::Origin;
+use actix_session::Session;
+use actix_web::cookie::Cookie;
+use actix_web::{HttpRequest, web};
+
+/// Signs the browser of `req` in as `user_id`: a new session (the one it held before, if any,
+/// ends, so a session id never outlives a sign-in), and a new CSRF token. The returned cookie
+/// goes on the response.
+pub async fn sign_in(req: &HttpRequest, session: &Session, user_id: i64) -> Result<Cookie<'static>, AppError> {
+    let (identity, site) = parts(req)?;
+    if let Some(old) = session::presented_token(req, site.https) {
+        identity.end_session(old).await?;
+    }
+    let origin = Origin {
+        client_address: crate::http::client_address(req),
+        user_agent: req.headers().get("User-Agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+    };
+    let token = identity.start_session(user_id, origin).await?;
+    session::renew_for_sign_in(session);
+    let (lifetimes, _) = identity.session_lifetimes();
+    Ok(session::signed_in_cookie(token, site.https, lifetimes.absolute_ms))
+}
+
+/// Signs the browser of `req` out: its session ends on every instance at once, and what the
+/// pages kept is forgotten. The returned cookie (a removal) goes on the response.
+pub async fn sign_out(req: &HttpRequest, session: &Session) -> Result<Cookie<'static>, AppError> {
+    let (identity, site) = parts(req)?;
+    if let Some(token) = session::presented_token(req, site.https) {
+        identity.end_session(token).await?;
+    }
+    session::forget(session);
+    Ok(session::signed_out_cookie(site.https))
+}
+
+fn parts(req: &HttpRequest) -> Result<(web::Data<Identity>, web::Data<Site>), AppError> {
+    let identity = req.app_data::<web::Data<Identity>>().cloned();
+    let site = req.app_data::<web::Data<Site>>().cloned();
+    identity.zip(site).ok_or_else(|| AppError::internal(anyhow::anyhow!("no identity or site")))
+}

@@ -1,8 +1,10 @@
 //! Sign-up: the user and their personal account, then signed in and on that account.
 
 use super::super::error::AppError;
+use super::super::extract::MaybeSignedIn;
 use super::super::layout::Head;
 use super::super::render::{page_with_status, safe_next, see_other};
+use super::login::with_cookie;
 use crate::auth::session::{self, Flash};
 use crate::auth::{HashError, PasswordHasher};
 use crate::db::Db;
@@ -10,7 +12,7 @@ use crate::domain::{EmailAddress, PersonName};
 use crate::service::users::{self, SignUpError};
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -51,9 +53,13 @@ pub struct SignupForm {
     next: String,
 }
 
-pub async fn show(session: Session, query: web::Query<SignupQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    session: Session,
+    signed_in: MaybeSignedIn,
+    query: web::Query<SignupQuery>,
+) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
-    if session::user_id(&session).is_some() {
+    if signed_in.0.is_some() {
         return Ok(see_other(if next.is_empty() { "/" } else { &next }));
     }
     let page = SignupPage {
@@ -69,6 +75,7 @@ pub async fn show(session: Session, query: web::Query<SignupQuery>) -> Result<Ht
 
 #[tracing::instrument(name = "sign up", skip_all)]
 pub async fn submit(
+    req: HttpRequest,
     session: Session,
     form: web::Form<SignupForm>,
     db: web::Data<Db>,
@@ -131,7 +138,7 @@ pub async fn submit(
     };
     match result {
         Ok(signed_up) => {
-            session::sign_in(&session, signed_up.user.id);
+            let cookie = super::sign_in(&req, &session, signed_up.user.id).await?;
             tracing::info!(user_id = signed_up.user.id, "signed up");
             // Signed up from an invite: accept it at once and land in the team (welcomed to
             // it, not told to create a team of their own).
@@ -141,7 +148,7 @@ pub async fn submit(
                 let welcome = format!("Welcome to Teamdeck, {}.", person.as_str());
                 session::push_flash(&session, Flash::success(welcome));
                 session::push_flash(&session, Flash::success(message));
-                return Ok(see_other(&format!("/a/{slug}")));
+                return Ok(with_cookie(see_other(&format!("/a/{slug}")), &cookie));
             }
             session::push_flash(
                 &session,
@@ -151,7 +158,7 @@ pub async fn submit(
                 )),
             );
             let home = format!("/a/{}", signed_up.personal_slug);
-            Ok(see_other(if next.is_empty() { &home } else { &next }))
+            Ok(with_cookie(see_other(if next.is_empty() { &home } else { &next }), &cookie))
         }
         Err(SignUpError::EmailTaken) => {
             let errors = Errors { email: Some(SignUpError::EmailTaken.to_string()), ..Errors::default() };
