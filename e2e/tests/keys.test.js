@@ -192,17 +192,17 @@ flow('CLI login: confirm the device code in the browser, get a token, revoke it 
 
   // The user menu (top right) → Sessions & tokens: the device is listed; revoke it.
   await app.userMenuButton(page, user).click();
-  await app.navigates(page, '/account/tokens',
+  await app.navigates(page, '/account/sessions',
     () => page.getByRole('banner').getByRole('link', { name: 'Sessions & tokens', exact: true }).click());
   assert.equal(await app.heading(page).innerText(), 'Sessions & tokens');
-  const tokens = app.table(page);
+  const tokens = app.table(page, 'CLI and SDK tokens');
   const row = app.rowNamed(tokens, 'e2e laptop');
   assert.equal(await row.count(), 1);
   await checkPage(page, 'account-tokens');
 
-  await app.loads(page, '/account/tokens', () => row.getByRole('button', { name: /^Revoke\b/ }).click());
+  await app.loads(page, '/account/sessions', () => row.getByRole('button', { name: /^Revoke\b/ }).click());
   await page.getByRole('status').filter({ hasText: 'Token revoked.' }).waitFor();
-  assert.equal(await app.rowNamed(app.table(page), 'e2e laptop').count(), 0);
+  assert.equal(await app.rowNamed(app.table(page, 'CLI and SDK tokens'), 'e2e laptop').count(), 0);
   await page.getByText('No devices are signed in.').waitFor();
   await checkPage(page, 'account-tokens-revoked');
 

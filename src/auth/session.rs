@@ -168,6 +168,16 @@ mod tests {
     use actix_session::{SessionExt, SessionStatus};
 
     #[test]
+    fn behind_https_the_session_cookie_is_secure_and_host_prefixed() {
+        let cookie = signed_in_cookie("t".into(), true, 1_000).to_string();
+        assert!(cookie.starts_with("__Host-teamdeck_session=t;"), "{cookie}");
+        assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"));
+        assert!(!cookie.contains("Domain="), "{cookie}");
+        let removal = signed_out_cookie(true).to_string();
+        assert!(removal.starts_with("__Host-teamdeck_session=;") && removal.contains("Max-Age=0"), "{removal}");
+    }
+
+    #[test]
     fn keep_alive_writes_the_day_of_the_visit() {
         let req = actix_web::test::TestRequest::default().to_http_request();
         let session = req.get_session();

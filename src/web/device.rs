@@ -1,5 +1,5 @@
 //! `/device`: where a signed-in person confirms the code their terminal shows
-//! (`teamdeck auth login`), and `/account/tokens`: their login tokens, with revoke.
+//! (`teamdeck auth login`), and revoking a login token (listed on `/account/sessions`).
 
 use super::error::AppError;
 use super::extract::SignedIn;
@@ -7,7 +7,6 @@ use super::layout::Layout;
 use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
-use crate::domain::When;
 use crate::identity::Identity;
 use crate::service::tokens::{self, DeviceError};
 use actix_web::http::StatusCode;
@@ -85,40 +84,6 @@ pub async fn decide(user: SignedIn, form: web::Form<Decision>, db: web::Data<Db>
     page_with_status(status, &page)
 }
 
-pub struct TokenRow {
-    pub id: i64,
-    pub device: String,
-    pub created: When,
-    pub last_used: Option<When>,
-}
-
-#[derive(Template)]
-#[template(path = "account/tokens.html")]
-struct TokensPage {
-    layout: Layout,
-    csrf: String,
-    tokens: Vec<TokenRow>,
-}
-
-pub async fn tokens_page(user: SignedIn, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
-    let user_id = user.user.id;
-    let list = db.query(move |conn| tokens::list(conn, user_id)).await?;
-    let page = TokensPage {
-        layout: Layout::for_user(&user, "Sessions & tokens"),
-        csrf: session::csrf_token(&user.session),
-        tokens: list
-            .into_iter()
-            .map(|t| TokenRow {
-                id: t.id,
-                device: t.device_name,
-                created: When::from_ms(t.created_at),
-                last_used: t.last_used_at.map(When::from_ms),
-            })
-            .collect(),
-    };
-    page_with_status(StatusCode::OK, &page)
-}
-
 pub async fn revoke(
     user: SignedIn,
     path: web::Path<i64>,
@@ -129,5 +94,5 @@ pub async fn revoke(
         return Err(AppError::NotFound);
     }
     session::push_flash(&user.session, Flash::success("Token revoked. The device using it is signed out."));
-    Ok(see_other("/account/tokens"))
+    Ok(see_other("/account/sessions#tokens"))
 }

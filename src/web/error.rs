@@ -59,7 +59,12 @@ pub async fn render_errors<B: MessageBody + 'static>(
     let Some(failure) = crate::http::error::Failure::of(&res, app_error) else { return Ok(res) };
     let status = res.status();
     if matches!(failure.app_error, Some(AppError::SignInRequired)) {
-        return Ok(res.into_response(sign_in_redirect(came_for.as_deref(), is_htmx)).map_into_right_body());
+        let mut redirect = sign_in_redirect(came_for.as_deref(), is_htmx);
+        // A session cookie that no longer signs anyone in is dropped on the way.
+        for cookie in res.headers().get_all(header::SET_COOKIE) {
+            redirect.headers_mut().append(header::SET_COOKIE, cookie.clone());
+        }
+        return Ok(res.into_response(redirect).map_into_right_body());
     }
     let message = failure.message(status);
     let mut builder = failure.builder(&res);

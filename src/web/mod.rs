@@ -24,6 +24,7 @@ mod keys;
 mod members;
 mod requests;
 mod secrets;
+mod sessions;
 mod teams;
 mod usage;
 
@@ -93,7 +94,10 @@ pub fn routes(r: &mut RouteTable) {
         .post("/device", SignedIn, device::decide)
         .get("/account", SignedIn, account::show)
         .post("/account/delete", SignedIn, account::delete)
-        .get("/account/tokens", SignedIn, device::tokens_page)
+        .get("/account/sessions", SignedIn, sessions::show)
+        .post("/account/sessions/revoke-others", SignedIn, sessions::revoke_others)
+        .post("/account/sessions/{session_id}/revoke", SignedIn, sessions::revoke)
+        .get("/account/tokens", SignedIn, sessions::show)
         .post("/account/tokens/{token_id}/revoke", SignedIn, device::revoke)
         .get("/teams/new", SignedIn, teams::new::show)
         .post("/teams/new", SignedIn, teams::new::submit)

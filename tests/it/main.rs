@@ -19,5 +19,6 @@ mod platform;
 mod routes;
 mod secrets;
 mod security;
+mod sessions;
 mod teams;
 mod usage_page;
