@@ -6,11 +6,16 @@
 //! so no CSRF token is needed. Errors are `{ "code": "...", "message": "..." }`.
 
 pub mod auth;
+pub mod device;
 pub mod error;
+pub mod keys;
+pub mod members;
+pub mod openapi;
 pub mod platform;
 pub mod recorder;
+pub mod requests;
 pub mod secrets;
-pub mod v1;
+pub mod whoami;
 
 use crate::http::{Access, RouteTable};
 
@@ -19,17 +24,17 @@ use crate::http::{Access, RouteTable};
 /// public).
 pub fn routes(r: &mut RouteTable) {
     use Access::{Api, Public};
-    r.get("/api/v1/openapi.json", Public, v1::openapi)
-        .get("/api/v1/whoami", Api, v1::whoami)
-        .get("/api/v1/teams", Api, v1::list_teams)
-        .post("/api/v1/device/code", Public, v1::device_code)
-        .post("/api/v1/device/token", Public, v1::device_token)
-        .post("/api/v1/auth/logout", Api, v1::logout)
-        .get("/api/v1/teams/{slug}/members", Api, v1::list_members)
-        .get("/api/v1/teams/{slug}/keys", Api, v1::list_keys)
-        .post("/api/v1/teams/{slug}/keys", Api, v1::create_key)
-        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, v1::delete_key)
-        .get("/api/v1/teams/{slug}/requests", Api, v1::list_requests)
+    r.get("/api/v1/openapi.json", Public, openapi::openapi)
+        .get("/api/v1/whoami", Api, whoami::whoami)
+        .get("/api/v1/teams", Api, whoami::list_teams)
+        .post("/api/v1/device/code", Public, device::device_code)
+        .post("/api/v1/device/token", Public, device::device_token)
+        .post("/api/v1/auth/logout", Api, device::logout)
+        .get("/api/v1/teams/{slug}/members", Api, members::list_members)
+        .get("/api/v1/teams/{slug}/keys", Api, keys::list_keys)
+        .post("/api/v1/teams/{slug}/keys", Api, keys::create_key)
+        .delete("/api/v1/teams/{slug}/keys/{key_id}", Api, keys::delete_key)
+        .get("/api/v1/teams/{slug}/requests", Api, requests::list_requests)
         .get("/api/v1/teams/{slug}/secrets", Api, secrets::list_secrets)
         .put("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::set_secret)
         .delete("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::delete_secret)

@@ -3,7 +3,7 @@
 //! token>`, off unless `TEAMDECK_SERVICE_TOKEN` is set) and the payment webhook (HMAC-signed,
 //! off unless `TEAMDECK_BILLING_WEBHOOK_SECRET` is set).
 
-use super::v1::ErrorBody;
+use super::error::ErrorBody;
 use crate::db::Db;
 use crate::domain::now_ms;
 use crate::http::AppError;
@@ -171,7 +171,7 @@ fn response(answer: &Introspection, cache_seconds: u64) -> IntrospectResponse {
 /// Who a credential belongs to and whether it may be used now (for the platform's gateways).
 /// Answers may come from a cache for up to `cache_seconds`; a key revoked, a team archived or
 /// a member removed on this instance is seen at once.
-#[utoipa::path(post, path = "/api/v1/introspect", request_body = IntrospectRequest, security(("service_token" = [])),
+#[utoipa::path(post, path = "/api/v1/introspect", tag = "super::platform", request_body = IntrospectRequest, security(("service_token" = [])),
     responses((status = 200, body = IntrospectResponse), (status = 401, body = ErrorBody)))]
 pub async fn introspect(
     req: HttpRequest,
@@ -227,7 +227,7 @@ pub struct UsageReport {
 
 /// Records a batch of metered usage. Idempotent by event id; each bad event is rejected with
 /// its index and reason while the good ones are kept.
-#[utoipa::path(post, path = "/api/v1/usage/events", request_body = UsageBatch, security(("service_token" = [])),
+#[utoipa::path(post, path = "/api/v1/usage/events", tag = "super::platform", request_body = UsageBatch, security(("service_token" = [])),
     responses((status = 200, body = UsageReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn usage_events(
     req: HttpRequest,
@@ -318,7 +318,7 @@ pub fn verify_signature(secret: &[u8], header_value: &str, body: &[u8], now_secs
 
 /// The payment provider tells Teamdeck an invoice was paid. Signed with HMAC-SHA256 in the
 /// `Teamdeck-Signature` header; a replayed event id is refused (409).
-#[utoipa::path(post, path = "/api/v1/billing/webhook", request_body = WebhookEvent, security(()),
+#[utoipa::path(post, path = "/api/v1/billing/webhook", tag = "super::platform", request_body = WebhookEvent, security(()),
     responses((status = 200, body = WebhookOutcome), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub async fn billing_webhook(

@@ -3,7 +3,7 @@
 //! token of a member whose role manages secrets. No call ever returns a value.
 
 use super::auth::ApiCaller;
-use super::v1::ErrorBody;
+use super::error::ErrorBody;
 use crate::db::Db;
 use crate::domain::Permission;
 use crate::domain::When;
@@ -39,7 +39,7 @@ pub struct SecretsOut {
 }
 
 /// The team's secrets by name (never a value).
-#[utoipa::path(get, path = "/api/v1/teams/{slug}/secrets", params(("slug" = String, Path,)),
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/secrets", tag = "super::secrets", params(("slug" = String, Path,)),
     responses((status = 200, body = SecretsOut), (status = 403, body = ErrorBody)))]
 pub async fn list_secrets(
     caller: ApiCaller,
@@ -61,7 +61,7 @@ pub struct SetSecret {
 
 /// Sets a secret: adds it (201) or replaces its value (200). The name is an environment
 /// variable's (`[A-Z_][A-Z0-9_]*`; lowercase letters are taken as uppercase).
-#[utoipa::path(put, path = "/api/v1/teams/{slug}/secrets/{secret}", params(("slug" = String, Path,), ("secret" = String, Path,)),
+#[utoipa::path(put, path = "/api/v1/teams/{slug}/secrets/{secret}", tag = "super::secrets", params(("slug" = String, Path,), ("secret" = String, Path,)),
     request_body = SetSecret,
     responses((status = 201, body = SecretOut), (status = 200, body = SecretOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn set_secret(
@@ -95,7 +95,7 @@ pub async fn set_secret(
 }
 
 /// Deletes a secret: apps started afterwards no longer receive it.
-#[utoipa::path(delete, path = "/api/v1/teams/{slug}/secrets/{secret}", params(("slug" = String, Path,), ("secret" = String, Path,)),
+#[utoipa::path(delete, path = "/api/v1/teams/{slug}/secrets/{secret}", tag = "super::secrets", params(("slug" = String, Path,), ("secret" = String, Path,)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_secret(
     caller: ApiCaller,
