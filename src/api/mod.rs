@@ -4,6 +4,18 @@
 //! team) or `Authorization: Bearer <login token>` (attributed to the member, whose live
 //! membership and role are checked on every call). Session cookies are never accepted here,
 //! so no CSRF token is needed. Errors are `{ "code": "...", "message": "..." }`.
+//!
+//! - `auth.rs`: the `ApiCaller` extractor: which credential, which team, what it may do.
+//! - `error.rs`: `ApiError`, what handlers return, and the JSON body of every error under `/api/`.
+//! - `recorder.rs`: records each authenticated call (who, what, status), written in the background.
+//! - `openapi.rs`: the OpenAPI document, its security schemes, and the handler serving it.
+//! - `whoami.rs`: who is calling (`whoami`) and a member's teams (`teams`).
+//! - `device.rs`: the CLI's login (device code, token poll) and its logout.
+//! - `members.rs`: a team's members, a page at a time.
+//! - `keys.rs`: a team's API keys: list, create, delete.
+//! - `requests.rs`: a team's latest API calls, with who made each.
+//! - `secrets.rs`: a team's secrets by name: list, set, delete.
+//! - `platform/`: for the platform's own services: introspection, usage events, billing webhook.
 
 pub mod auth;
 pub mod device;
@@ -38,7 +50,7 @@ pub fn routes(r: &mut RouteTable) {
         .get("/api/v1/teams/{slug}/secrets", Api, secrets::list_secrets)
         .put("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::set_secret)
         .delete("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::delete_secret)
-        .post("/api/v1/introspect", Api, platform::introspect)
-        .post("/api/v1/usage/events", Api, platform::usage_events)
-        .post("/api/v1/billing/webhook", Api, platform::billing_webhook);
+        .post("/api/v1/introspect", Api, platform::introspect::introspect)
+        .post("/api/v1/usage/events", Api, platform::usage::usage_events)
+        .post("/api/v1/billing/webhook", Api, platform::webhook::billing_webhook);
 }

@@ -9,7 +9,7 @@ use super::device::*;
 use super::error::ErrorBody;
 use super::keys::*;
 use super::members::*;
-use super::platform::*;
+use super::platform::{introspect::*, usage::*, webhook::*};
 use super::requests::*;
 use super::secrets::*;
 use super::whoami::*;
