@@ -2,7 +2,7 @@
 //! the person confirms in the browser) and its logout.
 
 use super::auth::{ApiCaller, Credential};
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::http::AppError;
 use crate::service::tokens;
@@ -34,7 +34,7 @@ pub async fn device_code(
     body: web::Json<DeviceCodeRequest>,
     db: web::Data<Db>,
     site: web::Data<crate::http::Site>,
-) -> Result<web::Json<DeviceCode>, AppError> {
+) -> Result<web::Json<DeviceCode>, ApiError> {
     let name: String =
         body.device_name.as_deref().unwrap_or("CLI").chars().filter(|c| !c.is_control()).take(64).collect();
     let started = db.query(move |conn| tokens::start_device(conn, &name)).await?;
@@ -65,7 +65,7 @@ pub struct AccessToken {
 /// `access_denied` or `expired_token` end the login.
 #[utoipa::path(post, path = "/api/v1/device/token", request_body = DeviceTokenRequest, security(()),
     responses((status = 200, body = AccessToken), (status = 400, body = ErrorBody)))]
-pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().device_code;
     let (status_code, message) = match db.query(move |conn| tokens::poll(conn, &code)).await? {
         tokens::Poll::Token(token) => {
@@ -83,11 +83,12 @@ pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>
 /// Revokes the login token the call is made with (the CLI's `auth logout`).
 #[utoipa::path(post, path = "/api/v1/auth/logout", security(("login_token" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(caller: ApiCaller) -> Result<HttpResponse, AppError> {
+pub async fn logout(caller: ApiCaller) -> Result<HttpResponse, ApiError> {
     let Credential::LoginToken { token, user } = &caller.credential else {
         return Err(AppError::BadRequest(
             "Only a login token can be logged out; delete a team key on its page.".into(),
-        ));
+        )
+        .into());
     };
     let (user_id, token_id) = (user.id, token.id);
     caller.db().query(move |conn| tokens::revoke(conn, user_id, token_id)).await?;

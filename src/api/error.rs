@@ -1,7 +1,8 @@
 //! The API's errors: `{ "code": "...", "message": "..." }` with the status of the shared
-//! [`AppError`]. [`ApiError`] is what API handlers return; [`json_errors`] gives the same
-//! body to every other error answered under `/api/` (an unknown path, a malformed JSON body,
-//! a method the route does not take).
+//! [`AppError`]. [`ApiError`] is what API handlers and the `ApiCaller` extractor return
+//! (the functions they call build an [`AppError`], which `?` wraps); [`json_errors`] gives
+//! the same body to every other error answered under `/api/` (an unknown path, a malformed
+//! JSON body, a method the route does not take).
 
 use crate::http::error::{AppError, Failure};
 use actix_web::body::{BoxBody, EitherBody, MessageBody};

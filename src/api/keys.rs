@@ -3,7 +3,7 @@
 //! whose role allows it.
 
 use super::auth::ApiCaller;
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, TeamName, When};
 use crate::http::AppError;
@@ -49,7 +49,7 @@ pub async fn list_keys(
     caller: ApiCaller,
     slug: web::Path<String>,
     db: web::Data<Db>,
-) -> Result<web::Json<KeysOut>, AppError> {
+) -> Result<web::Json<KeysOut>, ApiError> {
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewKeys, true)?;
     let account_id = team.account.id;
@@ -79,7 +79,7 @@ pub async fn create_key(
     slug: web::Path<String>,
     body: web::Json<CreateKey>,
     db: web::Data<Db>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageKeys, true)?;
     let name = TeamName::parse(&body.name).map_err(|e| AppError::BadRequest(format!("name: {e}")))?;
@@ -89,8 +89,8 @@ pub async fn create_key(
     let created = db.run(move |conn| Ok::<_, AppError>(keys::create(conn, &account, &actor, &name, scope))).await?;
     match created {
         Ok((key, secret)) => Ok(HttpResponse::Created().json(CreatedKey { key: key.into(), secret })),
-        Err(KeyError::Db(e)) => Err(AppError::internal(e)),
-        Err(e) => Err(AppError::Forbidden(e.to_string())),
+        Err(KeyError::Db(e)) => Err(AppError::internal(e).into()),
+        Err(e) => Err(AppError::Forbidden(e.to_string()).into()),
     }
 }
 
@@ -101,14 +101,14 @@ pub async fn delete_key(
     caller: ApiCaller,
     path: web::Path<(String, i64)>,
     db: web::Data<Db>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let (slug, key_id) = path.into_inner();
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageKeys, true)?;
     let (account_id, actor) = (team.account.id, caller.actor());
     match db.run(move |conn| Ok::<_, AppError>(keys::revoke(conn, account_id, &actor, key_id))).await? {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(KeyError::Db(e)) => Err(AppError::internal(e)),
-        Err(_) => Err(AppError::NotFound),
+        Err(KeyError::Db(e)) => Err(AppError::internal(e).into()),
+        Err(_) => Err(AppError::NotFound.into()),
     }
 }

@@ -1,10 +1,9 @@
 //! `teams/{slug}/members`: a team's members, a page at a time.
 
 use super::auth::ApiCaller;
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::domain::{Permission, When};
-use crate::http::AppError;
 use crate::service::members;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
@@ -39,7 +38,7 @@ pub async fn list_members(
     slug: web::Path<String>,
     query: web::Query<PageQuery>,
     db: web::Data<Db>,
-) -> Result<web::Json<MembersPage>, AppError> {
+) -> Result<web::Json<MembersPage>, ApiError> {
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewTeam, false)?;
     let cursor = query.after.as_deref().and_then(|a| {

@@ -2,10 +2,9 @@
 //! by the request recorder).
 
 use super::auth::ApiCaller;
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::domain::{Permission, When};
-use crate::http::AppError;
 use crate::service::requests;
 use actix_web::web;
 use serde::Serialize;
@@ -36,7 +35,7 @@ pub async fn list_requests(
     caller: ApiCaller,
     slug: web::Path<String>,
     db: web::Data<Db>,
-) -> Result<web::Json<RequestsOut>, AppError> {
+) -> Result<web::Json<RequestsOut>, ApiError> {
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewTeam, false)?;
     let account_id = team.account.id;

@@ -1,7 +1,7 @@
 //! `whoami` and `teams`: who is calling, and which teams a member can act for.
 
 use super::auth::{ApiCaller, Credential, TeamAccess};
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use super::keys::KeyOut;
 use crate::http::AppError;
 use actix_web::web;
@@ -44,7 +44,7 @@ fn team_ref(t: &TeamAccess) -> TeamRef {
 #[utoipa::path(get, path = "/api/v1/whoami",
     params(("X-Teamdeck-Team" = Option<String>, Header, description = "With a login token: the team to act for (its slug).")),
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
-pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, AppError> {
+pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, ApiError> {
     let team = match (&caller.credential, caller.chosen_team()) {
         (Credential::LoginToken { .. }, None) => None,
         _ => Some(caller.team(None).await?),
@@ -88,7 +88,7 @@ pub struct TeamsOut {
 
 /// The accounts of the member behind a login token, with their role in each.
 #[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = TeamsOut), (status = 403, body = ErrorBody)))]
-pub async fn list_teams(caller: ApiCaller) -> Result<web::Json<TeamsOut>, AppError> {
+pub async fn list_teams(caller: ApiCaller) -> Result<web::Json<TeamsOut>, ApiError> {
     let user_id = caller
         .member()
         .map(|u| u.id)

@@ -1,7 +1,7 @@
 //! `introspect`: who a credential belongs to, for the platform's gateways.
 
 use super::{MAX_WEBHOOK_BODY, Platform, read_body};
-use crate::api::error::ErrorBody;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::http::AppError;
 use crate::service::credentials::{self, Introspection};
@@ -108,7 +108,7 @@ pub async fn introspect(
     payload: web::Payload,
     platform: web::Data<Platform>,
     db: web::Data<Db>,
-) -> Result<web::Json<IntrospectResponse>, AppError> {
+) -> Result<web::Json<IntrospectResponse>, ApiError> {
     platform.require_service(&req)?;
     let body = read_body(payload, MAX_WEBHOOK_BODY).await?;
     let IntrospectRequest { credential, team } = serde_json::from_slice(&body)

@@ -1,7 +1,7 @@
 //! `usage/events`: the gateways report metered usage in batches.
 
 use super::{Platform, read_body};
-use crate::api::error::ErrorBody;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::http::AppError;
 use crate::http::Site;
@@ -50,7 +50,7 @@ pub async fn usage_events(
     db: web::Data<Db>,
     site: web::Data<Site>,
     signal: web::Data<OutboxSignal>,
-) -> Result<web::Json<UsageReport>, AppError> {
+) -> Result<web::Json<UsageReport>, ApiError> {
     platform.require_service(&req)?;
     let body = read_body(payload, MAX_USAGE_BODY).await?;
     let batch: UsageBatch = serde_json::from_slice(&body)
@@ -60,7 +60,8 @@ pub async fn usage_events(
             "A batch holds at most {} events; this one has {}.",
             usage::MAX_BATCH,
             batch.events.len()
-        )));
+        ))
+        .into());
     }
     let events: Vec<Result<EventIn, String>> = batch
         .events

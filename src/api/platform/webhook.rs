@@ -1,7 +1,7 @@
 //! `billing/webhook`: the payment provider says an invoice was paid, in an HMAC-signed call.
 
 use super::{MAX_WEBHOOK_BODY, Platform, read_body};
-use crate::api::error::ErrorBody;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::domain::now_ms;
 use crate::http::AppError;
@@ -73,15 +73,15 @@ pub async fn billing_webhook(
     payload: web::Payload,
     platform: web::Data<Platform>,
     db: web::Data<Db>,
-) -> Result<web::Json<WebhookOutcome>, AppError> {
+) -> Result<web::Json<WebhookOutcome>, ApiError> {
     let Some(secret) = &platform.webhook_secret else {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound.into());
     };
     let body = read_body(payload, MAX_WEBHOOK_BODY).await?;
     let signature = req.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if let Err(why) = verify_signature(secret, signature, &body, now_ms() / 1000) {
         tracing::warn!(why, "billing webhook refused");
-        return Err(AppError::Unauthenticated(format!("Webhook signature refused: {why}.")));
+        return Err(AppError::Unauthenticated(format!("Webhook signature refused: {why}.")).into());
     }
     let event: WebhookEvent =
         serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("Not a webhook event: {e}")))?;
@@ -90,7 +90,7 @@ pub async fn billing_webhook(
     }
     let WebhookEvent { id, invoice, amount, .. } = event;
     if id.trim().is_empty() || id.len() > 200 {
-        return Err(AppError::BadRequest("The event needs an `id` of 1 to 200 characters.".into()));
+        return Err(AppError::BadRequest("The event needs an `id` of 1 to 200 characters.".into()).into());
     }
     let paid = db
         .run(move |conn| billing::webhook_paid(conn, id.trim(), &invoice, amount).map_err(WebhookError::from))
