@@ -1,5 +1,6 @@
 //! Who is calling the API, and on behalf of which team.
 
+use super::error::ApiError;
 use crate::db::Db;
 use crate::domain::{KeyScope, Permission, Role};
 use crate::http::AppError;
@@ -50,13 +51,13 @@ pub struct TeamAccess {
     pub scope: Option<KeyScope>,
 }
 
-fn unauthenticated(message: &str) -> AppError {
-    AppError::Unauthenticated(message.to_owned())
+fn unauthenticated(message: &str) -> ApiError {
+    AppError::Unauthenticated(message.to_owned()).into()
 }
 
 impl FromRequest for ApiCaller {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();

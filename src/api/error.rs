@@ -1,7 +1,8 @@
 //! The API's errors: `{ "code": "...", "message": "..." }` with the status of the shared
-//! [`AppError`]. [`ApiError`] is what API handlers return; [`json_errors`] gives the same
-//! body to every other error answered under `/api/` (an unknown path, a malformed JSON body,
-//! a method the route does not take).
+//! [`AppError`]. [`ApiError`] is what API handlers and the `ApiCaller` extractor return
+//! (the functions they call build an [`AppError`], which `?` wraps); [`json_errors`] gives
+//! the same body to every other error answered under `/api/` (an unknown path, a malformed
+//! JSON body, a method the route does not take).
 
 use crate::http::error::{AppError, Failure};
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
@@ -9,6 +10,15 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error: a stable code and words for people.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
 
 /// An API handler's error: the shared [`AppError`], answered as JSON.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +76,7 @@ pub async fn json_errors<B: MessageBody + 'static>(
     let Some(failure) = Failure::of(&res, app_error) else { return Ok(res) };
     let status = res.status();
     let code = failure.app_error.map(AppError::code).unwrap_or_else(|| code_of(status));
-    let body = serde_json::json!({ "code": code, "message": failure.message(status) });
+    let body = ErrorBody { code: code.to_owned(), message: failure.message(status) };
     let response = failure.builder(&res).json(body);
     Ok(res.into_response(response).map_into_right_body())
 }

@@ -3,7 +3,7 @@
 //! token of a member whose role manages secrets. No call ever returns a value.
 
 use super::auth::ApiCaller;
-use super::v1::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::domain::Permission;
 use crate::domain::When;
@@ -39,13 +39,13 @@ pub struct SecretsOut {
 }
 
 /// The team's secrets by name (never a value).
-#[utoipa::path(get, path = "/api/v1/teams/{slug}/secrets", params(("slug" = String, Path,)),
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/secrets", tag = "super::secrets", params(("slug" = String, Path,)),
     responses((status = 200, body = SecretsOut), (status = 403, body = ErrorBody)))]
 pub async fn list_secrets(
     caller: ApiCaller,
     slug: web::Path<String>,
     db: web::Data<Db>,
-) -> Result<web::Json<SecretsOut>, AppError> {
+) -> Result<web::Json<SecretsOut>, ApiError> {
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ViewSecrets, true)?;
     let account_id = team.account.id;
@@ -61,7 +61,7 @@ pub struct SetSecret {
 
 /// Sets a secret: adds it (201) or replaces its value (200). The name is an environment
 /// variable's (`[A-Z_][A-Z0-9_]*`; lowercase letters are taken as uppercase).
-#[utoipa::path(put, path = "/api/v1/teams/{slug}/secrets/{secret}", params(("slug" = String, Path,), ("secret" = String, Path,)),
+#[utoipa::path(put, path = "/api/v1/teams/{slug}/secrets/{secret}", tag = "super::secrets", params(("slug" = String, Path,), ("secret" = String, Path,)),
     request_body = SetSecret,
     responses((status = 201, body = SecretOut), (status = 200, body = SecretOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn set_secret(
@@ -70,7 +70,7 @@ pub async fn set_secret(
     body: web::Json<SetSecret>,
     db: web::Data<Db>,
     sealer: web::Data<Sealer>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let (slug, name) = path.into_inner();
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageSecrets, true)?;
@@ -88,20 +88,20 @@ pub async fn set_secret(
             let mut response = if set == Set::Added { HttpResponse::Created() } else { HttpResponse::Ok() };
             Ok(response.json(SecretOut::from(listed)))
         }
-        Err(e @ SecretError::TooMany) => Err(AppError::BadRequest(e.to_string())),
-        Err(SecretError::Db(e)) => Err(AppError::internal(e)),
-        Err(e) => Err(AppError::Forbidden(e.to_string())),
+        Err(e @ SecretError::TooMany) => Err(AppError::BadRequest(e.to_string()).into()),
+        Err(SecretError::Db(e)) => Err(AppError::internal(e).into()),
+        Err(e) => Err(AppError::Forbidden(e.to_string()).into()),
     }
 }
 
 /// Deletes a secret: apps started afterwards no longer receive it.
-#[utoipa::path(delete, path = "/api/v1/teams/{slug}/secrets/{secret}", params(("slug" = String, Path,), ("secret" = String, Path,)),
+#[utoipa::path(delete, path = "/api/v1/teams/{slug}/secrets/{secret}", tag = "super::secrets", params(("slug" = String, Path,), ("secret" = String, Path,)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_secret(
     caller: ApiCaller,
     path: web::Path<(String, String)>,
     db: web::Data<Db>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let (slug, name) = path.into_inner();
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageSecrets, true)?;
@@ -109,8 +109,8 @@ pub async fn delete_secret(
     let (account_id, actor) = (team.account.id, caller.actor());
     match db.run(move |conn| Ok::<_, AppError>(secrets::delete(conn, account_id, &actor, name.as_str()))).await? {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(SecretError::Db(e)) => Err(AppError::internal(e)),
-        Err(SecretError::NotFound) => Err(AppError::NotFound),
-        Err(e) => Err(AppError::Forbidden(e.to_string())),
+        Err(SecretError::Db(e)) => Err(AppError::internal(e).into()),
+        Err(SecretError::NotFound) => Err(AppError::NotFound.into()),
+        Err(e) => Err(AppError::Forbidden(e.to_string()).into()),
     }
 }
