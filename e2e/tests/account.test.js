@@ -50,3 +50,31 @@ flow('delete your account: the only admin of a team is told which, then the acco
   await session.expectStatus(401, '/login', () => app.navigates(page, '/login', () => page.getByRole('button', { name: 'Sign in' }).click()));
   await page.getByText("That email and password don't match an account.", { exact: false }).waitFor();
 });
+
+flow('sessions: another browser is listed, revoked from this one, and signed out at its next click', async ({ page, newSession }) => {
+  const ann = app.newUser('Ann');
+  await app.signUp(page, ann);
+  const other = await newSession();
+  await app.signIn(other.page, ann);
+
+  await app.userMenuButton(page, ann).click();
+  await app.navigates(page, '/account/sessions',
+    () => page.getByRole('banner').getByRole('link', { name: 'Sessions & tokens', exact: true }).click());
+  assert.equal(await app.heading(page).innerText(), 'Sessions & tokens');
+  const browsers = app.table(page, 'Browsers');
+  assert.equal(await browsers.getByRole('row').count(), 3, 'a header and two browsers');
+  const mine = browsers.getByRole('row').filter({ hasText: 'This device' });
+  assert.equal(await mine.count(), 1);
+  assert.equal(await mine.getByRole('button', { name: /^Revoke\b/ }).count(), 0, 'this device is signed out with Sign out');
+  await checkPage(page, 'account-sessions');
+
+  const theOther = browsers.getByRole('row').filter({ hasNotText: 'This device' }).filter({ has: page.getByRole('button') });
+  await app.loads(page, '/account/sessions', () => theOther.getByRole('button', { name: /^Revoke\b/ }).click());
+  await page.getByRole('status').filter({ hasText: 'That browser is signed out.' }).waitFor();
+  assert.equal(await app.table(page, 'Browsers').getByRole('row').count(), 2, 'a header and this browser');
+
+  // The other browser's next click lands on the sign-in page.
+  await app.navigates(other.page, '/login', () => other.page.getByRole('link', { name: 'API keys', exact: true }).click());
+  await other.page.getByRole('button', { name: 'Sign in' }).waitFor();
+  await checkPage(page, 'account-sessions-revoked');
+});
