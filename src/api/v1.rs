@@ -133,7 +133,7 @@ impl From<ApiKey> for KeyOut {
     fn from(k: ApiKey) -> Self {
         KeyOut {
             id: k.id.to_string(),
-            scope: k.scope().as_str().to_owned(),
+            scope: k.scope.as_str().to_owned(),
             masked: k.masked(),
             created_at: When::from_ms(k.created_at).iso,
             last_used_at: k.last_used_at.map(|t| When::from_ms(t).iso),
@@ -183,7 +183,7 @@ pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, AppError> {
             attributed_to: "team",
             team: team.as_ref().map(team_ref),
             role: None,
-            scope: Some(key.scope().as_str().to_owned()),
+            scope: Some(key.scope.as_str().to_owned()),
             key: Some(key.clone().into()),
             user: None,
         },
@@ -226,7 +226,7 @@ pub async fn list_teams(caller: ApiCaller) -> Result<web::Json<TeamsOut>, AppErr
         teams: accounts
             .into_iter()
             .map(|m| TeamOut {
-                kind: m.account.kind().as_str().to_owned(),
+                kind: m.account.kind.as_str().to_owned(),
                 role: m.role.as_str().to_owned(),
                 archived: m.account.is_archived(),
                 slug: m.account.slug,
@@ -364,7 +364,7 @@ pub async fn list_members(
             .into_iter()
             .map(|m| MemberOut {
                 id: m.user_id.to_string(),
-                role: m.role().as_str().to_owned(),
+                role: m.role.as_str().to_owned(),
                 joined_at: When::from_ms(m.joined_at).iso,
                 name: m.name,
                 email: m.email,

@@ -79,10 +79,6 @@ impl AccountKind {
             AccountKind::Team => "team",
         }
     }
-
-    pub fn from_db(s: &str) -> Self {
-        if s == "personal" { AccountKind::Personal } else { AccountKind::Team }
-    }
 }
 
 stored_as_text!(AccountKind, "account kind");

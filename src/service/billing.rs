@@ -18,7 +18,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, is_unique_violation, write_transaction};
 use crate::domain::money::{self, Month};
-use crate::domain::{new_id, now_ms};
+use crate::domain::{Role, new_id, now_ms};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -660,7 +660,7 @@ pub fn queue_spend_alerts(
         let mut to: Vec<String> = memberships::table
             .inner_join(users::table)
             .filter(memberships::account_id.eq(account_id))
-            .filter(memberships::role.eq_any(["admin", "billing"]))
+            .filter(memberships::role.eq_any([Role::Admin, Role::Billing]))
             .select(users::email)
             .load(conn)?;
         if !billing_email.is_empty() && !to.iter().any(|e| e.eq_ignore_ascii_case(&billing_email)) {

@@ -11,12 +11,13 @@
 //! membership, a login token or a user does the same as soon as this instance hears of it
 //! (`db::changes`, within about 10 ms while its listener is live).
 
-use super::accounts::Account;
+use super::accounts::{Account, AccountMembership};
 use super::keys::ApiKey;
 use super::users::User;
 use crate::db::DbConnection;
 use crate::db::schema::{accounts, memberships};
 use crate::domain::secret::{KEY_PREFIX, TOKEN_PREFIX};
+use crate::domain::{KeyScope, Role};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -67,11 +68,11 @@ pub struct Grant {
     /// The member behind a login token.
     pub user: Option<User>,
     /// Their role in the account (login token).
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// The team key used.
     pub key: Option<ApiKey>,
-    /// `API` or `ADMIN` for a key.
-    pub scope: Option<String>,
+    /// The scope of the key.
+    pub scope: Option<KeyScope>,
 }
 
 /// Checks `credential` — an `Authorization` header value (`Key …` or `Bearer …`) or a bare
@@ -96,7 +97,7 @@ fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
         Some((key, _)) if key.revoked_at.is_some() => Introspection::Inactive("revoked"),
         Some((_, account)) if account.is_archived() => Introspection::Inactive("archived"),
         Some((key, account)) => {
-            let scope = Some(key.scope().as_str().to_owned());
+            let scope = Some(key.scope);
             Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
         }
     })
@@ -115,11 +116,11 @@ fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> 
         Some(slug) => query.filter(accounts::slug.eq(slug.to_owned())),
         None => query.filter(accounts::personal_owner_id.eq(user.id)),
     };
-    let found: Option<(Account, String)> = query.first(conn).optional()?;
+    let found: Option<AccountMembership> = query.first(conn).optional()?;
     Ok(match found {
         None => Introspection::Inactive("not_a_member"),
-        Some((account, _)) if account.is_archived() => Introspection::Inactive("archived"),
-        Some((account, role)) => Introspection::Active(Box::new(Grant {
+        Some(AccountMembership { account, .. }) if account.is_archived() => Introspection::Inactive("archived"),
+        Some(AccountMembership { account, role }) => Introspection::Active(Box::new(Grant {
             account,
             user: Some(user),
             role: Some(role),
@@ -213,7 +214,7 @@ mod tests {
     fn grant() -> Arc<Introspection> {
         let account = Account {
             id: 1,
-            kind: "team".into(),
+            kind: crate::domain::AccountKind::Team,
             slug: "acme".into(),
             name: "Acme".into(),
             personal_owner_id: None,

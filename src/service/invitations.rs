@@ -50,7 +50,7 @@ pub struct Invitation {
     pub account_id: i64,
     pub email: String,
     pub email_normalized: String,
-    pub role: String,
+    pub role: Role,
     pub invited_by: Option<i64>,
     pub state: String,
     pub delivery: String,
@@ -59,10 +59,6 @@ pub struct Invitation {
 }
 
 impl Invitation {
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Developer)
-    }
-
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at <= now
     }
@@ -182,7 +178,7 @@ pub fn invite_all(
                 Some(invitation_id) => {
                     diesel::update(invitations::table.find(invitation_id))
                         .set((
-                            invitations::role.eq(role.as_str()),
+                            invitations::role.eq(*role),
                             invitations::token_hash.eq(&hash),
                             invitations::expires_at.eq(expires_at),
                             invitations::delivery.eq("queued"),
@@ -200,7 +196,7 @@ pub fn invite_all(
                             invitations::account_id.eq(ctx.account.id),
                             invitations::email.eq(email.as_typed()),
                             invitations::email_normalized.eq(email.normalized()),
-                            invitations::role.eq(role.as_str()),
+                            invitations::role.eq(*role),
                             invitations::invited_by.eq(ctx.inviter.id),
                             invitations::token_hash.eq(&hash),
                             invitations::state.eq("pending"),
@@ -263,7 +259,7 @@ fn queue_email(
 pub fn resend(conn: &mut DbConnection, ctx: &Inviting<'_>, invitation_id: i64) -> Result<Outcome, InviteError> {
     let invitation = find_pending_in(conn, ctx.account.id, invitation_id)?;
     let email = EmailAddress::parse(&invitation.email).map_err(|_| InviteError::NotPending)?;
-    let mut outcomes = invite_all(conn, ctx, &[(email, invitation.role())])?;
+    let mut outcomes = invite_all(conn, ctx, &[(email, invitation.role)])?;
     Ok(outcomes.remove(0))
 }
 
@@ -282,7 +278,7 @@ pub fn cancel(
         if !set_state(conn, invitation.id, "cancelled")? {
             return Err(InviteError::NotPending);
         }
-        audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role().label())?;
+        audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role.label())?;
         Ok(invitation)
     })
 }
@@ -422,7 +418,7 @@ pub fn accept(
                 .values(&NewMembership {
                     account_id: invitation.account_id,
                     user_id: user.id,
-                    role: invitation.role().as_str(),
+                    role: invitation.role,
                     sort_name: accounts::sort_name(&user.name),
                     created_at: now_ms(),
                 })
@@ -435,9 +431,9 @@ pub fn accept(
             user,
             Action::InviteAccepted,
             &invitation.email,
-            invitation.role().label(),
+            invitation.role.label(),
         )?;
-        Ok((view.account, invitation.role()))
+        Ok((view.account, invitation.role))
     })
 }
 
@@ -458,7 +454,7 @@ pub fn decline(
             user,
             Action::InviteDeclined,
             &view.invitation.email,
-            view.invitation.role().label(),
+            view.invitation.role.label(),
         )?;
         Ok(view.account)
     })

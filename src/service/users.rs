@@ -4,7 +4,7 @@
 use super::accounts::{self, NewAccount};
 use crate::db::schema::users;
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{AccountKind, EmailAddress, PersonName, Slug, new_id, now_ms};
+use crate::domain::{AccountKind, EmailAddress, PersonName, Role, Slug, new_id, now_ms};
 use diesel::prelude::*;
 
 /// A user as pages show them (never the password hash).
@@ -75,7 +75,7 @@ pub fn sign_up(
             conn,
             &NewAccount {
                 id: new_id(),
-                kind: AccountKind::Personal.as_str(),
+                kind: AccountKind::Personal,
                 slug: &slug,
                 name: name.as_str(),
                 personal_owner_id: Some(user.id),
@@ -129,7 +129,7 @@ pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryRe
     let DbConnection::Postgres(c) = conn else {
         return crate::db::batch::one_by_one(conn, user_ids, |conn, id| with_accounts(conn, *id));
     };
-    let rows: Vec<(User, Option<accounts::Account>, Option<String>)> = users::table
+    let rows: Vec<(User, Option<accounts::Account>, Option<Role>)> = users::table
         .left_join(memberships::table.inner_join(accounts_table::table))
         .filter(users::id.eq_any(user_ids))
         .filter(users::deleted_at.is_null())
@@ -140,7 +140,9 @@ pub fn with_accounts_batch(conn: &mut DbConnection, user_ids: &[i64]) -> QueryRe
         .map(|id| {
             let mut rows = rows.iter().filter(|(user, _, _)| user.id == *id).peekable();
             let user = rows.peek()?.0.clone();
-            let memberships = rows.filter_map(|(_, account, role)| Some((account.clone()?, role.clone()?)));
+            let memberships = rows.filter_map(|(_, account, role)| {
+                Some(accounts::AccountMembership { account: account.clone()?, role: (*role)? })
+            });
             Some((user, accounts::in_switcher_order(memberships.collect())))
         })
         .collect())
@@ -179,7 +181,7 @@ pub enum DeleteError {
 }
 
 /// Teams and the user's role in each.
-pub type TeamRoles = Vec<(accounts::Account, String)>;
+pub type TeamRoles = Vec<accounts::AccountMembership>;
 
 /// The user's teams that are not archived, with their role, and those of them that would
 /// keep the user's account from being deleted (see [`delete_account`]). With `lock`, each
@@ -190,12 +192,13 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
     let teams: TeamRoles = accounts_table::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
-        .filter(accounts_table::kind.eq(AccountKind::Team.as_str()))
+        .filter(accounts_table::kind.eq(AccountKind::Team))
         .order(accounts_table::id)
         .select((accounts::Account::as_select(), memberships::role))
         .load(conn)?;
     let (mut live, mut held) = (Vec::new(), Vec::new());
-    for (team, role) in teams {
+    for membership in teams {
+        let team = &membership.account;
         let archived = if lock { accounts::lock_for_change(conn, team.id)?.0 } else { team.is_archived() };
         if archived {
             continue;
@@ -206,7 +209,7 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
         } else {
             memberships::table
                 .filter(memberships::account_id.eq(team.id))
-                .filter(memberships::role.eq(crate::domain::Role::Admin.as_str()))
+                .filter(memberships::role.eq(Role::Admin))
                 .select(memberships::user_id)
                 .load(conn)?
         };
@@ -215,7 +218,7 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
                 memberships::table.filter(memberships::account_id.eq(team.id)).count().get_result(conn)?;
             held.push(HeldBy { name: team.name.clone(), slug: team.slug.clone(), alone: members == 1 });
         }
-        live.push((team, role));
+        live.push(membership);
     }
     Ok((live, held))
 }
@@ -252,8 +255,8 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<(), Delet
         }
         let actor = Actor { id: user_id, name: user.name.clone() };
         let now = now_ms();
-        for (team, role) in &teams {
-            let role = role.parse::<crate::domain::Role>().map(|r| r.label()).unwrap_or("member");
+        for accounts::AccountMembership { account: team, role } in &teams {
+            let role = role.label();
             audit::record(conn, team.id, &actor, Action::MemberLeft, &user.name, &format!("{role}, account deleted"))?;
             diesel::delete(memberships::table.find((team.id, user_id))).execute(conn)?;
         }

@@ -104,7 +104,7 @@ pub async fn show(token: web::Path<String>, session: Session, db: web::Data<Db>)
         token,
         state,
         team: view.account.name.clone(),
-        role: inv.role().label().to_owned(),
+        role: inv.role.label().to_owned(),
         inviter: view.invited_by.clone(),
         email: inv.email.clone(),
         expires: When::from_ms(inv.expires_at),

@@ -28,7 +28,7 @@ impl MemberRow {
     pub fn new(member: Member, you: i64) -> Self {
         Self {
             id: member.user_id,
-            role: member.role(),
+            role: member.role,
             joined: When::from_ms(member.joined_at),
             is_you: member.user_id == you,
             name: member.name,
@@ -56,7 +56,7 @@ impl InviteRow {
     pub fn new(p: PendingInvite, now: i64) -> Self {
         Self {
             id: p.invitation.id,
-            role: p.invitation.role(),
+            role: p.invitation.role,
             expired: p.invitation.is_expired(now),
             delivery_failed: p.invitation.delivery == "failed",
             expires: When::from_ms(p.invitation.expires_at),
