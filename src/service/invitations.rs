@@ -13,7 +13,7 @@ use super::emails::{self, InviteEmail};
 use super::outbox::{self, NewEmail};
 use crate::db::schema::{accounts as accounts_t, invitations, memberships, users};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{EmailAddress, Role, new_id, now_ms};
+use crate::domain::{EmailAddress, InvitationDelivery, InvitationState, Role, new_id, now_ms};
 use base64::Engine;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -52,8 +52,8 @@ pub struct Invitation {
     pub email_normalized: String,
     pub role: Role,
     pub invited_by: Option<i64>,
-    pub state: String,
-    pub delivery: String,
+    pub state: InvitationState,
+    pub delivery: InvitationDelivery,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -181,7 +181,7 @@ pub fn invite_all(
                             invitations::role.eq(*role),
                             invitations::token_hash.eq(&hash),
                             invitations::expires_at.eq(expires_at),
-                            invitations::delivery.eq("queued"),
+                            invitations::delivery.eq(InvitationDelivery::Queued),
                             invitations::invited_by.eq(ctx.inviter.id),
                             invitations::updated_at.eq(now),
                         ))
@@ -199,8 +199,8 @@ pub fn invite_all(
                             invitations::role.eq(*role),
                             invitations::invited_by.eq(ctx.inviter.id),
                             invitations::token_hash.eq(&hash),
-                            invitations::state.eq("pending"),
-                            invitations::delivery.eq("queued"),
+                            invitations::state.eq(InvitationState::Pending),
+                            invitations::delivery.eq(InvitationDelivery::Queued),
                             invitations::created_at.eq(now),
                             invitations::expires_at.eq(expires_at),
                             invitations::updated_at.eq(now),
@@ -275,7 +275,7 @@ pub fn cancel(
             return Err(InviteError::NotPending);
         }
         let invitation = find_pending_in(conn, account_id, invitation_id)?;
-        if !set_state(conn, invitation.id, "cancelled")? {
+        if !set_state(conn, invitation.id, InvitationState::Cancelled)? {
             return Err(InviteError::NotPending);
         }
         audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role.label())?;
@@ -296,7 +296,7 @@ fn find_pending_in(conn: &mut DbConnection, account_id: i64, invitation_id: i64)
 
 /// Moves a pending invitation to `state`; false when it was no longer pending (another
 /// request got there first), so callers never act on a stale read.
-fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<bool> {
+fn set_state(conn: &mut DbConnection, id: i64, state: InvitationState) -> QueryResult<bool> {
     let changed = diesel::update(invitations::table.find(id).filter(invitations::state.eq(Pending)))
         .set((invitations::state.eq(state), invitations::updated_at.eq(now_ms())))
         .execute(conn)?;
@@ -404,7 +404,7 @@ pub fn accept(
             return Err(AcceptError::AccountGone);
         }
         let invitation = &view.invitation;
-        if !set_state(conn, invitation.id, "accepted")? {
+        if !set_state(conn, invitation.id, InvitationState::Accepted)? {
             return Err(AcceptError::NotPending);
         }
         let already: bool = diesel::select(diesel::dsl::exists(
@@ -445,7 +445,7 @@ pub fn decline(
 ) -> Result<Account, AcceptError> {
     write_transaction(conn, |conn| {
         let view = usable(conn, token, user_email_normalized)?;
-        if !set_state(conn, view.invitation.id, "declined")? {
+        if !set_state(conn, view.invitation.id, InvitationState::Declined)? {
             return Err(AcceptError::NotPending);
         }
         audit::record(
@@ -465,7 +465,7 @@ fn usable(conn: &mut DbConnection, token: &str, user_email_normalized: &str) -> 
     if super::accounts::lock_for_change(conn, view.account.id)?.0 {
         return Err(AcceptError::Archived);
     }
-    if view.invitation.state != "pending" {
+    if view.invitation.state != InvitationState::Pending {
         return Err(AcceptError::NotPending);
     }
     if view.invitation.is_expired(now_ms()) {
@@ -482,6 +482,6 @@ pub fn cancel_all_pending(conn: &mut DbConnection, account_id: i64) -> QueryResu
     diesel::update(
         invitations::table.filter(invitations::account_id.eq(account_id)).filter(invitations::state.eq(Pending)),
     )
-    .set((invitations::state.eq("cancelled"), invitations::updated_at.eq(now_ms())))
+    .set((invitations::state.eq(InvitationState::Cancelled), invitations::updated_at.eq(now_ms())))
     .execute(conn)
 }

@@ -10,7 +10,7 @@ pub mod manage;
 
 use super::extract::Authorized;
 use crate::domain::When;
-use crate::domain::{Permission, Role};
+use crate::domain::{InvitationDelivery, Permission, Role};
 use crate::service::invitations::PendingInvite;
 use crate::service::members::Member;
 
@@ -58,7 +58,7 @@ impl InviteRow {
             id: p.invitation.id,
             role: p.invitation.role,
             expired: p.invitation.is_expired(now),
-            delivery_failed: p.invitation.delivery == "failed",
+            delivery_failed: p.invitation.delivery == InvitationDelivery::Failed,
             expires: When::from_ms(p.invitation.expires_at),
             email: p.invitation.email,
             invited_by: p.invited_by,
