@@ -1,5 +1,5 @@
 //! How the enums of stored values (roles, key scopes, account kinds, the states of
-//! invitations, device codes and invoices) are kept: as the words of their
+//! invitations, device codes and invoices, audit actions) are kept: as the words of their
 //! `as_str`, in TEXT columns (where a migration has a CHECK constraint on the column, it lists
 //! the same words).
 //!
@@ -69,6 +69,7 @@ mod tests {
         AccountKind, DeviceCodeState, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, KeyScope,
         LedgerKind, Role,
     };
+    use crate::service::audit::Action;
     use diesel::prelude::*;
     use diesel::sql_types::Text;
 
@@ -113,6 +114,7 @@ mod tests {
         words_round_trip!(conn, InvoiceKind);
         words_round_trip!(conn, InvoiceStatus);
         words_round_trip!(conn, LedgerKind);
+        words_round_trip!(conn, Action);
     }
 
     #[test]
