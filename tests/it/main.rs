@@ -19,5 +19,6 @@ mod platform;
 mod routes;
 mod secrets;
 mod security;
+mod stored_values;
 mod teams;
 mod usage_page;
