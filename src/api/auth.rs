@@ -135,7 +135,7 @@ impl ApiCaller {
                 if slug.is_some_and(|s| s != account.slug) {
                     return Err(AppError::NotFound);
                 }
-                Ok(TeamAccess { account: account.clone(), role: None, scope: Some(key.scope()) })
+                Ok(TeamAccess { account: account.clone(), role: None, scope: Some(key.scope) })
             }
             Credential::LoginToken { user, .. } => {
                 let slug = slug.map(str::to_owned).or_else(|| self.chosen_team()).ok_or_else(|| {

@@ -53,7 +53,7 @@ pub async fn list_members(
             .into_iter()
             .map(|m| MemberOut {
                 id: m.user_id.to_string(),
-                role: m.role().as_str().to_owned(),
+                role: m.role.as_str().to_owned(),
                 joined_at: When::from_ms(m.joined_at).iso,
                 name: m.name,
                 email: m.email,

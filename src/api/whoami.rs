@@ -55,7 +55,7 @@ pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, ApiError> {
             attributed_to: "team",
             team: team.as_ref().map(team_ref),
             role: None,
-            scope: Some(key.scope().as_str().to_owned()),
+            scope: Some(key.scope.as_str().to_owned()),
             key: Some(key.clone().into()),
             user: None,
         },
@@ -98,7 +98,7 @@ pub async fn list_teams(caller: ApiCaller) -> Result<web::Json<TeamsOut>, ApiErr
         teams: accounts
             .into_iter()
             .map(|m| TeamOut {
-                kind: m.account.kind().as_str().to_owned(),
+                kind: m.account.kind.as_str().to_owned(),
                 role: m.role.as_str().to_owned(),
                 archived: m.account.is_archived(),
                 slug: m.account.slug,

@@ -7,7 +7,7 @@
 use crate::db::DbConnection;
 use crate::db::schema::memberships;
 use crate::domain::money::MICROS_PER_DOLLAR;
-use crate::domain::{EmailAddress, KeyScope, PersonName, TeamName, now_ms};
+use crate::domain::{EmailAddress, KeyScope, PersonName, Role, TeamName, now_ms};
 use crate::service::accounts::{NewMembership, sort_name};
 use crate::service::audit::Actor;
 use crate::service::billing::{self, Details, Issuer};
@@ -20,12 +20,12 @@ pub const PASSWORD: &str = "demo-password";
 const DAYS: i64 = 60;
 
 /// (name, email, role) of the demo team's members besides the demo user (its admin).
-const PEOPLE: &[(&str, &str, &str)] = &[
-    ("Grace Hopper", "grace@teamdeck.test", "developer"),
-    ("Linus Lovelace", "linus@teamdeck.test", "developer"),
-    ("Margaret Hamilton", "margaret@teamdeck.test", "admin"),
-    ("Barbara Liskov", "barbara@teamdeck.test", "billing"),
-    ("Ken Thompson", "ken@teamdeck.test", "developer"),
+const PEOPLE: &[(&str, &str, Role)] = &[
+    ("Grace Hopper", "grace@teamdeck.test", Role::Developer),
+    ("Linus Lovelace", "linus@teamdeck.test", Role::Developer),
+    ("Margaret Hamilton", "margaret@teamdeck.test", Role::Admin),
+    ("Barbara Liskov", "barbara@teamdeck.test", Role::Billing),
+    ("Ken Thompson", "ken@teamdeck.test", Role::Developer),
 ];
 
 /// (product, unit, micro-dollars per unit, typical quantity of one call)
@@ -60,12 +60,12 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
             .values(&NewMembership {
                 account_id: team.id,
                 user_id: user.id,
-                role,
+                role: *role,
                 sort_name: sort_name(&user.name),
                 created_at: now,
             })
             .execute(conn)?;
-        if *role != "billing" {
+        if *role != Role::Billing {
             members.push(user.id);
         }
     }

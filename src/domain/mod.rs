@@ -7,6 +7,8 @@ pub mod money;
 mod names;
 mod role;
 pub mod secret;
+mod states;
+pub mod stored;
 mod when;
 
 pub use clock::Clock;
@@ -14,6 +16,8 @@ pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
+pub use states::{DeviceCodeState, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind};
+use stored::stored_as_text;
 pub use when::When;
 
 /// A fresh random id: positive, 63 bits, never sequential.
@@ -28,13 +32,16 @@ pub fn now_ms() -> i64 {
 
 /// What a team API key may do: `API` calls models and runs workloads; `ADMIN` also deploys
 /// apps and manages the team through the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum KeyScope {
     Api,
     Admin,
 }
 
 impl KeyScope {
+    pub const ALL: [KeyScope; 2] = [KeyScope::Api, KeyScope::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyScope::Api => "API",
@@ -42,6 +49,8 @@ impl KeyScope {
         }
     }
 }
+
+stored_as_text!(KeyScope, "key scope");
 
 impl std::str::FromStr for KeyScope {
     type Err = String;
@@ -56,21 +65,22 @@ impl std::str::FromStr for KeyScope {
 }
 
 /// Whether an account is someone's personal account or a team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum AccountKind {
     Personal,
     Team,
 }
 
 impl AccountKind {
+    pub const ALL: [AccountKind; 2] = [AccountKind::Personal, AccountKind::Team];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AccountKind::Personal => "personal",
             AccountKind::Team => "team",
         }
     }
-
-    pub fn from_db(s: &str) -> Self {
-        if s == "personal" { AccountKind::Personal } else { AccountKind::Team }
-    }
 }
+
+stored_as_text!(AccountKind, "account kind");

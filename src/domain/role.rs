@@ -3,9 +3,11 @@
 //! Every route declares the permission it needs (see `web::routes`); nothing else in the code
 //! compares roles.
 
+use super::stored::stored_as_text;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Role {
     Admin,
     Developer,
@@ -66,6 +68,8 @@ impl Role {
         }
     }
 }
+
+stored_as_text!(Role, "role");
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Unknown role “{0}”: use admin, developer or billing.")]

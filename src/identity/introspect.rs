@@ -5,7 +5,8 @@
 use crate::db::DbConnection;
 use crate::db::schema::{accounts, memberships};
 use crate::domain::secret::{KEY_PREFIX, TOKEN_PREFIX};
-use crate::service::accounts::Account;
+use crate::domain::{KeyScope, Role};
+use crate::service::accounts::{Account, AccountMembership};
 use crate::service::keys::{self, ApiKey};
 use crate::service::tokens;
 use crate::service::users::User;
@@ -25,11 +26,11 @@ pub struct Grant {
     /// The member behind a login token.
     pub user: Option<User>,
     /// Their role in the account (login token).
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// The team key used.
     pub key: Option<ApiKey>,
-    /// `API` or `ADMIN` for a key.
-    pub scope: Option<String>,
+    /// The scope of the key.
+    pub scope: Option<KeyScope>,
 }
 
 /// Checks `credential` — an `Authorization` header value (`Key …` or `Bearer …`) or a bare
@@ -54,7 +55,7 @@ fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
         Some((key, _)) if key.revoked_at.is_some() => Introspection::Inactive("revoked"),
         Some((_, account)) if account.is_archived() => Introspection::Inactive("archived"),
         Some((key, account)) => {
-            let scope = Some(key.scope().as_str().to_owned());
+            let scope = Some(key.scope);
             Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
         }
     })
@@ -73,11 +74,11 @@ fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> 
         Some(slug) => query.filter(accounts::slug.eq(slug.to_owned())),
         None => query.filter(accounts::personal_owner_id.eq(user.id)),
     };
-    let found: Option<(Account, String)> = query.first(conn).optional()?;
+    let found: Option<AccountMembership> = query.first(conn).optional()?;
     Ok(match found {
         None => Introspection::Inactive("not_a_member"),
-        Some((account, _)) if account.is_archived() => Introspection::Inactive("archived"),
-        Some((account, role)) => Introspection::Active(Box::new(Grant {
+        Some(AccountMembership { account, .. }) if account.is_archived() => Introspection::Inactive("archived"),
+        Some(AccountMembership { account, role }) => Introspection::Active(Box::new(Grant {
             account,
             user: Some(user),
             role: Some(role),

@@ -9,8 +9,9 @@ use crate::db::DbConnection;
 use crate::db::schema::{
     accounts as accounts_table, api_keys, memberships, sessions as sessions_table, users as users_table,
 };
+use crate::domain::Role;
 use crate::domain::secret::{self, KEY_PREFIX};
-use crate::service::accounts::{self, Account};
+use crate::service::accounts::{self, Account, AccountMembership};
 use crate::service::keys::{self, ApiKey};
 use crate::service::sessions::{self, BrowserSession};
 use crate::service::users::{self, User};
@@ -27,7 +28,7 @@ pub fn people(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<Opti
     let DbConnection::Postgres(c) = conn else {
         return one_by_one(conn, user_ids, |conn, id| person(conn, *id));
     };
-    let rows: Vec<(User, Option<Account>, Option<String>)> = users_table::table
+    let rows: Vec<(User, Option<Account>, Option<Role>)> = users_table::table
         .left_join(memberships::table.inner_join(accounts_table::table))
         .filter(users_table::id.eq_any(user_ids))
         .filter(users_table::deleted_at.is_null())
@@ -38,7 +39,8 @@ pub fn people(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<Opti
         .map(|id| {
             let mut rows = rows.iter().filter(|(user, _, _)| user.id == *id).peekable();
             let user = rows.peek()?.0.clone();
-            let memberships = rows.filter_map(|(_, account, role)| Some((account.clone()?, role.clone()?)));
+            let memberships = rows
+                .filter_map(|(_, account, role)| Some(AccountMembership { account: account.clone()?, role: (*role)? }));
             Some(Person { user, accounts: accounts::in_switcher_order(memberships.collect()) })
         })
         .collect())
@@ -83,7 +85,7 @@ pub fn sessions_batch(
         return one_by_one(conn, hashes, |conn, hash| session(conn, hash));
     };
     // The token hash, the session, its user and one of their memberships (if any).
-    type Row = (String, BrowserSession, User, Option<Account>, Option<String>);
+    type Row = (String, BrowserSession, User, Option<Account>, Option<Role>);
     let rows: Vec<Row> = sessions_table::table
         .inner_join(users_table::table.left_join(memberships::table.inner_join(accounts_table::table)))
         .filter(sessions_table::token_hash.eq_any(hashes))
@@ -102,7 +104,9 @@ pub fn sessions_batch(
             let mut rows = rows.iter().filter(|row| row.0 == *hash).peekable();
             let (_, session, user, _, _) = rows.peek()?;
             let (session, user) = (session.clone(), user.clone());
-            let memberships = rows.filter_map(|(_, _, _, account, role)| Some((account.clone()?, role.clone()?)));
+            let memberships = rows.filter_map(|(_, _, _, account, role)| {
+                Some(AccountMembership { account: account.clone()?, role: (*role)? })
+            });
             Some((session, Person { user, accounts: accounts::in_switcher_order(memberships.collect()) }))
         })
         .collect())

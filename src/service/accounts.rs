@@ -10,7 +10,7 @@ use diesel::prelude::*;
 #[diesel(table_name = accounts)]
 pub struct Account {
     pub id: i64,
-    pub kind: String,
+    pub kind: AccountKind,
     pub slug: String,
     pub name: String,
     pub personal_owner_id: Option<i64>,
@@ -21,12 +21,8 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn kind(&self) -> AccountKind {
-        AccountKind::from_db(&self.kind)
-    }
-
     pub fn is_personal(&self) -> bool {
-        self.kind() == AccountKind::Personal
+        self.kind == AccountKind::Personal
     }
 
     pub fn is_archived(&self) -> bool {
@@ -38,7 +34,7 @@ impl Account {
 #[diesel(table_name = accounts)]
 pub struct NewAccount<'a> {
     pub id: i64,
-    pub kind: &'a str,
+    pub kind: AccountKind,
     pub slug: &'a str,
     pub name: &'a str,
     pub personal_owner_id: Option<i64>,
@@ -47,10 +43,10 @@ pub struct NewAccount<'a> {
 
 #[derive(Insertable)]
 #[diesel(table_name = memberships)]
-pub struct NewMembership<'a> {
+pub struct NewMembership {
     pub account_id: i64,
     pub user_id: i64,
-    pub role: &'a str,
+    pub role: Role,
     pub sort_name: String,
     pub created_at: i64,
 }
@@ -88,8 +84,9 @@ pub fn members_version(conn: &mut DbConnection, account_id: i64) -> QueryResult<
     accounts::table.find(account_id).select(accounts::members_version).first(conn)
 }
 
-/// One account a user belongs to, with their role in it.
-#[derive(Debug, Clone)]
+/// One account a user belongs to, with their role in it: a row of
+/// `(Account::as_select(), memberships::role)`.
+#[derive(Debug, Clone, Queryable)]
 pub struct AccountMembership {
     pub account: Account,
     pub role: Role,
@@ -98,7 +95,7 @@ pub struct AccountMembership {
 /// Every account of `user_id`: the personal one first, then teams by name.
 pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<AccountMembership>> {
     // Every signed-in page runs this: straight on the backend's connection (see `on_backend!`).
-    let rows: Vec<(Account, String)> = crate::on_backend!(conn, |c| accounts::table
+    let rows: Vec<AccountMembership> = crate::on_backend!(conn, |c| accounts::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
         .select((Account::as_select(), memberships::role))
@@ -107,11 +104,7 @@ pub fn accounts_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Acc
 }
 
 /// The personal account first, then teams by name.
-pub fn in_switcher_order(rows: Vec<(Account, String)>) -> Vec<AccountMembership> {
-    let mut list: Vec<AccountMembership> = rows
-        .into_iter()
-        .filter_map(|(account, role)| Some(AccountMembership { account, role: role.parse().ok()? }))
-        .collect();
+pub fn in_switcher_order(mut list: Vec<AccountMembership>) -> Vec<AccountMembership> {
     list.sort_by(|a, b| {
         (!a.account.is_personal(), a.account.name.to_lowercase(), &a.account.slug).cmp(&(
             !b.account.is_personal(),
@@ -139,7 +132,7 @@ pub fn insert_with_admin(
         .values(&NewMembership {
             account_id: account.id,
             user_id,
-            role: Role::Admin.as_str(),
+            role: Role::Admin,
             sort_name: sort_name(user_name),
             created_at: account.created_at,
         })

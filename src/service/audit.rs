@@ -3,6 +3,7 @@
 
 use crate::db::DbConnection;
 use crate::db::schema::audit_events;
+use crate::domain::stored::stored_as_text;
 use crate::domain::{new_id, now_ms};
 use diesel::prelude::*;
 
@@ -23,7 +24,8 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Action {
     InviteSent,
     InviteResent,
@@ -48,6 +50,29 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 20] = [
+        Action::InviteSent,
+        Action::InviteResent,
+        Action::InviteCancelled,
+        Action::InviteAccepted,
+        Action::InviteDeclined,
+        Action::RoleChanged,
+        Action::MemberRemoved,
+        Action::MemberLeft,
+        Action::TeamRenamed,
+        Action::TeamArchived,
+        Action::KeyCreated,
+        Action::KeyDeleted,
+        Action::SecretAdded,
+        Action::SecretReplaced,
+        Action::SecretDeleted,
+        Action::BillingDetailsChanged,
+        Action::SpendLimitChanged,
+        Action::CreditsOrdered,
+        Action::InvoicePaid,
+        Action::InvoiceVoided,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::InviteSent => "invite.sent",
@@ -74,32 +99,33 @@ impl Action {
     }
 
     /// In words, for the audit page.
-    pub fn describe(code: &str) -> &'static str {
-        match code {
-            "invite.sent" => "sent an invite to",
-            "invite.resent" => "resent the invite to",
-            "invite.cancelled" => "cancelled the invite to",
-            "invite.accepted" => "accepted the invite for",
-            "invite.declined" => "declined the invite for",
-            "member.role_changed" => "changed the role of",
-            "member.removed" => "removed",
-            "member.left" => "left the team:",
-            "team.renamed" => "renamed the team:",
-            "team.archived" => "archived the team",
-            "key.created" => "created the API key",
-            "key.deleted" => "deleted the API key",
-            "secret.added" => "added the secret",
-            "secret.replaced" => "replaced the value of the secret",
-            "secret.deleted" => "deleted the secret",
-            "billing.details_changed" => "changed the billing details:",
-            "billing.limit_changed" => "changed the monthly spend limit:",
-            "billing.credits_ordered" => "ordered credits with invoice",
-            "billing.invoice_paid" => "recorded the payment of invoice",
-            "billing.invoice_voided" => "cancelled invoice",
-            _ => "did",
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::InviteSent => "sent an invite to",
+            Action::InviteResent => "resent the invite to",
+            Action::InviteCancelled => "cancelled the invite to",
+            Action::InviteAccepted => "accepted the invite for",
+            Action::InviteDeclined => "declined the invite for",
+            Action::RoleChanged => "changed the role of",
+            Action::MemberRemoved => "removed",
+            Action::MemberLeft => "left the team:",
+            Action::TeamRenamed => "renamed the team:",
+            Action::TeamArchived => "archived the team",
+            Action::KeyCreated => "created the API key",
+            Action::KeyDeleted => "deleted the API key",
+            Action::SecretAdded => "added the secret",
+            Action::SecretReplaced => "replaced the value of the secret",
+            Action::SecretDeleted => "deleted the secret",
+            Action::BillingDetailsChanged => "changed the billing details:",
+            Action::SpendLimitChanged => "changed the monthly spend limit:",
+            Action::CreditsOrdered => "ordered credits with invoice",
+            Action::InvoicePaid => "recorded the payment of invoice",
+            Action::InvoiceVoided => "cancelled invoice",
         }
     }
 }
+
+stored_as_text!(Action, "audit action");
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
@@ -108,7 +134,7 @@ struct NewEvent<'a> {
     account_id: i64,
     actor_id: Option<i64>,
     actor_name: &'a str,
-    action: &'a str,
+    action: Action,
     subject: &'a str,
     detail: &'a str,
     created_at: i64,
@@ -119,7 +145,7 @@ struct NewEvent<'a> {
 pub struct AuditEvent {
     pub id: i64,
     pub actor_name: String,
-    pub action: String,
+    pub action: Action,
     pub subject: String,
     pub detail: String,
     pub created_at: i64,
@@ -139,7 +165,7 @@ pub fn record(
             account_id,
             actor_id: (actor.id != Actor::NOT_A_USER).then_some(actor.id),
             actor_name: &actor.name,
-            action: action.as_str(),
+            action,
             subject,
             detail,
             created_at: now_ms(),
@@ -173,7 +199,7 @@ pub fn invites_since(conn: &mut DbConnection, account_id: i64, since: i64) -> Qu
     audit_events::table
         .filter(audit_events::account_id.eq(account_id))
         .filter(audit_events::created_at.ge(since))
-        .filter(audit_events::action.eq_any([Action::InviteSent.as_str(), Action::InviteResent.as_str()]))
+        .filter(audit_events::action.eq_any([Action::InviteSent, Action::InviteResent]))
         .count()
         .get_result(conn)
 }

@@ -18,7 +18,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, is_unique_violation, write_transaction};
 use crate::domain::money::{self, Month};
-use crate::domain::{new_id, now_ms};
+use crate::domain::{InvoiceKind, InvoiceStatus, LedgerKind, Role, new_id, now_ms};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -188,7 +188,7 @@ pub fn balance(conn: &mut DbConnection, account_id: i64) -> QueryResult<i64> {
 #[diesel(table_name = ledger_entries)]
 pub struct LedgerEntry {
     pub id: i64,
-    pub kind: String,
+    pub kind: LedgerKind,
     pub amount: i64,
     pub description: String,
     pub invoice_id: Option<i64>,
@@ -211,8 +211,8 @@ pub struct Invoice {
     pub id: i64,
     pub account_id: i64,
     pub number: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: InvoiceKind,
+    pub status: InvoiceStatus,
     pub period: Option<String>,
     pub currency: String,
     pub total: i64,
@@ -293,8 +293,8 @@ fn next_number(conn: &mut DbConnection, year: i32) -> QueryResult<String> {
 
 struct NewInvoice<'a> {
     account: &'a Account,
-    kind: &'static str,
-    status: &'static str,
+    kind: InvoiceKind,
+    status: InvoiceStatus,
     period: Option<String>,
     lines: Vec<Line>,
     issuer: &'a Issuer,
@@ -375,8 +375,8 @@ pub fn buy_credits(
             conn,
             NewInvoice {
                 account,
-                kind: "credits",
-                status: "open",
+                kind: InvoiceKind::Credits,
+                status: InvoiceStatus::Open,
                 period: None,
                 lines: vec![line],
                 issuer,
@@ -401,11 +401,11 @@ pub fn void(
 ) -> Result<String, BillingError> {
     write_transaction(conn, |conn| {
         let (invoice, _) = invoice(conn, account.id, invoice_id)?.ok_or(BillingError::NotFound)?;
-        if invoice.kind != "credits" || invoice.status != "open" {
+        if invoice.kind != InvoiceKind::Credits || invoice.status != InvoiceStatus::Open {
             return Err(BillingError::NotCancellable);
         }
-        let n = diesel::update(invoices::table.find(invoice.id).filter(invoices::status.eq("open")))
-            .set((invoices::status.eq("void"), invoices::voided_at.eq(now_ms())))
+        let n = diesel::update(invoices::table.find(invoice.id).filter(invoices::status.eq(InvoiceStatus::Open)))
+            .set((invoices::status.eq(InvoiceStatus::Void), invoices::voided_at.eq(now_ms())))
             .execute(conn)?;
         if n != 1 {
             return Err(BillingError::NotCancellable);
@@ -433,10 +433,10 @@ fn settle(conn: &mut DbConnection, number: &str, amount: Option<i64>, paid_by: &
         .first(conn)
         .optional()?
         .ok_or(BillingError::NotFound)?;
-    match invoice.status.as_str() {
-        "paid" => return Err(BillingError::AlreadyPaid(invoice.number)),
-        "void" => return Err(BillingError::Void(invoice.number)),
-        _ => {}
+    match invoice.status {
+        InvoiceStatus::Paid => return Err(BillingError::AlreadyPaid(invoice.number)),
+        InvoiceStatus::Void => return Err(BillingError::Void(invoice.number)),
+        InvoiceStatus::Open => {}
     }
     if let Some(paid) = amount
         && paid != invoice.total
@@ -448,19 +448,19 @@ fn settle(conn: &mut DbConnection, number: &str, amount: Option<i64>, paid_by: &
         });
     }
     let now = now_ms();
-    let n = diesel::update(invoices::table.find(invoice.id).filter(invoices::status.eq("open")))
-        .set((invoices::status.eq("paid"), invoices::paid_at.eq(now), invoices::paid_by.eq(paid_by)))
+    let n = diesel::update(invoices::table.find(invoice.id).filter(invoices::status.eq(InvoiceStatus::Open)))
+        .set((invoices::status.eq(InvoiceStatus::Paid), invoices::paid_at.eq(now), invoices::paid_by.eq(paid_by)))
         .execute(conn)?;
     if n != 1 {
         return Err(BillingError::AlreadyPaid(invoice.number));
     }
-    let credited = if invoice.kind == "credits" { invoice.total } else { 0 };
+    let credited = if invoice.kind == InvoiceKind::Credits { invoice.total } else { 0 };
     if credited > 0 {
         diesel::insert_into(ledger_entries::table)
             .values((
                 ledger_entries::id.eq(new_id()),
                 ledger_entries::account_id.eq(invoice.account_id),
-                ledger_entries::kind.eq("purchase"),
+                ledger_entries::kind.eq(LedgerKind::Purchase),
                 ledger_entries::amount.eq(credited),
                 ledger_entries::description.eq(format!("Credits bought with invoice {}", invoice.number)),
                 ledger_entries::invoice_id.eq(invoice.id),
@@ -561,8 +561,8 @@ pub fn close_month(conn: &mut DbConnection, month: Month, issuer: &Issuer) -> Qu
                 conn,
                 NewInvoice {
                     account: &account,
-                    kind: "usage",
-                    status: "paid",
+                    kind: InvoiceKind::Usage,
+                    status: InvoiceStatus::Paid,
                     period: Some(period.clone()),
                     lines,
                     issuer,
@@ -660,7 +660,7 @@ pub fn queue_spend_alerts(
         let mut to: Vec<String> = memberships::table
             .inner_join(users::table)
             .filter(memberships::account_id.eq(account_id))
-            .filter(memberships::role.eq_any(["admin", "billing"]))
+            .filter(memberships::role.eq_any([Role::Admin, Role::Billing]))
             .select(users::email)
             .load(conn)?;
         if !billing_email.is_empty() && !to.iter().any(|e| e.eq_ignore_ascii_case(&billing_email)) {

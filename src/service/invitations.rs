@@ -13,7 +13,7 @@ use super::emails::{self, InviteEmail};
 use super::outbox::{self, NewEmail};
 use crate::db::schema::{accounts as accounts_t, invitations, memberships, users};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{EmailAddress, Role, new_id, now_ms};
+use crate::domain::{EmailAddress, InvitationDelivery, InvitationState, Role, new_id, now_ms};
 use base64::Engine;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -50,19 +50,15 @@ pub struct Invitation {
     pub account_id: i64,
     pub email: String,
     pub email_normalized: String,
-    pub role: String,
+    pub role: Role,
     pub invited_by: Option<i64>,
-    pub state: String,
-    pub delivery: String,
+    pub state: InvitationState,
+    pub delivery: InvitationDelivery,
     pub created_at: i64,
     pub expires_at: i64,
 }
 
 impl Invitation {
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Developer)
-    }
-
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at <= now
     }
@@ -182,10 +178,10 @@ pub fn invite_all(
                 Some(invitation_id) => {
                     diesel::update(invitations::table.find(invitation_id))
                         .set((
-                            invitations::role.eq(role.as_str()),
+                            invitations::role.eq(*role),
                             invitations::token_hash.eq(&hash),
                             invitations::expires_at.eq(expires_at),
-                            invitations::delivery.eq("queued"),
+                            invitations::delivery.eq(InvitationDelivery::Queued),
                             invitations::invited_by.eq(ctx.inviter.id),
                             invitations::updated_at.eq(now),
                         ))
@@ -200,11 +196,11 @@ pub fn invite_all(
                             invitations::account_id.eq(ctx.account.id),
                             invitations::email.eq(email.as_typed()),
                             invitations::email_normalized.eq(email.normalized()),
-                            invitations::role.eq(role.as_str()),
+                            invitations::role.eq(*role),
                             invitations::invited_by.eq(ctx.inviter.id),
                             invitations::token_hash.eq(&hash),
-                            invitations::state.eq("pending"),
-                            invitations::delivery.eq("queued"),
+                            invitations::state.eq(InvitationState::Pending),
+                            invitations::delivery.eq(InvitationDelivery::Queued),
                             invitations::created_at.eq(now),
                             invitations::expires_at.eq(expires_at),
                             invitations::updated_at.eq(now),
@@ -263,7 +259,7 @@ fn queue_email(
 pub fn resend(conn: &mut DbConnection, ctx: &Inviting<'_>, invitation_id: i64) -> Result<Outcome, InviteError> {
     let invitation = find_pending_in(conn, ctx.account.id, invitation_id)?;
     let email = EmailAddress::parse(&invitation.email).map_err(|_| InviteError::NotPending)?;
-    let mut outcomes = invite_all(conn, ctx, &[(email, invitation.role())])?;
+    let mut outcomes = invite_all(conn, ctx, &[(email, invitation.role)])?;
     Ok(outcomes.remove(0))
 }
 
@@ -279,10 +275,10 @@ pub fn cancel(
             return Err(InviteError::NotPending);
         }
         let invitation = find_pending_in(conn, account_id, invitation_id)?;
-        if !set_state(conn, invitation.id, "cancelled")? {
+        if !set_state(conn, invitation.id, InvitationState::Cancelled)? {
             return Err(InviteError::NotPending);
         }
-        audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role().label())?;
+        audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, invitation.role.label())?;
         Ok(invitation)
     })
 }
@@ -300,7 +296,7 @@ fn find_pending_in(conn: &mut DbConnection, account_id: i64, invitation_id: i64)
 
 /// Moves a pending invitation to `state`; false when it was no longer pending (another
 /// request got there first), so callers never act on a stale read.
-fn set_state(conn: &mut DbConnection, id: i64, state: &str) -> QueryResult<bool> {
+fn set_state(conn: &mut DbConnection, id: i64, state: InvitationState) -> QueryResult<bool> {
     let changed = diesel::update(invitations::table.find(id).filter(invitations::state.eq(Pending)))
         .set((invitations::state.eq(state), invitations::updated_at.eq(now_ms())))
         .execute(conn)?;
@@ -408,7 +404,7 @@ pub fn accept(
             return Err(AcceptError::AccountGone);
         }
         let invitation = &view.invitation;
-        if !set_state(conn, invitation.id, "accepted")? {
+        if !set_state(conn, invitation.id, InvitationState::Accepted)? {
             return Err(AcceptError::NotPending);
         }
         let already: bool = diesel::select(diesel::dsl::exists(
@@ -422,7 +418,7 @@ pub fn accept(
                 .values(&NewMembership {
                     account_id: invitation.account_id,
                     user_id: user.id,
-                    role: invitation.role().as_str(),
+                    role: invitation.role,
                     sort_name: accounts::sort_name(&user.name),
                     created_at: now_ms(),
                 })
@@ -435,9 +431,9 @@ pub fn accept(
             user,
             Action::InviteAccepted,
             &invitation.email,
-            invitation.role().label(),
+            invitation.role.label(),
         )?;
-        Ok((view.account, invitation.role()))
+        Ok((view.account, invitation.role))
     })
 }
 
@@ -449,7 +445,7 @@ pub fn decline(
 ) -> Result<Account, AcceptError> {
     write_transaction(conn, |conn| {
         let view = usable(conn, token, user_email_normalized)?;
-        if !set_state(conn, view.invitation.id, "declined")? {
+        if !set_state(conn, view.invitation.id, InvitationState::Declined)? {
             return Err(AcceptError::NotPending);
         }
         audit::record(
@@ -458,7 +454,7 @@ pub fn decline(
             user,
             Action::InviteDeclined,
             &view.invitation.email,
-            view.invitation.role().label(),
+            view.invitation.role.label(),
         )?;
         Ok(view.account)
     })
@@ -469,7 +465,7 @@ fn usable(conn: &mut DbConnection, token: &str, user_email_normalized: &str) -> 
     if super::accounts::lock_for_change(conn, view.account.id)?.0 {
         return Err(AcceptError::Archived);
     }
-    if view.invitation.state != "pending" {
+    if view.invitation.state != InvitationState::Pending {
         return Err(AcceptError::NotPending);
     }
     if view.invitation.is_expired(now_ms()) {
@@ -486,6 +482,6 @@ pub fn cancel_all_pending(conn: &mut DbConnection, account_id: i64) -> QueryResu
     diesel::update(
         invitations::table.filter(invitations::account_id.eq(account_id)).filter(invitations::state.eq(Pending)),
     )
-    .set((invitations::state.eq("cancelled"), invitations::updated_at.eq(now_ms())))
+    .set((invitations::state.eq(InvitationState::Cancelled), invitations::updated_at.eq(now_ms())))
     .execute(conn)
 }

@@ -17,7 +17,7 @@ pub struct ApiKey {
     pub id: i64,
     pub account_id: i64,
     pub name: String,
-    pub scope: String,
+    pub scope: KeyScope,
     pub public_id: String,
     pub last4: String,
     pub created_at: i64,
@@ -26,10 +26,6 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    pub fn scope(&self) -> KeyScope {
-        self.scope.parse().unwrap_or(KeyScope::Api)
-    }
-
     /// How the key is shown after creation: its prefix and last four characters.
     pub fn masked(&self) -> String {
         format!("{KEY_PREFIX}{}…{}", self.public_id, self.last4)
@@ -69,7 +65,7 @@ pub fn create(
         id: new_id(),
         account_id: account.id,
         name: name.as_str().to_owned(),
-        scope: scope.as_str().to_owned(),
+        scope,
         public_id: minted.public_id.clone(),
         last4: minted.last4.clone(),
         created_at: now_ms(),
@@ -85,7 +81,7 @@ pub fn create(
                 api_keys::id.eq(key.id),
                 api_keys::account_id.eq(key.account_id),
                 api_keys::name.eq(&key.name),
-                api_keys::scope.eq(&key.scope),
+                api_keys::scope.eq(key.scope),
                 api_keys::public_id.eq(&key.public_id),
                 api_keys::secret_hash.eq(&minted.secret_hash),
                 api_keys::last4.eq(&key.last4),
@@ -99,7 +95,7 @@ pub fn create(
             actor,
             Action::KeyCreated,
             &key.name,
-            &format!("{} · {}", key.scope, key.masked()),
+            &format!("{} · {}", key.scope.as_str(), key.masked()),
         )?;
         Ok::<_, KeyError>(())
     })?;

@@ -18,15 +18,9 @@ pub struct Member {
     pub user_id: i64,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub sort_name: String,
     pub joined_at: i64,
-}
-
-impl Member {
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Developer)
-    }
 }
 
 /// The columns a [`Member`] is read from.
@@ -127,7 +121,7 @@ pub enum MemberError {
 pub(crate) fn lock_admins(conn: &mut DbConnection, account_id: i64) -> QueryResult<Vec<i64>> {
     let admins = memberships::table
         .filter(memberships::account_id.eq(account_id))
-        .filter(memberships::role.eq(Role::Admin.as_str()))
+        .filter(memberships::role.eq(Role::Admin))
         .select(memberships::user_id);
     match conn {
         DbConnection::Postgres(pg) => admins.for_update().load(pg),
@@ -156,13 +150,13 @@ pub fn change_role(
         }
         let admins = lock_admins(conn, account_id)?;
         let mut member = find(conn, account_id, user_id)?.ok_or(MemberError::NotAMember)?;
-        let old = member.role();
+        let old = member.role;
         if old == Role::Admin && new != Role::Admin && admins == [user_id] {
             return Err(MemberError::LastAdmin(member.name));
         }
         if old != new {
             diesel::update(memberships::table.find((account_id, user_id)))
-                .set(memberships::role.eq(new.as_str()))
+                .set(memberships::role.eq(new))
                 .execute(conn)?;
             audit::record(
                 conn,
@@ -173,7 +167,7 @@ pub fn change_role(
                 &format!("{} → {}", old.label(), new.label()),
             )?;
         }
-        member.role = new.as_str().to_owned();
+        member.role = new;
         Ok(RoleChange { member, old, new })
     })?;
     Ok(Committed::new(changed, [Change::Membership { account_id, user_id }]))
@@ -200,7 +194,7 @@ pub fn remove(
         }
         diesel::delete(memberships::table.find((account_id, user_id))).execute(conn)?;
         let action = if actor.id == user_id { Action::MemberLeft } else { Action::MemberRemoved };
-        audit::record(conn, account_id, actor, action, &member.name, member.role().label())?;
+        audit::record(conn, account_id, actor, action, &member.name, member.role.label())?;
         Ok(member)
     })?;
     Ok(Committed::new(removed, [Change::Membership { account_id, user_id }]))

@@ -5,7 +5,7 @@
 
 use crate::db::DbConnection;
 use crate::db::schema::{invitations, outbox_emails};
-use crate::domain::{new_id, now_ms};
+use crate::domain::{InvitationDelivery, new_id, now_ms};
 use diesel::prelude::*;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -107,7 +107,7 @@ pub fn mark_sent(conn: &mut DbConnection, email: &OutboxEmail) -> QueryResult<()
             ))
             .execute(conn)?;
         if let Some(invitation) = email.invitation_id {
-            set_delivery(conn, invitation, "sent")?;
+            set_delivery(conn, invitation, InvitationDelivery::Sent)?;
         }
         Ok(())
     })
@@ -132,14 +132,14 @@ pub fn mark_attempt_failed(
             ))
             .execute(conn)?;
         if let (None, Some(invitation)) = (retry_at, email.invitation_id) {
-            set_delivery(conn, invitation, "failed")?;
+            set_delivery(conn, invitation, InvitationDelivery::Failed)?;
         }
         Ok(())
     })
 }
 
 /// Inside the caller's transaction; the team's row first (`accounts::lock_for_change`).
-fn set_delivery(conn: &mut DbConnection, invitation: i64, delivery: &str) -> QueryResult<()> {
+fn set_delivery(conn: &mut DbConnection, invitation: i64, delivery: InvitationDelivery) -> QueryResult<()> {
     let Some(team) = super::invitations::team_of(conn, invitation)? else { return Ok(()) };
     let _ = super::accounts::lock_for_change(conn, team)?;
     diesel::update(invitations::table.find(invitation)).set(invitations::delivery.eq(delivery)).execute(conn)?;

@@ -27,7 +27,7 @@ fn has_team_named(conn: &mut DbConnection, user_id: i64, name: &TeamName, except
     let names: Vec<(i64, String)> = accounts_t::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
-        .filter(accounts_t::kind.eq(AccountKind::Team.as_str()))
+        .filter(accounts_t::kind.eq(AccountKind::Team))
         .select((accounts_t::id, accounts_t::name))
         .load(conn)?;
     let wanted = name.as_str().to_lowercase();
@@ -57,7 +57,7 @@ pub fn create(
             let now = now_ms();
             let new = NewAccount {
                 id: new_id(),
-                kind: AccountKind::Team.as_str(),
+                kind: AccountKind::Team,
                 slug: &slug,
                 name: name.as_str(),
                 personal_owner_id: None,
@@ -67,7 +67,7 @@ pub fn create(
             let members_version = accounts::members_version(conn, new.id)?;
             Ok(Account {
                 id: new.id,
-                kind: new.kind.to_owned(),
+                kind: new.kind,
                 slug,
                 name: name.to_string(),
                 personal_owner_id: None,

@@ -9,7 +9,7 @@ use super::{Change, Committed};
 use crate::db::schema::{device_codes, login_tokens, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::secret::{self, TOKEN_PREFIX};
-use crate::domain::{new_id, now_ms};
+use crate::domain::{DeviceCodeState, new_id, now_ms};
 use base64::Engine;
 use diesel::prelude::*;
 use rand::Rng;
@@ -50,7 +50,7 @@ pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<D
             device_codes::device_code_hash.eq(secret::hash_secret(&device_code)),
             device_codes::user_code.eq(&code),
             device_codes::device_name.eq(device_name),
-            device_codes::state.eq("pending"),
+            device_codes::state.eq(DeviceCodeState::Pending),
             device_codes::created_at.eq(now),
             device_codes::expires_at.eq(now + DEVICE_CODE_TTL_MS),
         ))
@@ -75,7 +75,7 @@ fn normalize_user_code(code: &str) -> String {
 pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<Option<String>> {
     device_codes::table
         .filter(device_codes::user_code.eq(normalize_user_code(user_code)))
-        .filter(device_codes::state.eq("pending"))
+        .filter(device_codes::state.eq(DeviceCodeState::Pending))
         .filter(device_codes::expires_at.gt(now_ms()))
         .select(device_codes::device_name)
         .first(conn)
@@ -89,12 +89,26 @@ pub fn decide(conn: &mut DbConnection, user_code: &str, user_id: i64, approve: b
         diesel::update(
             device_codes::table
                 .filter(device_codes::user_code.eq(normalize_user_code(user_code)))
-                .filter(device_codes::state.eq("pending")),
+                .filter(device_codes::state.eq(DeviceCodeState::Pending)),
         )
-        .set((device_codes::state.eq(if approve { "approved" } else { "denied" }), device_codes::user_id.eq(user_id)))
+        .set((
+            device_codes::state.eq(if approve { DeviceCodeState::Approved } else { DeviceCodeState::Denied }),
+            device_codes::user_id.eq(user_id),
+        ))
         .execute(conn)?;
         Ok(name)
     })
+}
+
+/// A device code as the CLI's poll reads it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = device_codes)]
+struct DeviceCode {
+    id: i64,
+    state: DeviceCodeState,
+    device_name: String,
+    user_id: Option<i64>,
+    expires_at: i64,
 }
 
 pub enum Poll {
@@ -108,27 +122,23 @@ pub enum Poll {
 /// The CLI's poll: a token once approved (the device code is then used up).
 pub fn poll(conn: &mut DbConnection, device_code: &str) -> QueryResult<Poll> {
     write_transaction(conn, |conn| {
-        let row: Option<(i64, String, String, Option<i64>, i64)> = device_codes::table
+        let row: Option<DeviceCode> = device_codes::table
             .filter(device_codes::device_code_hash.eq(secret::hash_secret(device_code)))
-            .select((
-                device_codes::id,
-                device_codes::state,
-                device_codes::device_name,
-                device_codes::user_id,
-                device_codes::expires_at,
-            ))
+            .select(DeviceCode::as_select())
             .first(conn)
             .optional()?;
-        let Some((id, state, device_name, user_id, expires_at)) = row else { return Ok(Poll::Expired) };
-        match (state.as_str(), user_id) {
-            ("denied", _) => Ok(Poll::Denied),
-            ("used", _) => Ok(Poll::Expired),
+        let Some(DeviceCode { id, state, device_name, user_id, expires_at }) = row else { return Ok(Poll::Expired) };
+        match (state, user_id) {
+            (DeviceCodeState::Denied, _) => Ok(Poll::Denied),
+            (DeviceCodeState::Used, _) => Ok(Poll::Expired),
             _ if expires_at <= now_ms() => Ok(Poll::Expired),
-            ("approved", Some(user_id)) => {
+            (DeviceCodeState::Approved, Some(user_id)) => {
                 // Claim the code first: of two simultaneous polls only one gets a token.
-                let claimed = diesel::update(device_codes::table.find(id).filter(device_codes::state.eq("approved")))
-                    .set(device_codes::state.eq("used"))
-                    .execute(conn)?;
+                let claimed = diesel::update(
+                    device_codes::table.find(id).filter(device_codes::state.eq(DeviceCodeState::Approved)),
+                )
+                .set(device_codes::state.eq(DeviceCodeState::Used))
+                .execute(conn)?;
                 if claimed != 1 {
                     return Ok(Poll::Expired);
                 }

@@ -8,7 +8,7 @@ use super::billing;
 use crate::db::schema::{accounts, api_keys, invoices, ledger_entries, memberships, usage_events, users};
 use crate::db::{DbConnection, is_unique_violation, write_transaction};
 use crate::domain::money::Month;
-use crate::domain::{new_id, now_ms};
+use crate::domain::{LedgerKind, new_id, now_ms};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
@@ -275,7 +275,7 @@ fn record(
             .values((
                 ledger_entries::id.eq(new_id()),
                 ledger_entries::account_id.eq(account_id),
-                ledger_entries::kind.eq("usage"),
+                ledger_entries::kind.eq(LedgerKind::Usage),
                 ledger_entries::amount.eq(-amount),
                 ledger_entries::description
                     .eq(format!("Usage: {count} {}", if count == 1 { "event" } else { "events" })),

@@ -5,7 +5,7 @@ use super::accounts::{self, NewAccount};
 use super::{Change, Committed};
 use crate::db::schema::users;
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::{AccountKind, EmailAddress, PersonName, Slug, new_id, now_ms};
+use crate::domain::{AccountKind, EmailAddress, PersonName, Role, Slug, new_id, now_ms};
 use diesel::prelude::*;
 
 /// A user as pages show them (never the password hash).
@@ -76,7 +76,7 @@ pub fn sign_up(
             conn,
             &NewAccount {
                 id: new_id(),
-                kind: AccountKind::Personal.as_str(),
+                kind: AccountKind::Personal,
                 slug: &slug,
                 name: name.as_str(),
                 personal_owner_id: Some(user.id),
@@ -147,7 +147,7 @@ pub enum DeleteError {
 }
 
 /// Teams and the user's role in each.
-pub type TeamRoles = Vec<(accounts::Account, String)>;
+pub type TeamRoles = Vec<accounts::AccountMembership>;
 
 /// The user's teams that are not archived, with their role, and those of them that would
 /// keep the user's account from being deleted (see [`delete_account`]). With `lock`, each
@@ -158,12 +158,13 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
     let teams: TeamRoles = accounts_table::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
-        .filter(accounts_table::kind.eq(AccountKind::Team.as_str()))
+        .filter(accounts_table::kind.eq(AccountKind::Team))
         .order(accounts_table::id)
         .select((accounts::Account::as_select(), memberships::role))
         .load(conn)?;
     let (mut live, mut held) = (Vec::new(), Vec::new());
-    for (team, role) in teams {
+    for membership in teams {
+        let team = &membership.account;
         let archived = if lock { accounts::lock_for_change(conn, team.id)?.0 } else { team.is_archived() };
         if archived {
             continue;
@@ -174,7 +175,7 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
         } else {
             memberships::table
                 .filter(memberships::account_id.eq(team.id))
-                .filter(memberships::role.eq(crate::domain::Role::Admin.as_str()))
+                .filter(memberships::role.eq(Role::Admin))
                 .select(memberships::user_id)
                 .load(conn)?
         };
@@ -183,7 +184,7 @@ pub fn teams_held(conn: &mut DbConnection, user_id: i64, lock: bool) -> QueryRes
                 memberships::table.filter(memberships::account_id.eq(team.id)).count().get_result(conn)?;
             held.push(HeldBy { name: team.name.clone(), slug: team.slug.clone(), alone: members == 1 });
         }
-        live.push((team, role));
+        live.push(membership);
     }
     Ok((live, held))
 }
@@ -220,8 +221,8 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<Committed
         }
         let actor = Actor { id: user_id, name: user.name.clone() };
         let now = now_ms();
-        for (team, role) in &teams {
-            let role = role.parse::<crate::domain::Role>().map(|r| r.label()).unwrap_or("member");
+        for accounts::AccountMembership { account: team, role } in &teams {
+            let role = role.label();
             audit::record(conn, team.id, &actor, Action::MemberLeft, &user.name, &format!("{role}, account deleted"))?;
             diesel::delete(memberships::table.find((team.id, user_id))).execute(conn)?;
         }

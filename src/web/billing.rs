@@ -21,7 +21,7 @@ use super::render::page_with_status;
 use crate::db::Db;
 use crate::domain::When;
 use crate::domain::money::{self, Month};
-use crate::domain::{Permission, now_ms};
+use crate::domain::{InvoiceStatus, Permission, now_ms};
 use crate::http::Site;
 use crate::service::billing::{self, BillingError, Invoice, LedgerEntry, Profile};
 use crate::service::usage;
@@ -76,7 +76,7 @@ pub struct InvoiceRow {
     pub title: String,
     pub issued: Day,
     pub total: String,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub status_label: &'static str,
 }
 
@@ -106,12 +106,11 @@ impl Day {
 }
 
 /// "Open", "Paid", "Void": the words of an invoice's status pill.
-pub fn status_label(status: &str) -> &'static str {
+pub fn status_label(status: InvoiceStatus) -> &'static str {
     match status {
-        "open" => "Open",
-        "paid" => "Paid",
-        "void" => "Void",
-        _ => "Unknown",
+        InvoiceStatus::Open => "Open",
+        InvoiceStatus::Paid => "Paid",
+        InvoiceStatus::Void => "Void",
     }
 }
 
@@ -225,8 +224,8 @@ async fn render<P>(
                 title: i.title(),
                 issued: Day::from_ms(i.issued_at),
                 total: money::usd(i.total),
-                status: i.status.clone(),
-                status_label: status_label(&i.status),
+                status: i.status,
+                status_label: status_label(i.status),
             })
             .collect(),
         ledger: s

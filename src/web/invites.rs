@@ -8,7 +8,7 @@ use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::When;
-use crate::domain::now_ms;
+use crate::domain::{InvitationState, now_ms};
 use crate::service::audit::Actor;
 use crate::service::invitations::{self, AcceptError};
 use actix_session::Session;
@@ -78,13 +78,13 @@ pub async fn show(
     let inv = &view.invitation;
     // Archived before cancelled: archiving cancels the pending invites, and "ask for a new
     // one" would send the person to a team that can no longer invite anyone.
-    let state = match inv.state.as_str() {
-        "accepted" => State::Used,
-        "declined" => State::Declined,
+    let state = match inv.state {
+        InvitationState::Accepted => State::Used,
+        InvitationState::Declined => State::Declined,
         _ if view.account.is_archived() => State::Archived,
-        "cancelled" => State::Cancelled,
+        InvitationState::Cancelled => State::Cancelled,
         _ if inv.is_expired(now_ms()) => State::Expired,
-        _ => match &me {
+        InvitationState::Pending => match &me {
             None => State::SignIn,
             Some(user) if user.email.to_lowercase() == inv.email_normalized => State::Ready,
             Some(user) => State::OtherUser { signed_in_as: user.email.clone() },
@@ -100,7 +100,7 @@ pub async fn show(
         token,
         state,
         team: view.account.name.clone(),
-        role: inv.role().label().to_owned(),
+        role: inv.role.label().to_owned(),
         inviter: view.invited_by.clone(),
         email: inv.email.clone(),
         expires: When::from_ms(inv.expires_at),

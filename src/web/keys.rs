@@ -31,7 +31,7 @@ struct NewKey {
 pub struct KeyRow {
     pub id: i64,
     pub name: String,
-    pub scope: &'static str,
+    pub scope: KeyScope,
     pub masked: String,
     pub created_by: String,
     pub created: When,
@@ -66,7 +66,7 @@ impl From<keys::KeyListing> for KeyRow {
     fn from(l: keys::KeyListing) -> Self {
         KeyRow {
             id: l.key.id,
-            scope: l.key.scope().as_str(),
+            scope: l.key.scope,
             masked: l.key.masked(),
             created_by: l.created_by.unwrap_or_else(|| "a former member".into()),
             created: When::from_ms(l.key.created_at),

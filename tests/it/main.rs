@@ -20,5 +20,6 @@ mod routes;
 mod secrets;
 mod security;
 mod sessions;
+mod stored_values;
 mod teams;
 mod usage_page;

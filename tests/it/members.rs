@@ -474,7 +474,7 @@ async fn a_member_or_name_change_checked_before_an_archive_is_refused_after_it()
         let renamed = teams::rename(conn, &seen_before, &actor, &name);
         assert!(matches!(renamed, Err(teams::TeamError::Archived)), "{renamed:?}");
         let bob = members::find(conn, id, bob_id).unwrap().expect("still a member");
-        assert_eq!(bob.role(), Role::Developer, "unchanged");
+        assert_eq!(bob.role, Role::Developer, "unchanged");
     })
     .await
     .unwrap();

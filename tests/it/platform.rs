@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use teamdeck::config::Settings;
 use teamdeck::db::DbConnection;
-use teamdeck::domain::Role;
 use teamdeck::domain::money::{Month, round_to_cents};
 use teamdeck::domain::now_ms;
+use teamdeck::domain::{InvoiceKind, InvoiceStatus, LedgerKind, Role};
 use teamdeck::service::accounts::{Account, accounts_of};
 use teamdeck::service::audit::Actor;
 use teamdeck::service::billing::{self, BillingError, Issuer};
@@ -814,17 +814,10 @@ async fn the_balance_is_purchases_minus_usage_and_an_invoice_is_paid_once() {
 
     // The ledger: one purchase, one debit per batch.
     let entries = with_conn(&app, move |conn| billing::ledger(conn, account_id, 10).unwrap()).await;
-    let mut amounts: Vec<(String, i64)> = entries.iter().map(|e| (e.kind.clone(), e.amount)).collect();
+    let mut amounts: Vec<(&str, i64)> = entries.iter().map(|e| (e.kind.as_str(), e.amount)).collect();
     amounts.sort();
-    assert_eq!(
-        amounts,
-        [
-            ("purchase".to_owned(), 50_000_000),
-            ("usage".to_owned(), -(123_457 * 3 + 9_876 * 15)),
-            ("usage".to_owned(), -(3 * 40_000)),
-        ]
-    );
-    assert_eq!(entries.iter().find(|e| e.kind == "purchase").unwrap().invoice_id, Some(invoice_id));
+    assert_eq!(amounts, [("purchase", 50_000_000), ("usage", -(123_457 * 3 + 9_876 * 15)), ("usage", -(3 * 40_000))]);
+    assert_eq!(entries.iter().find(|e| e.kind == LedgerKind::Purchase).unwrap().invoice_id, Some(invoice_id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -881,7 +874,7 @@ async fn closing_a_month_issues_one_invoice_per_team_and_the_month_takes_no_more
     let invoices = with_conn(&app, move |conn| billing::invoices(conn, account_id).unwrap()).await;
     let invoice = &invoices[0];
     assert_eq!(invoice.number, format!("TD-{year}-000001"));
-    assert_eq!((invoice.kind.as_str(), invoice.status.as_str()), ("usage", "paid"));
+    assert_eq!((invoice.kind, invoice.status), (InvoiceKind::Usage, InvoiceStatus::Paid));
     assert_eq!(invoice.period.as_deref(), Some(period.as_str()));
     assert_eq!(invoice.total, line_a + line_b);
     assert_eq!(invoice.total, 3_000_000);

@@ -77,20 +77,20 @@ fn response(answer: &Introspection, cache_seconds: u64) -> IntrospectResponse {
                 id: g.account.id.to_string(),
                 slug: g.account.slug.clone(),
                 name: g.account.name.clone(),
-                kind: g.account.kind.clone(),
+                kind: g.account.kind.as_str().to_owned(),
             }),
             user: g.user.as_ref().map(|u| IntrospectUser {
                 id: u.id.to_string(),
                 name: u.name.clone(),
                 email: u.email.clone(),
-                role: g.role.clone(),
+                role: g.role.map(|r| r.as_str().to_owned()),
             }),
             key: g.key.as_ref().map(|k| IntrospectKey {
                 id: k.id.to_string(),
                 name: k.name.clone(),
                 masked: k.masked(),
             }),
-            scope: g.scope.clone(),
+            scope: g.scope.map(|s| s.as_str().to_owned()),
             cache_seconds,
         },
     }

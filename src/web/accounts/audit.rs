@@ -2,7 +2,7 @@
 
 use crate::db::Db;
 use crate::domain::When;
-use crate::service::audit::{self, Action};
+use crate::service::audit;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
@@ -55,7 +55,7 @@ pub async fn show(
             .into_iter()
             .map(|e| EventRow {
                 when: When::from_ms(e.created_at),
-                what: Action::describe(&e.action),
+                what: e.action.describe(),
                 actor: e.actor_name,
                 subject: e.subject,
                 detail: e.detail,

@@ -5,8 +5,8 @@
 use super::{Day, refusal, status_label};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
-use crate::domain::Permission;
 use crate::domain::money;
+use crate::domain::{InvoiceKind, InvoiceStatus, Permission};
 use crate::service::billing::{self, BillingError, Invoice, Line};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
@@ -76,12 +76,12 @@ pub async fn invoice(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
     let (invoice, lines) = find(&db, auth.account.id, invoice_id(path)?).await?;
-    let awaiting_payment = invoice.kind == "credits" && invoice.status == "open";
+    let awaiting_payment = invoice.kind == InvoiceKind::Credits && invoice.status == InvoiceStatus::Open;
     let page = InvoicePage {
         layout: Layout::for_account(&auth, format!("Invoice {}", invoice.number), "/billing"),
         base: auth.base_path(),
         title: invoice.title(),
-        status_label: status_label(&invoice.status),
+        status_label: status_label(invoice.status),
         issued: Day::from_ms(invoice.issued_at),
         due: invoice.due_at.filter(|_| awaiting_payment).map(Day::from_ms),
         paid: invoice.paid_at.map(Day::from_ms),

@@ -94,7 +94,7 @@ pub async fn confirm_remove(
         .await?;
     let member = member.ok_or(AppError::NotFound)?;
     let page = RemovePage {
-        keys: keys.into_iter().map(|k| format!("{} ({}, {})", k.name, k.scope().as_str(), k.masked())).collect(),
+        keys: keys.into_iter().map(|k| format!("{} ({}, {})", k.name, k.scope.as_str(), k.masked())).collect(),
         layout: Layout::for_account(&auth, format!("Remove {}", member.name), "/members"),
         base: auth.base_path(),
         team: auth.account.name.clone(),

@@ -10,7 +10,7 @@ pub mod manage;
 
 use super::extract::Authorized;
 use crate::domain::When;
-use crate::domain::{Permission, Role};
+use crate::domain::{InvitationDelivery, Permission, Role};
 use crate::service::invitations::PendingInvite;
 use crate::service::members::Member;
 
@@ -35,7 +35,7 @@ impl MemberRow {
     pub fn of(member: Member) -> Self {
         Self {
             id: member.user_id,
-            role: member.role(),
+            role: member.role,
             joined: When::from_ms(member.joined_at),
             is_you: false,
             name: member.name,
@@ -74,9 +74,9 @@ impl InviteRow {
     pub fn new(p: PendingInvite, now: i64) -> Self {
         Self {
             id: p.invitation.id,
-            role: p.invitation.role(),
+            role: p.invitation.role,
             expired: p.invitation.is_expired(now),
-            delivery_failed: p.invitation.delivery == "failed",
+            delivery_failed: p.invitation.delivery == InvitationDelivery::Failed,
             expires: When::from_ms(p.invitation.expires_at),
             email: p.invitation.email,
             invited_by: p.invited_by,
