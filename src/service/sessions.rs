@@ -73,7 +73,11 @@ pub fn token_hash(token: &str) -> Option<String> {
     well_formed.then(|| hash_secret(token))
 }
 
+/// Sessions are forgotten this long after they ended.
+const KEPT_AFTER_END_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// Starts a session for `user_id`: the token for the cookie (never stored) and the row's id.
+/// The user's sessions that ended more than a month ago go (they are no use to anyone).
 pub fn start(
     conn: &mut DbConnection,
     user_id: i64,
@@ -96,6 +100,16 @@ pub fn start(
             sessions::user_agent.eq(user_agent),
         ))
         .execute(conn)?;
+    let long_ago = now - KEPT_AFTER_END_MS;
+    diesel::delete(
+        sessions::table.filter(sessions::user_id.eq(user_id)).filter(
+            sessions::revoked_at
+                .lt(long_ago)
+                .or(sessions::expires_at.lt(long_ago))
+                .or(sessions::last_seen_at.lt(long_ago - lifetimes.idle_ms)),
+        ),
+    )
+    .execute(conn)?;
     Ok((token, id))
 }
 

@@ -206,6 +206,23 @@ async fn an_idle_session_ends_after_the_idle_timeout_and_a_busy_one_at_its_absol
 }
 
 #[tokio::test]
+async fn sessions_that_ended_are_forgotten_a_month_later() {
+    let clock = Clock::movable();
+    let moved = clock.clone();
+    let app = spawn_app_with(move |s| s.clock = moved).await;
+    let (ada, _) = sign_up(&app, "Ada", "ada@example.com").await;
+    assert_eq!(ada.submit("/a/ada", "/logout", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count_rows("sessions").await, 1, "a revoked session is kept for a while");
+    clock.advance(20 * DAY);
+    assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count_rows("sessions").await, 2);
+    clock.advance(11 * DAY);
+    assert_eq!(ada.submit("/a/ada", "/logout", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count_rows("sessions").await, 2, "the first, ended 31 days ago, is gone; the second is kept");
+}
+
+#[tokio::test]
 async fn idle_and_absolute_lifetimes_are_settings() {
     let clock = Clock::movable();
     let moved = clock.clone();
