@@ -46,20 +46,23 @@ pub async fn show(user: SignedIn, db: web::Data<Db>, identity: web::Data<Identit
     let (browsers, devices) = db
         .query(move |conn| Ok((sessions::live(conn, user_id, now, &lifetimes)?, tokens::list(conn, user_id)?)))
         .await?;
+    let mut sessions: Vec<SessionRow> = browsers
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id,
+            device: device_of(&s.user_agent),
+            address: s.client_address,
+            signed_in: When::from_ms(s.created_at),
+            last_active: When::from_ms(s.last_seen_at),
+            this_device: s.id == this,
+        })
+        .collect();
+    // This browser first, then the others as they were last used.
+    sessions.sort_by_key(|s| !s.this_device);
     let page = SessionsPage {
         layout: Layout::for_user(&user, "Sessions & tokens"),
         csrf: session::csrf_token(&user.session),
-        sessions: browsers
-            .into_iter()
-            .map(|s| SessionRow {
-                id: s.id,
-                device: device_of(&s.user_agent),
-                address: s.client_address,
-                signed_in: When::from_ms(s.created_at),
-                last_active: When::from_ms(s.last_seen_at),
-                this_device: s.id == this,
-            })
-            .collect(),
+        sessions,
         tokens: devices
             .into_iter()
             .map(|t| TokenRow {
