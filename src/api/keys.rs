@@ -97,10 +97,7 @@ pub async fn create_key(
 /// Deletes (revokes) a key: it stops working at once.
 #[utoipa::path(delete, path = "/api/v1/teams/{slug}/keys/{key_id}", params(("slug" = String, Path,), ("key_id" = String, Path,)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_key(
-    caller: ApiCaller,
-    path: web::Path<(String, i64)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_key(caller: ApiCaller, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
     let (slug, key_id) = path.into_inner();
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageKeys, true)?;
