@@ -89,6 +89,13 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_LOGIN_ATTEMPTS_PER_CLIENT", default_value_t = 100)]
     pub login_attempts_per_client: u32,
 
+    /// Proxies whose forwarding headers are believed, as comma-separated addresses or CIDR
+    /// ranges (e.g. 10.0.0.0/8,127.0.0.1). Only a request whose socket peer is one of them may
+    /// name its client (X-Forwarded-For, Forwarded: for=) and its host (X-Forwarded-Host,
+    /// Forwarded: host=) [default: none, the peer is the client].
+    #[arg(long, env = "TEAMDECK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Bearer token the platform's gateways call introspection and usage ingestion with
     /// [default: none, and those endpoints are off].
     #[arg(long, env = "TEAMDECK_SERVICE_TOKEN", hide_env_values = true)]
@@ -163,6 +170,7 @@ impl Settings {
             password_queue: 64,
             login_failures_per_email: 10,
             login_attempts_per_client: 100,
+            trusted_proxies: Vec::new(),
             shutdown_timeout: 30,
             service_token: None,
             introspect_cache_seconds: 5,
@@ -208,8 +216,17 @@ impl fmt::Debug for Settings {
             .field("db_pool_size", &self.db_pool_size)
             .field("db_threads_per_worker", &self.db_threads_per_worker)
             .field("lookup_threads", &self.lookup_threads)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
+}
+
+/// A trusted proxy: a CIDR range, or one address (a range of one).
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a CIDR range like 10.0.0.0/8"))
 }
 
 /// Who issues invoices and where bank transfers go (shared by the server and the billing

@@ -16,6 +16,7 @@ mod lookups;
 mod members;
 mod members_cache;
 mod platform;
+mod proxies;
 mod routes;
 mod secrets;
 mod security;
