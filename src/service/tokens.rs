@@ -33,7 +33,9 @@ pub struct DeviceStart {
     pub expires_at: i64,
 }
 
-pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<DeviceStart> {
+/// Starts a CLI login for a device that calls itself `device_name`, asked for from
+/// `client_address` (both shown to the person asked to confirm it).
+pub fn start_device(conn: &mut DbConnection, device_name: &str, client_address: &str) -> QueryResult<DeviceStart> {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let device_code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -53,6 +55,7 @@ pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<D
             device_codes::state.eq("pending"),
             device_codes::created_at.eq(now),
             device_codes::expires_at.eq(now + DEVICE_CODE_TTL_MS),
+            device_codes::client_address.eq(client_address),
         ))
         .execute(conn)?;
     Ok(DeviceStart { device_code, user_code: code, expires_at: now + DEVICE_CODE_TTL_MS })

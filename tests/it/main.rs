@@ -12,6 +12,7 @@ mod cli;
 mod invites;
 mod key_cache;
 mod keys;
+mod limits;
 mod lookups;
 mod members;
 mod members_cache;
