@@ -14,7 +14,7 @@ pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
-pub use when::When;
+pub use when::{When, time_ago};
 
 /// A fresh random id: positive, 63 bits, never sequential.
 pub fn new_id() -> i64 {

@@ -74,13 +74,24 @@ fn normalize_user_code(code: &str) -> String {
     if compact.len() == 8 { format!("{}-{}", &compact[..4], &compact[4..]) } else { compact }
 }
 
-/// The device name of a pending, unexpired user code.
-pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<Option<String>> {
+/// A CLI login waiting for a person to confirm it, as the confirmation page shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = device_codes)]
+pub struct PendingDevice {
+    /// What the device calls itself (its own words, not checked).
+    pub device_name: String,
+    /// Where the login was started from (none for logins started before it was kept).
+    pub client_address: Option<String>,
+    pub created_at: i64,
+}
+
+/// The pending, unexpired login of a user code.
+pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<Option<PendingDevice>> {
     device_codes::table
         .filter(device_codes::user_code.eq(normalize_user_code(user_code)))
         .filter(device_codes::state.eq("pending"))
         .filter(device_codes::expires_at.gt(now_ms()))
-        .select(device_codes::device_name)
+        .select(PendingDevice::as_select())
         .first(conn)
         .optional()
 }
@@ -88,7 +99,7 @@ pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<O
 /// A signed-in person approves or denies a user code.
 pub fn decide(conn: &mut DbConnection, user_code: &str, user_id: i64, approve: bool) -> Result<String, DeviceError> {
     write_transaction(conn, |conn| {
-        let name = pending_device(conn, user_code)?.ok_or(DeviceError::Unusable)?;
+        let name = pending_device(conn, user_code)?.ok_or(DeviceError::Unusable)?.device_name;
         diesel::update(
             device_codes::table
                 .filter(device_codes::user_code.eq(normalize_user_code(user_code)))

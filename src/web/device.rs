@@ -1,6 +1,7 @@
 //! `/device`: where a signed-in person confirms the code their terminal shows
-//! (`teamdeck auth login`), and revoking a login token (listed on `/account/sessions`).
-//! Codes that match no pending login are limited per browser session.
+//! (`teamdeck auth login`), seeing where and when that login was started, and revoking a
+//! login token (listed on `/account/sessions`). Codes that match no pending login are
+//! limited per browser session.
 
 use super::error::AppError;
 use super::extract::SignedIn;
@@ -9,8 +10,9 @@ use super::render::{page_with_status, retry_after, see_other};
 use crate::auth::session::{self, Flash};
 use crate::auth::{Limits, Refused};
 use crate::db::Db;
+use crate::domain::{When, now_ms, time_ago};
 use crate::identity::Identity;
-use crate::service::tokens::{self, DeviceError};
+use crate::service::tokens::{self, DeviceError, PendingDevice};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -21,14 +23,35 @@ use serde::Deserialize;
 struct DevicePage {
     layout: Layout,
     code: String,
-    device: Option<String>,
+    device: Option<Requester>,
     error: Option<String>,
     done: Option<String>,
 }
 
+/// A pending CLI login as the page shows it: where and when it was started, and what the
+/// device says it is, so that a code phished from someone else's terminal looks foreign.
+struct Requester {
+    /// The device's own words.
+    name: String,
+    address: Option<String>,
+    started: When,
+    started_ago: String,
+}
+
+impl From<PendingDevice> for Requester {
+    fn from(pending: PendingDevice) -> Self {
+        Self {
+            name: pending.device_name,
+            address: pending.client_address.filter(|a| !a.is_empty()),
+            started: When::from_ms(pending.created_at),
+            started_ago: time_ago(pending.created_at, now_ms()),
+        }
+    }
+}
+
 fn page(user: &SignedIn, code: String, outcome: Outcome, status: StatusCode) -> Result<HttpResponse, AppError> {
     let (device, error, done) = match outcome {
-        Outcome::Asking(device) => (device, None, None),
+        Outcome::Asking(device) => (device.map(Requester::from), None, None),
         Outcome::Error(error) => (None, Some(error), None),
         Outcome::Done(done) => (None, None, Some(done)),
     };
@@ -37,7 +60,7 @@ fn page(user: &SignedIn, code: String, outcome: Outcome, status: StatusCode) -> 
 }
 
 enum Outcome {
-    Asking(Option<String>),
+    Asking(Option<PendingDevice>),
     Error(String),
     Done(String),
 }

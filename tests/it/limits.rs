@@ -206,6 +206,24 @@ async fn wrong_user_codes_are_limited_per_browser_session_and_right_ones_do_not_
     assert!(page.contains("asks to sign in as"), "another browser session has its own budget");
 }
 
+#[tokio::test]
+async fn the_device_page_shows_where_and_when_the_login_started_and_what_the_device_says_it_is() {
+    let app = spawn_app_with(behind_a_proxy).await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let started: serde_json::Value = start_device(&app, "203.0.113.50", "<b>laptop</b>").await.json().await.unwrap();
+    let code = started["user_code"].as_str().unwrap();
+
+    let page = ada.page(&format!("/device?code={code}"), StatusCode::OK).await;
+
+    assert!(page.contains("says it is “&#60;b&#62;laptop&#60;/b&#62;”"), "the requester's words, escaped: {page}");
+    assert!(!page.contains("<b>laptop"));
+    assert!(page.contains("<span class=\"mono\">203.0.113.50</span>"), "where it was started");
+    assert!(page.contains("just now ("), "when, in words");
+    let year = time::OffsetDateTime::now_utc().year();
+    assert!(page.contains(&format!("<time class=\"js-localtime\" datetime=\"{year}-")), "and exactly");
+    assert!(page.contains(" UTC</time>"));
+}
+
 fn email_rules() -> Rules {
     Rules {
         reset_emails_per_address: Rule::new(5, Duration::from_secs(3600)),

@@ -73,6 +73,17 @@ async fn malformed_forwarding_headers_fall_back_to_the_peer_without_an_error() {
         let browser = Browser { base: app.address.clone(), client: client.default_headers(headers).build().unwrap() };
         let response = browser.sign_in("ada@example.com", PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{name}: {value}");
+        let device = reqwest::Client::new()
+            .post(format!("{}/api/v1/device/code", app.address))
+            .header(name, value)
+            .json(&serde_json::json!({ "device_name": "laptop" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(device.status(), StatusCode::OK, "{name}: {value}");
+        let code: serde_json::Value = device.json().await.unwrap();
+        let page = ada.page(&format!("/device?code={}", code["user_code"].as_str().unwrap()), StatusCode::OK).await;
+        assert!(page.contains("<span class=\"mono\">127.0.0.1</span>"), "{name}: {value}");
     }
     let addresses = listed_addresses(&ada).await;
     assert_eq!(addresses.len(), malformed.len() + 1);
