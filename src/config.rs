@@ -114,8 +114,8 @@ pub struct Settings {
     /// ranges (e.g. 10.0.0.0/8,127.0.0.1). Only a request whose socket peer is one of them may
     /// name its client (X-Forwarded-For, Forwarded: for=) and its host (X-Forwarded-Host,
     /// Forwarded: host=) [default: none, the peer is the client].
-    #[arg(long, env = "TEAMDECK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    #[arg(long, env = "TEAMDECK_TRUSTED_PROXIES", default_value = "", hide_default_value = true)]
+    pub trusted_proxies: crate::http::TrustedProxies,
 
     /// Bearer token the platform's gateways call introspection and usage ingestion with
     /// [default: none, and those endpoints are off].
@@ -195,7 +195,7 @@ impl Settings {
             signups_per_client: 20,
             device_codes_per_client: 30,
             device_code_guesses_per_session: 10,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: crate::http::TrustedProxies::default(),
             shutdown_timeout: 30,
             service_token: None,
             introspect_cache_seconds: 5,
@@ -260,14 +260,6 @@ impl fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
-}
-
-/// A trusted proxy: a CIDR range, or one address (a range of one).
-fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{text:?} is neither an address nor a CIDR range like 10.0.0.0/8"))
 }
 
 /// Who issues invoices and where bank transfers go (shared by the server and the billing

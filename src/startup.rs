@@ -56,7 +56,7 @@ impl Application {
         site.invites_per_day = i64::from(settings.invites_per_day);
         site.issuer = settings.issuer.issuer();
         site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
-        site.proxies = crate::http::TrustedProxies::new(settings.trusted_proxies.clone());
+        site.proxies = settings.trusted_proxies.clone();
         let platform = actix_web::web::Data::new(crate::api::platform::Platform::new(
             settings.service_token.as_deref(),
             settings.billing_webhook_secret.as_deref(),

@@ -17,6 +17,21 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    /// Comma-separated addresses or CIDR ranges (`10.0.0.0/8, 127.0.0.1`); empty for none.
+    /// A bare address is a range of one.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let range = |item: &str| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{item:?} is neither an address nor a CIDR range like 10.0.0.0/8"))
+        };
+        text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(range).collect::<Result<_, _>>().map(Self)
+    }
+}
+
 impl TrustedProxies {
     pub fn new(ranges: Vec<IpNet>) -> Self {
         Self(ranges)
@@ -153,6 +168,16 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_setting_lists_ranges_and_single_addresses() {
+        let trusted: TrustedProxies = " 10.0.0.0/8, 127.0.0.1 ,2001:db8::/32".parse().unwrap();
+        assert!(trusted.trust(ip("10.20.30.40")) && trusted.trust(ip("127.0.0.1")) && trusted.trust(ip("2001:db8::9")));
+        assert!(!trusted.trust(ip("127.0.0.2")) && !trusted.trust(ip("11.0.0.1")));
+        assert!("".parse::<TrustedProxies>().unwrap().0.is_empty(), "an empty setting trusts no one");
+        assert!("10.0.0.0/8,nonsense".parse::<TrustedProxies>().unwrap_err().contains("\"nonsense\""));
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
     }
 
     #[test]

@@ -367,7 +367,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// The tests' requests all come from 127.0.0.1: trusting it as a proxy lets each name its
 /// client in `X-Forwarded-For` ([`TestApp::browser_from`]).
 pub fn behind_a_proxy(s: &mut Settings) {
-    s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    s.trusted_proxies = "127.0.0.1/32".parse().unwrap();
 }
 
 pub struct Browser {
