@@ -42,7 +42,8 @@ KEY="$(cat "$DATA/bench-key.txt")"
 echo "== server"
 SERVICE_TOKEN="bench-service-token-$$"
 RUST_LOG=warn "$BIN" serve --data-dir "$DATA" --bind "127.0.0.1:$PORT" --service-token "$SERVICE_TOKEN" \
-  --login-attempts-per-client 100000000 --login-failures-per-email 100000000 &
+  --login-attempts-per-client 100000000 --login-failures-per-email 100000000 \
+  --login-failures-before-delay 100000000 &
 PID=$!
 for _ in $(seq 1 100); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 

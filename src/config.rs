@@ -81,13 +81,41 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_PASSWORD_QUEUE", default_value_t = 64)]
     pub password_queue: usize,
 
-    /// Wrong passwords allowed per email address in 15 minutes.
+    /// Wrong passwords allowed for one email from one client address in 15 minutes; past
+    /// them that address is refused for that email until the window ends (other addresses,
+    /// the owner's among them, are not).
     #[arg(long, env = "TEAMDECK_LOGIN_FAILURES_PER_EMAIL", default_value_t = 10)]
     pub login_failures_per_email: u32,
+
+    /// Wrong passwords for one email from all addresses together in 15 minutes after which
+    /// each further attempt for it waits 1 s, 2 s, 4 s… (at most 10 s) before its password is
+    /// checked.
+    #[arg(long, env = "TEAMDECK_LOGIN_FAILURES_BEFORE_DELAY", default_value_t = 10)]
+    pub login_failures_before_delay: u32,
 
     /// Sign-in attempts allowed per client address in 15 minutes.
     #[arg(long, env = "TEAMDECK_LOGIN_ATTEMPTS_PER_CLIENT", default_value_t = 100)]
     pub login_attempts_per_client: u32,
+
+    /// Sign-ups allowed per client address in an hour.
+    #[arg(long, env = "TEAMDECK_SIGNUPS_PER_CLIENT", default_value_t = 20)]
+    pub signups_per_client: u32,
+
+    /// CLI logins (device codes) that one client address may start in an hour.
+    #[arg(long, env = "TEAMDECK_DEVICE_CODES_PER_CLIENT", default_value_t = 30)]
+    pub device_codes_per_client: u32,
+
+    /// Codes that match no pending CLI login one browser session may enter on /device in 15
+    /// minutes.
+    #[arg(long, env = "TEAMDECK_DEVICE_CODE_GUESSES_PER_SESSION", default_value_t = 10)]
+    pub device_code_guesses_per_session: u32,
+
+    /// Proxies whose forwarding headers are believed, as comma-separated addresses or CIDR
+    /// ranges (e.g. 10.0.0.0/8,127.0.0.1). Only a request whose socket peer is one of them may
+    /// name its client (X-Forwarded-For, Forwarded: for=) and its host (X-Forwarded-Host,
+    /// Forwarded: host=) [default: none, the peer is the client].
+    #[arg(long, env = "TEAMDECK_TRUSTED_PROXIES", default_value = "", hide_default_value = true)]
+    pub trusted_proxies: crate::http::TrustedProxies,
 
     /// Bearer token the platform's gateways call introspection and usage ingestion with
     /// [default: none, and those endpoints are off].
@@ -162,7 +190,12 @@ impl Settings {
             lookup_threads: None,
             password_queue: 64,
             login_failures_per_email: 10,
+            login_failures_before_delay: 10,
             login_attempts_per_client: 100,
+            signups_per_client: 20,
+            device_codes_per_client: 30,
+            device_code_guesses_per_session: 10,
+            trusted_proxies: crate::http::TrustedProxies::default(),
             shutdown_timeout: 30,
             service_token: None,
             introspect_cache_seconds: 5,
@@ -183,6 +216,22 @@ impl Settings {
         crate::service::sessions::Lifetimes {
             idle_ms: i64::from(self.session_idle_days) * DAY_MS,
             absolute_ms: i64::from(self.session_lifetime_days) * DAY_MS,
+        }
+    }
+
+    /// The numbers of the rate limits.
+    pub fn limits(&self) -> crate::auth::limits::Rules {
+        use crate::auth::limits::{Rule, Rules};
+        let defaults = Rules::default();
+        let with = |rule: Rule, max: u32| Rule { max, ..rule };
+        Rules {
+            sign_ins_per_client: with(defaults.sign_ins_per_client, self.login_attempts_per_client),
+            failures_per_email_and_client: with(defaults.failures_per_email_and_client, self.login_failures_per_email),
+            failures_before_delay: self.login_failures_before_delay,
+            sign_ups_per_client: with(defaults.sign_ups_per_client, self.signups_per_client),
+            device_codes_per_client: with(defaults.device_codes_per_client, self.device_codes_per_client),
+            code_guesses_per_session: with(defaults.code_guesses_per_session, self.device_code_guesses_per_session),
+            ..defaults
         }
     }
 
@@ -208,6 +257,7 @@ impl fmt::Debug for Settings {
             .field("db_pool_size", &self.db_pool_size)
             .field("db_threads_per_worker", &self.db_threads_per_worker)
             .field("lookup_threads", &self.lookup_threads)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,7 @@
 //! Builds the application: database, session key, workers, middleware and routes, bound to
 //! a listener (port 0 in tests) so callers learn the real port.
 
-use crate::auth::{LoginLimiter, PasswordHasher};
+use crate::auth::{Limits, PasswordHasher};
 use crate::config::Settings;
 use crate::db::{Backend, Db};
 use crate::http::Site;
@@ -31,7 +31,6 @@ pub struct Application {
     recorder_task: tokio::task::JoinHandle<()>,
 }
 
-const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 const SESSION_DAYS: i64 = 14;
 
 impl Application {
@@ -57,6 +56,7 @@ impl Application {
         site.invites_per_day = i64::from(settings.invites_per_day);
         site.issuer = settings.issuer.issuer();
         site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
+        site.proxies = settings.trusted_proxies.clone();
         let platform = actix_web::web::Data::new(crate::api::platform::Platform::new(
             settings.service_token.as_deref(),
             settings.billing_webhook_secret.as_deref(),
@@ -99,11 +99,7 @@ impl Application {
             Backend::Sqlite => 1,
             Backend::Postgres => 2,
         });
-        let limiter = actix_web::web::Data::new(LoginLimiter::new(
-            LOGIN_WINDOW,
-            settings.login_failures_per_email,
-            settings.login_attempts_per_client,
-        ));
+        let limits = actix_web::web::Data::new(Limits::new(db.clone(), settings.clock.clone(), settings.limits()));
 
         let members_cache = actix_web::web::Data::new(crate::web::MembersCache::default());
         // One thread per lookup: on PostgreSQL a second one (gathering the next batch while
@@ -126,7 +122,7 @@ impl Application {
             App::new()
                 .app_data(actix_web::web::Data::new(db.clone()))
                 .app_data(actix_web::web::Data::new(hasher.clone()))
-                .app_data(limiter.clone())
+                .app_data(limits.clone())
                 .app_data(actix_web::web::Data::new(app_site.clone()))
                 .app_data(actix_web::web::Data::new(app_signal.clone()))
                 .app_data(actix_web::web::Data::new(recorder.clone()))

@@ -3,10 +3,11 @@
 
 use super::auth::{ApiCaller, Credential};
 use super::error::{ApiError, ErrorBody};
+use crate::auth::Limits;
 use crate::db::Db;
 use crate::http::AppError;
 use crate::service::tokens;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -27,17 +28,22 @@ pub struct DeviceCode {
 }
 
 /// Starts a CLI login: show `user_code` and `verification_uri` to the person, then poll
-/// `device/token` every `interval` seconds.
+/// `device/token` every `interval` seconds. Limited per client address: 429 with code
+/// `rate_limited` and `Retry-After` past it.
 #[utoipa::path(post, path = "/api/v1/device/code", request_body = DeviceCodeRequest, security(()),
-    responses((status = 200, body = DeviceCode)))]
+    responses((status = 200, body = DeviceCode), (status = 429, body = ErrorBody)))]
 pub async fn device_code(
+    req: HttpRequest,
     body: web::Json<DeviceCodeRequest>,
     db: web::Data<Db>,
     site: web::Data<crate::http::Site>,
+    limits: web::Data<Limits>,
 ) -> Result<web::Json<DeviceCode>, ApiError> {
+    let client = crate::http::client_address(&req);
+    limits.device_code(&client).await?.map_err(AppError::from)?;
     let name: String =
         body.device_name.as_deref().unwrap_or("CLI").chars().filter(|c| !c.is_control()).take(64).collect();
-    let started = db.query(move |conn| tokens::start_device(conn, &name)).await?;
+    let started = db.query(move |conn| tokens::start_device(conn, &name, &client)).await?;
     let uri = format!("{}/device", site.base_url);
     Ok(web::Json(DeviceCode {
         verification_uri_complete: format!("{uri}?code={}", started.user_code),

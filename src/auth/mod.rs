@@ -1,9 +1,9 @@
 //! Who is signed in, and how they proved it: password hashing, the session's contents and
-//! sign-in rate limiting.
+//! the limits on guessing (counted in the database, shared by every instance).
 
+pub mod limits;
 pub mod password;
-pub mod rate_limit;
 pub mod session;
 
+pub use limits::{Limits, Refused};
 pub use password::{HashError, PasswordHasher};
-pub use rate_limit::{LoginLimiter, RetryAfter};

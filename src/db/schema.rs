@@ -138,6 +138,7 @@ diesel::table! {
         user_id -> Nullable<BigInt>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        client_address -> Nullable<Text>,
     }
 }
 
@@ -257,6 +258,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_limits (what, key) {
+        what -> Text,
+        key -> Text,
+        window_start -> BigInt,
+        expires_at -> BigInt,
+        hits -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::table! {
@@ -311,5 +322,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     secrets,
     secrets_key_check,
-    sessions
+    sessions,
+    rate_limits
 );

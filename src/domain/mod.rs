@@ -18,7 +18,7 @@ pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
 pub use states::{DeviceCodeState, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind};
 use stored::stored_as_text;
-pub use when::When;
+pub use when::{When, time_ago};
 
 /// A fresh random id: positive, 63 bits, never sequential.
 pub fn new_id() -> i64 {

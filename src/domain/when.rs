@@ -57,6 +57,19 @@ impl When {
     }
 }
 
+/// How long before `now` the time `ms` was, in words: "just now", "1 minute ago",
+/// "3 hours ago", "2 days ago" (whole units, rounded down).
+pub fn time_ago(ms: i64, now: i64) -> String {
+    let seconds = (now - ms).max(0) / 1000;
+    let (n, unit) = match seconds {
+        s if s < 60 => return "just now".into(),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
 /// Appends `n` as exactly `width` decimal digits, zero-padded (the `{:0width$}` of
 /// `format!` without its formatting machinery, which cost more than the page's query).
 fn push_digits(out: &mut String, n: u16, width: u32) {
@@ -74,6 +87,17 @@ mod tests {
         let when = When::from_ms(1_795_800_000_000);
         assert_eq!(when.iso, "2026-11-27T17:20:00Z");
         assert_eq!(when.text, "27 Nov 2026, 17:20 UTC");
+    }
+
+    #[test]
+    fn relative_times_read_as_words() {
+        let now = 1_795_800_000_000;
+        assert_eq!(time_ago(now - 20_000, now), "just now");
+        assert_eq!(time_ago(now + 5_000, now), "just now", "a clock a little ahead");
+        assert_eq!(time_ago(now - 61_000, now), "1 minute ago");
+        assert_eq!(time_ago(now - 9 * 60_000 - 59_000, now), "9 minutes ago");
+        assert_eq!(time_ago(now - 2 * 3_600_000, now), "2 hours ago");
+        assert_eq!(time_ago(now - 3 * 86_400_000, now), "3 days ago");
     }
 
     #[test]

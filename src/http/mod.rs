@@ -3,10 +3,12 @@
 //! Neither of them imports the other; both import this.
 
 pub mod error;
+pub mod forwarded;
 pub mod routes;
 pub mod site;
 
 pub use error::AppError;
+pub use forwarded::TrustedProxies;
 pub use routes::{Access, RouteSpec, RouteTable};
 pub use site::Site;
 
@@ -15,7 +17,14 @@ pub fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
 }
 
-/// The address of the client that sent `req`: the socket's peer.
+/// The address of the client that sent `req`: the socket's peer, or the client a trusted
+/// proxy names (see [`forwarded`]). Everything that counts or shows a client's address asks
+/// here.
 pub fn client_address(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else { return String::new() };
+    match req.app_data::<actix_web::web::Data<Site>>() {
+        Some(site) => site.proxies.client(peer, req.headers()),
+        None => peer.to_canonical(),
+    }
+    .to_string()
 }

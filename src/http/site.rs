@@ -17,6 +17,8 @@ pub struct Site {
     pub issuer: crate::service::billing::Issuer,
     /// Balance (micro-dollars) under which billing pages warn.
     pub low_balance: i64,
+    /// The proxies whose forwarding headers name the client and the host.
+    pub proxies: super::TrustedProxies,
 }
 
 impl Site {
@@ -49,6 +51,7 @@ impl Site {
             invites_per_day: 200,
             issuer: crate::service::billing::Issuer::default(),
             low_balance: 10 * crate::domain::money::MICROS_PER_DOLLAR,
+            proxies: super::TrustedProxies::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod emails;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;
+pub mod limits;
 pub mod members;
 pub mod outbox;
 pub mod requests;

@@ -33,7 +33,9 @@ pub struct DeviceStart {
     pub expires_at: i64,
 }
 
-pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<DeviceStart> {
+/// Starts a CLI login for a device that calls itself `device_name`, asked for from
+/// `client_address` (both shown to the person asked to confirm it).
+pub fn start_device(conn: &mut DbConnection, device_name: &str, client_address: &str) -> QueryResult<DeviceStart> {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let device_code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -53,6 +55,7 @@ pub fn start_device(conn: &mut DbConnection, device_name: &str) -> QueryResult<D
             device_codes::state.eq(DeviceCodeState::Pending),
             device_codes::created_at.eq(now),
             device_codes::expires_at.eq(now + DEVICE_CODE_TTL_MS),
+            device_codes::client_address.eq(client_address),
         ))
         .execute(conn)?;
     Ok(DeviceStart { device_code, user_code: code, expires_at: now + DEVICE_CODE_TTL_MS })
@@ -71,13 +74,24 @@ fn normalize_user_code(code: &str) -> String {
     if compact.len() == 8 { format!("{}-{}", &compact[..4], &compact[4..]) } else { compact }
 }
 
-/// The device name of a pending, unexpired user code.
-pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<Option<String>> {
+/// A CLI login waiting for a person to confirm it, as the confirmation page shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = device_codes)]
+pub struct PendingDevice {
+    /// What the device calls itself (its own words, not checked).
+    pub device_name: String,
+    /// Where the login was started from (none for logins started before it was kept).
+    pub client_address: Option<String>,
+    pub created_at: i64,
+}
+
+/// The pending, unexpired login of a user code.
+pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<Option<PendingDevice>> {
     device_codes::table
         .filter(device_codes::user_code.eq(normalize_user_code(user_code)))
         .filter(device_codes::state.eq(DeviceCodeState::Pending))
         .filter(device_codes::expires_at.gt(now_ms()))
-        .select(device_codes::device_name)
+        .select(PendingDevice::as_select())
         .first(conn)
         .optional()
 }
@@ -85,7 +99,7 @@ pub fn pending_device(conn: &mut DbConnection, user_code: &str) -> QueryResult<O
 /// A signed-in person approves or denies a user code.
 pub fn decide(conn: &mut DbConnection, user_code: &str, user_id: i64, approve: bool) -> Result<String, DeviceError> {
     write_transaction(conn, |conn| {
-        let name = pending_device(conn, user_code)?.ok_or(DeviceError::Unusable)?;
+        let name = pending_device(conn, user_code)?.ok_or(DeviceError::Unusable)?.device_name;
         diesel::update(
             device_codes::table
                 .filter(device_codes::user_code.eq(normalize_user_code(user_code)))

@@ -4,8 +4,8 @@
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
-use super::render::{page_with_status, see_other};
-use crate::auth::{HashError, LoginLimiter, PasswordHasher};
+use super::render::{page_with_status, retry_after, see_other};
+use crate::auth::{HashError, Limits, PasswordHasher};
 use crate::db::Db;
 use crate::identity::Identity;
 use crate::service::users::{self, DeleteError, HeldBy};
@@ -62,25 +62,32 @@ pub async fn delete(
     form: web::Form<DeleteForm>,
     db: web::Data<Db>,
     hasher: web::Data<PasswordHasher>,
-    limiter: web::Data<LoginLimiter>,
+    limits: web::Data<Limits>,
     identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     // Guessing the password here counts as guessing it at sign-in (a stolen session must not
     // make it a free oracle).
     let email = user.user.email.trim().to_lowercase();
     let client = crate::http::client_address(&req);
-    if let Err(wait) = limiter.check(&email, &client) {
-        let message = format!("Too many wrong passwords. {}", wait.try_again());
-        let mut response = page(&user, Some(message), Vec::new(), StatusCode::TOO_MANY_REQUESTS)?;
-        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.seconds().into());
-        return Ok(response);
-    }
+    let guess = match limits.password_guess(&email, &client).await? {
+        Ok(guess) => guess,
+        Err(refused) => {
+            let message = format!("Too many wrong passwords from this network. {}", refused.try_again());
+            let page = page(&user, Some(message), Vec::new(), StatusCode::TOO_MANY_REQUESTS)?;
+            return Ok(retry_after(page, refused.seconds()));
+        }
+    };
+    guess.wait().await;
     let lookup = email.clone();
     let stored = db.query(move |conn| users::credentials(conn, &lookup)).await?;
-    match hasher.verify(form.into_inner().password, stored.map(|(_, phc)| phc)).await {
+    let checked = hasher.verify(form.into_inner().password, stored.map(|(_, phc)| phc)).await;
+    match &checked {
+        Ok(false) => limits.wrong_password(guess).await?,
+        _ => limits.give_back(guess).await?,
+    }
+    match checked {
         Ok(true) => {}
         Ok(false) => {
-            limiter.record_failure(&email);
             let wrong = "That is not your password. Enter it to confirm.".to_owned();
             return page(&user, Some(wrong), Vec::new(), StatusCode::UNPROCESSABLE_ENTITY);
         }

@@ -1,7 +1,8 @@
 //! CSRF protection for every state-changing browser request (anything but GET, HEAD and
 //! OPTIONS outside `/api/`, whose callers authenticate with headers, not cookies):
 //! 1. a request the browser marks as cross-site (`Sec-Fetch-Site`) or whose `Origin` is not
-//!    this site is refused;
+//!    this site (its base URL, or the host the request was sent to: the `Host` header, or
+//!    what a trusted proxy forwarded, never a forwarding header from anyone else) is refused;
 //! 2. the session's token must come back, in the `X-CSRF-Token` header (htmx sends it from
 //!    `hx-headers` on `<body>`) or in the `csrf_token` field of a form (url-encoded or
 //!    multipart).
@@ -11,7 +12,7 @@
 use super::access::pass;
 use super::error::AppError;
 use crate::auth::session;
-use crate::http::Site;
+use crate::http::{Site, TrustedProxies};
 use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -74,10 +75,14 @@ fn same_site(req: &ServiceRequest) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // older clients and non-browsers: the token still has to match
     };
-    let base = req.app_data::<web::Data<Site>>().map(|s| s.origin.clone());
-    let host = req.connection_info().host().to_owned();
-    base.as_deref() == Some(origin)
-        || origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host.as_str())
+    let site = req.app_data::<web::Data<Site>>();
+    // The host as the browser named it: a trusted proxy may say so, anyone else may not (a
+    // forged X-Forwarded-Host must not make another site's origin look like this one).
+    let untrusted = TrustedProxies::default();
+    let proxies = site.map_or(&untrusted, |s| &s.proxies);
+    let host = proxies.host(req.peer_addr().map(|a| a.ip()), req.headers());
+    let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    site.is_some_and(|s| s.origin == origin) || (host.is_some() && origin_host == host.as_deref())
 }
 
 #[derive(Clone, Copy)]

@@ -1,14 +1,18 @@
 //! `/device`: where a signed-in person confirms the code their terminal shows
-//! (`teamdeck auth login`), and revoking a login token (listed on `/account/sessions`).
+//! (`teamdeck auth login`), seeing where and when that login was started, and revoking a
+//! login token (listed on `/account/sessions`). Codes that match no pending login are
+//! limited per browser session.
 
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
-use super::render::{page_with_status, see_other};
+use super::render::{page_with_status, retry_after, see_other};
 use crate::auth::session::{self, Flash};
+use crate::auth::{Limits, Refused};
 use crate::db::Db;
+use crate::domain::{When, now_ms, time_ago};
 use crate::identity::Identity;
-use crate::service::tokens::{self, DeviceError};
+use crate::service::tokens::{self, DeviceError, PendingDevice};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -19,9 +23,52 @@ use serde::Deserialize;
 struct DevicePage {
     layout: Layout,
     code: String,
-    device: Option<String>,
+    device: Option<Requester>,
     error: Option<String>,
     done: Option<String>,
+}
+
+/// A pending CLI login as the page shows it: where and when it was started, and what the
+/// device says it is, so that a code phished from someone else's terminal looks foreign.
+struct Requester {
+    /// The device's own words.
+    name: String,
+    address: Option<String>,
+    started: When,
+    started_ago: String,
+}
+
+impl From<PendingDevice> for Requester {
+    fn from(pending: PendingDevice) -> Self {
+        Self {
+            name: pending.device_name,
+            address: pending.client_address.filter(|a| !a.is_empty()),
+            started: When::from_ms(pending.created_at),
+            started_ago: time_ago(pending.created_at, now_ms()),
+        }
+    }
+}
+
+fn page(user: &SignedIn, code: String, outcome: Outcome, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let (device, error, done) = match outcome {
+        Outcome::Asking(device) => (device.map(Requester::from), None, None),
+        Outcome::Error(error) => (None, Some(error), None),
+        Outcome::Done(done) => (None, None, Some(done)),
+    };
+    let page = DevicePage { layout: Layout::for_user(user, "Confirm a device"), code, device, error, done };
+    page_with_status(status, &page)
+}
+
+enum Outcome {
+    Asking(Option<PendingDevice>),
+    Error(String),
+    Done(String),
+}
+
+/// The code form again, saying when the browser may try codes again.
+fn refused(user: &SignedIn, code: String, refused: Refused) -> Result<HttpResponse, AppError> {
+    let response = page(user, code, Outcome::Error(refused.message()), StatusCode::TOO_MANY_REQUESTS)?;
+    Ok(retry_after(response, refused.seconds()))
 }
 
 #[derive(Deserialize)]
@@ -30,14 +77,30 @@ pub struct CodeQuery {
     code: String,
 }
 
-pub async fn show(user: SignedIn, query: web::Query<CodeQuery>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+/// The code form, or the login a code belongs to. A code that matches no pending login counts
+/// against the browser session's wrong codes.
+pub async fn show(
+    user: SignedIn,
+    query: web::Query<CodeQuery>,
+    db: web::Data<Db>,
+    limits: web::Data<Limits>,
+) -> Result<HttpResponse, AppError> {
     let code = query.into_inner().code;
+    if code.is_empty() {
+        return page(&user, code, Outcome::Asking(None), StatusCode::OK);
+    }
+    let place = match limits.code_guess(user.signed_in.id).await? {
+        Ok(place) => place,
+        Err(r) => return refused(&user, code, r),
+    };
     let lookup = code.clone();
-    let device =
-        if code.is_empty() { None } else { db.query(move |conn| tokens::pending_device(conn, &lookup)).await? };
-    let error = (!code.is_empty() && device.is_none()).then(|| DeviceError::Unusable.to_string());
-    let page = DevicePage { layout: Layout::for_user(&user, "Confirm a device"), code, device, error, done: None };
-    page_with_status(StatusCode::OK, &page)
+    match db.query(move |conn| tokens::pending_device(conn, &lookup)).await? {
+        Some(device) => {
+            limits.right_code(place).await?;
+            page(&user, code, Outcome::Asking(Some(device)), StatusCode::OK)
+        }
+        None => page(&user, code, Outcome::Error(DeviceError::Unusable.to_string()), StatusCode::OK),
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,42 +109,33 @@ pub struct Decision {
     decision: String,
 }
 
-pub async fn decide(user: SignedIn, form: web::Form<Decision>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+pub async fn decide(
+    user: SignedIn,
+    form: web::Form<Decision>,
+    db: web::Data<Db>,
+    limits: web::Data<Limits>,
+) -> Result<HttpResponse, AppError> {
     let Decision { user_code, decision } = form.into_inner();
+    let place = match limits.code_guess(user.signed_in.id).await? {
+        Ok(place) => place,
+        Err(r) => return refused(&user, user_code, r),
+    };
     let approve = decision == "approve";
     let (code, user_id) = (user_code.clone(), user.user.id);
     let decided = db.run(move |conn| Ok::<_, AppError>(tokens::decide(conn, &code, user_id, approve))).await?;
-    let (status, page) = match decided {
+    match decided {
         Ok(device) => {
+            limits.right_code(place).await?;
             let done = if approve {
                 format!("{device} is signed in as {}. Go back to your terminal.", user.user.email)
             } else {
                 format!("The login of {device} was denied. Nothing was signed in.")
             };
-            (
-                StatusCode::OK,
-                DevicePage {
-                    layout: Layout::for_user(&user, "Confirm a device"),
-                    code: user_code,
-                    device: None,
-                    error: None,
-                    done: Some(done),
-                },
-            )
+            page(&user, user_code, Outcome::Done(done), StatusCode::OK)
         }
-        Err(DeviceError::Db(e)) => return Err(AppError::internal(e)),
-        Err(e) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            DevicePage {
-                layout: Layout::for_user(&user, "Confirm a device"),
-                code: user_code,
-                device: None,
-                error: Some(e.to_string()),
-                done: None,
-            },
-        ),
-    };
-    page_with_status(status, &page)
+        Err(DeviceError::Db(e)) => Err(AppError::internal(e)),
+        Err(e) => page(&user, user_code, Outcome::Error(e.to_string()), StatusCode::UNPROCESSABLE_ENTITY),
+    }
 }
 
 pub async fn revoke(

@@ -11,6 +11,12 @@ pub fn page_with_status(status: StatusCode, template: &impl Template) -> Result<
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
 
+/// `response` (a form shown again, saying when to try again) with its `Retry-After`.
+pub fn retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
+    response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    response
+}
+
 /// After a successful form post: 303 to the page that shows the result.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()

@@ -129,7 +129,9 @@ async fn wrong_passwords_on_the_delete_form_count_as_sign_in_failures() {
     }
     let limited = delete_account(&ada, PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "even the right one, for now");
-    assert!(limited.text().await.unwrap().contains("Too many wrong passwords."));
+    assert!(
+        limited.text().await.unwrap().contains("Too many wrong passwords from this network. Try again in 15 minutes.")
+    );
     assert_eq!(app.browser().sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(location(&ada.get("/").await).split('/').nth(1), Some("a"), "the account is still there");
 }

@@ -145,10 +145,14 @@ async fn a_page_asked_for_while_signed_out_is_shown_after_signing_in() {
 }
 
 #[tokio::test]
-async fn repeated_wrong_passwords_for_one_email_are_refused_for_a_while() {
-    let app = spawn_app_with(|s| s.login_failures_per_email = 3).await;
+async fn repeated_wrong_passwords_lock_out_the_guessing_address_for_a_while_but_not_the_owner() {
+    let app = spawn_app_with(|s| {
+        crate::helpers::behind_a_proxy(s);
+        s.login_failures_per_email = 3;
+    })
+    .await;
     app.signed_up("Ada", "ada@example.com").await;
-    let attacker = app.browser();
+    let attacker = app.browser_from("203.0.113.9");
     for _ in 0..3 {
         assert_eq!(attacker.sign_in("ada@example.com", "guess").await.status(), StatusCode::UNAUTHORIZED);
     }
@@ -158,7 +162,10 @@ async fn repeated_wrong_passwords_for_one_email_are_refused_for_a_while() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
     let html = refused.text().await.unwrap();
-    assert!(html.contains("Too many sign-in attempts. Try again in 15 minutes."), "{html}");
+    let words = "Too many wrong passwords for this email from this network. Try again in 15 minutes.";
+    assert!(html.contains(words), "{html}");
+    let owner = app.browser_from("198.51.100.7");
+    assert_eq!(owner.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER, "the owner gets in");
     let elsewhere = app.signed_up("Bob", "bob@example.com").await;
     assert_eq!(elsewhere.get("/").await.status(), StatusCode::SEE_OTHER, "other people still sign in");
 }
@@ -169,6 +176,7 @@ async fn a_burst_of_sign_ins_waits_in_a_bounded_queue_and_the_rest_get_a_429() {
         s.password_queue = 2;
         s.login_attempts_per_client = 10_000;
         s.login_failures_per_email = 10_000;
+        s.login_failures_before_delay = 10_000;
         s.workers = Some(2);
     })
     .await;

@@ -127,6 +127,22 @@ impl TestApp {
         }
     }
 
+    /// A new browser whose requests say, through `X-Forwarded-For`, that they come from
+    /// `client` (believed when the app trusts 127.0.0.1 as a proxy: `--trusted-proxies`).
+    pub fn browser_from(&self, client: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("X-Forwarded-For", client.parse().unwrap());
+        Browser {
+            base: self.address.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+        }
+    }
+
     /// A browser signed up (and so signed in) as a new user named `name`.
     pub async fn signed_up(&self, name: &str, email: &str) -> Browser {
         let browser = self.browser();
@@ -347,6 +363,12 @@ impl TestApp {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The tests' requests all come from 127.0.0.1: trusting it as a proxy lets each name its
+/// client in `X-Forwarded-For` ([`TestApp::browser_from`]).
+pub fn behind_a_proxy(s: &mut Settings) {
+    s.trusted_proxies = "127.0.0.1/32".parse().unwrap();
+}
 
 pub struct Browser {
     pub base: String,

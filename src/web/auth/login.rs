@@ -1,16 +1,17 @@
 //! Sign-in. A wrong password and an unknown email get the same words and take the same time;
-//! attempts are rate-limited per email and per client address; password checks wait in a
-//! bounded queue and are refused with 429 when it is full.
+//! attempts are limited per client address, wrong passwords per email and client address,
+//! and an email under many wrong passwords is slowed down (`auth::limits`); password checks
+//! wait in a bounded queue and are refused with 429 when it is full.
 
 use super::super::error::AppError;
 use super::super::extract::MaybeSignedIn;
 use super::super::layout::Head;
-use super::super::render::{page_with_status, safe_next, see_other};
-use crate::auth::{HashError, LoginLimiter, PasswordHasher, session};
+use super::super::render::{page_with_status, retry_after, safe_next, see_other};
+use crate::auth::{HashError, Limits, PasswordHasher, session};
 use crate::db::Db;
 use crate::service::users;
 use actix_session::Session;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -75,7 +76,7 @@ pub async fn submit(
     form: web::Form<LoginForm>,
     db: web::Data<Db>,
     hasher: web::Data<PasswordHasher>,
-    limiter: web::Data<LoginLimiter>,
+    limits: web::Data<Limits>,
 ) -> Result<HttpResponse, AppError> {
     let LoginForm { email, password, next } = form.into_inner();
     let next = safe_next(Some(&next));
@@ -93,12 +94,14 @@ pub async fn submit(
     };
 
     let client = crate::http::client_address(&req);
-    if let Err(wait) = limiter.check(&normalized, &client) {
-        let mut response =
-            again(StatusCode::TOO_MANY_REQUESTS, format!("Too many sign-in attempts. {}", wait.try_again()))?;
-        response.headers_mut().insert(header::RETRY_AFTER, wait.seconds().into());
-        return Ok(response);
-    }
+    let guess = match limits.sign_in(&normalized, &client).await? {
+        Ok(guess) => guess,
+        Err(refused) => {
+            return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, refused.message())?, refused.seconds()));
+        }
+    };
+    // Many wrong passwords for this email, from anywhere: slowed down, never locked.
+    guess.wait().await;
 
     // A place among the password checks before the database read: when they are all taken
     // (a storm of sign-ins), the answer is 429 at once.
@@ -111,6 +114,11 @@ pub async fn submit(
         }
         Err(busy) => Err(busy),
     };
+    match &checked {
+        Ok((false, _)) => limits.wrong_password(guess).await?,
+        // Right, or not checked at all: no failure to count.
+        _ => limits.give_back(guess).await?,
+    }
     match checked {
         Ok((true, user_id)) => {
             let user_id = user_id.ok_or_else(|| AppError::internal(anyhow::anyhow!("verified without a user")))?;
@@ -129,17 +137,10 @@ pub async fn submit(
             }
             Ok(with_cookie(see_other(if next.is_empty() { "/" } else { &next }), &cookie))
         }
-        Ok((false, _)) => {
-            limiter.record_failure(&normalized);
-            again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into())
-        }
+        Ok((false, _)) => again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()),
         Err(HashError::Busy) => {
-            let mut response = again(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Many people are signing in right now. Try again in a few seconds.".into(),
-            )?;
-            response.headers_mut().insert(header::RETRY_AFTER, 2.into());
-            Ok(response)
+            let busy = "Many people are signing in right now. Try again in a few seconds.";
+            Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, busy.into())?, 2))
         }
         Err(e) => Err(AppError::internal(e)),
     }

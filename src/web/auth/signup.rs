@@ -1,17 +1,18 @@
-//! Sign-up: the user and their personal account, then signed in and on that account.
+//! Sign-up: the user and their personal account, then signed in and on that account. Sign-ups
+//! are limited per client address (each costs a password hash and an account).
 
 use super::super::error::AppError;
 use super::super::extract::MaybeSignedIn;
 use super::super::layout::Head;
-use super::super::render::{page_with_status, safe_next, see_other};
+use super::super::render::{page_with_status, retry_after, safe_next, see_other};
 use super::login::with_cookie;
 use crate::auth::session::{self, Flash};
-use crate::auth::{HashError, PasswordHasher};
+use crate::auth::{HashError, Limits, PasswordHasher};
 use crate::db::Db;
 use crate::domain::{EmailAddress, PersonName};
 use crate::service::users::{self, SignUpError};
 use actix_session::Session;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -80,6 +81,7 @@ pub async fn submit(
     form: web::Form<SignupForm>,
     db: web::Data<Db>,
     hasher: web::Data<PasswordHasher>,
+    limits: web::Data<Limits>,
 ) -> Result<HttpResponse, AppError> {
     let db_for_invite = db.clone();
     let SignupForm { name, email, password, next } = form.into_inner();
@@ -119,6 +121,10 @@ pub async fn submit(
         }
     };
 
+    if let Err(refused) = limits.sign_up(&crate::http::client_address(&req)).await? {
+        let errors = Errors { form: Some(refused.message()), ..Errors::default() };
+        return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, errors)?, refused.seconds()));
+    }
     let hash = match hasher.hash(password).await {
         Ok(hash) => hash,
         Err(HashError::Busy) => {
@@ -126,9 +132,7 @@ pub async fn submit(
                 form: Some("Many people are signing up right now. Try again in a few seconds.".into()),
                 ..Errors::default()
             };
-            let mut response = again(StatusCode::TOO_MANY_REQUESTS, errors)?;
-            response.headers_mut().insert(header::RETRY_AFTER, 2.into());
-            return Ok(response);
+            return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, errors)?, 2));
         }
         Err(e) => return Err(AppError::internal(e)),
     };
