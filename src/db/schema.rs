@@ -10,6 +10,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        email_verified_at -> Nullable<BigInt>,
     }
 }
 
@@ -68,6 +69,32 @@ diesel::table! {
         sent_at -> Nullable<BigInt>,
         failed_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        email_link_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    email_links (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        purpose -> Text,
+        email -> Text,
+        token_hash -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        voided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    security_events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        detail -> Text,
+        client_address -> Text,
         created_at -> BigInt,
     }
 }
@@ -269,6 +296,8 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(email_links -> users (user_id));
+diesel::joinable!(security_events -> users (user_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::table! {
     secrets (id) {
@@ -323,5 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     secrets,
     secrets_key_check,
     sessions,
-    rate_limits
+    rate_limits,
+    email_links,
+    security_events
 );

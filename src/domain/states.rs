@@ -57,6 +57,33 @@ impl InvitationDelivery {
 
 stored_as_text!(InvitationDelivery, "invitation delivery");
 
+/// What an emailed link is for (see `service::email_links`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum EmailLinkPurpose {
+    /// Proves the person owns the address they signed up with.
+    Verify,
+    /// Sets a new password (a forgotten one).
+    Reset,
+    /// Proves the person owns the new address they asked to change to.
+    ChangeEmail,
+}
+
+impl EmailLinkPurpose {
+    pub const ALL: [EmailLinkPurpose; 3] =
+        [EmailLinkPurpose::Verify, EmailLinkPurpose::Reset, EmailLinkPurpose::ChangeEmail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailLinkPurpose::Verify => "verify",
+            EmailLinkPurpose::Reset => "reset",
+            EmailLinkPurpose::ChangeEmail => "change_email",
+        }
+    }
+}
+
+stored_as_text!(EmailLinkPurpose, "email link purpose");
+
 /// Where a device code of the CLI's login stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Text)]

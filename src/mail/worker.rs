@@ -6,7 +6,7 @@
 use super::Mailer;
 use crate::db::Db;
 use crate::domain::now_ms;
-use crate::service::invitations;
+use crate::service::{email_links, invitations};
 use crate::service::outbox::{self, OutboxSignal};
 use lettre::message::Mailbox;
 use std::time::Duration;
@@ -44,12 +44,15 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, config: &OutboxConfig) -> Res
     let handled = due.len();
     for email in due {
         let mut message = email.clone();
+        // The token of the link in the message, for the local outbox's log line.
+        let mut minted: Option<String> = None;
         if let Some(invitation) = email.invitation_id.filter(|_| message.text_body.contains(outbox::TOKEN_PLACEHOLDER))
         {
             match db.query(move |conn| invitations::mint_token(conn, invitation)).await? {
                 Some(token) => {
                     message.text_body = message.text_body.replace(outbox::TOKEN_PLACEHOLDER, &token);
                     message.html_body = message.html_body.replace(outbox::TOKEN_PLACEHOLDER, &token);
+                    minted = Some(token);
                 }
                 None => {
                     // Cancelled (or accepted) before it went out: nothing to send.
@@ -58,6 +61,22 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, config: &OutboxConfig) -> Res
                         outbox::mark_attempt_failed(conn, &email, "the invitation is no longer pending", None)
                     })
                     .await?;
+                    continue;
+                }
+            }
+        }
+        if let Some(link) = email.email_link_id.filter(|_| message.text_body.contains(email_links::TOKEN_PLACEHOLDER)) {
+            match db.query(move |conn| email_links::mint_token(conn, link)).await? {
+                Some(token) => {
+                    message.text_body = message.text_body.replace(email_links::TOKEN_PLACEHOLDER, &token);
+                    message.html_body = message.html_body.replace(email_links::TOKEN_PLACEHOLDER, &token);
+                    minted = Some(token);
+                }
+                None => {
+                    // Used, replaced by a newer link or expired before it went out.
+                    let email = email.clone();
+                    db.query(move |conn| outbox::mark_attempt_failed(conn, &email, "the link is no longer live", None))
+                        .await?;
                     continue;
                 }
             }
@@ -79,9 +98,9 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, config: &OutboxConfig) -> Res
         let attempt = email.attempts + 1;
         match sent {
             Ok(()) => {
-                if config.log_links && email.invitation_id.is_some() {
-                    if let Some(link) = log_text.lines().find(|l| l.contains("/invites/")) {
-                        tracing::info!(to = %email.to_address, link = %link.trim(), "invite written to the local outbox");
+                if let Some(token) = minted.as_deref().filter(|_| config.log_links) {
+                    if let Some(link) = log_text.lines().find(|l| l.contains(token)) {
+                        tracing::info!(to = %email.to_address, link = %link.trim(), "link written to the local outbox");
                     }
                 } else {
                     tracing::info!(outbox_id = email.id, attempt, "email sent");

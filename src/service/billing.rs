@@ -684,6 +684,7 @@ pub fn queue_spend_alerts(
                     text_body: composed.text.clone(),
                     html_body: composed.html.clone(),
                     invitation_id: None,
+                    email_link_id: None,
                 },
             )?;
         }

@@ -249,6 +249,7 @@ fn queue_email(
             text_body: message.text,
             html_body: message.html,
             invitation_id: Some(invitation_id),
+            email_link_id: None,
         },
     )?;
     Ok(())

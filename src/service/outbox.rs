@@ -19,6 +19,8 @@ pub struct NewEmail {
     pub text_body: String,
     pub html_body: String,
     pub invitation_id: Option<i64>,
+    /// A link of `email_links` whose token is minted when it is sent.
+    pub email_link_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -31,6 +33,7 @@ pub struct OutboxEmail {
     pub html_body: String,
     pub invitation_id: Option<i64>,
     pub attempts: i32,
+    pub email_link_id: Option<i64>,
 }
 
 /// Wakes the worker when something was queued, so mail goes out at once.
@@ -54,6 +57,7 @@ pub fn enqueue(conn: &mut DbConnection, email: &NewEmail) -> QueryResult<i64> {
             outbox_emails::text_body.eq(&email.text_body),
             outbox_emails::html_body.eq(&email.html_body),
             outbox_emails::invitation_id.eq(email.invitation_id),
+            outbox_emails::email_link_id.eq(email.email_link_id),
             outbox_emails::attempts.eq(0),
             outbox_emails::next_attempt_at.eq(now),
             outbox_emails::created_at.eq(now),

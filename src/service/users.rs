@@ -15,6 +15,14 @@ pub struct User {
     pub id: i64,
     pub email: String,
     pub name: String,
+    /// When the person proved they own `email` (by its emailed link, or an invitation to it).
+    pub email_verified_at: Option<i64>,
+}
+
+impl User {
+    pub fn is_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
 }
 
 #[derive(Insertable)]
@@ -58,7 +66,12 @@ pub fn sign_up(
             return Err(SignUpError::EmailTaken);
         }
         let now = now_ms();
-        let user = User { id: new_id(), email: email.as_typed().to_owned(), name: name.as_str().to_owned() };
+        let user = User {
+            id: new_id(),
+            email: email.as_typed().to_owned(),
+            name: name.as_str().to_owned(),
+            email_verified_at: None,
+        };
         diesel::insert_into(users::table)
             .values(&NewUser {
                 id: user.id,
