@@ -115,7 +115,7 @@ sign_in() {
     sleep 1
   done
   [ "$code" = 303 ] && code="$(curl -s -m 30 -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" "$BASE$path")"
-  [ "$code" = 200 ] && printf '%s teamdeck=%s\n' "$path" "$(awk '$6 == "teamdeck" {print $7}' "$jar")"
+  [ "$code" = 200 ] && printf '%s %s\n' "$path" "$(jar_cookie "$jar")"
   rm -f "$jar"
   [ "$code" = 200 ] || { echo "signing in $email for $path failed ($code)" >&2; return 1; }
 }

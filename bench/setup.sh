@@ -53,7 +53,13 @@ rm -f "$JAR"
 TOKEN="$(curl -s -c "$JAR" -b "$JAR" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 | sed 's/.*value="//;s/"$//')"
 curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$TOKEN" \
   --data-urlencode "email=bench-0@bench.test" --data-urlencode "password=bench-password" "$BASE/login"
-COOKIE="teamdeck=$(awk '$6 == "teamdeck" {print $7}' "$JAR")"
+# jar_cookie JAR: every cookie of a curl cookie jar as one Cookie header's value, without
+# spaces ("a=1;b=2"): the signed-in session's and the form session's.
+jar_cookie() {
+  awk -F'\t' 'NF == 7 && ($1 !~ /^#/ || $1 ~ /^#HttpOnly_/) {printf "%s%s=%s", (n++ ? ";" : ""), $6, $7}' "$1"
+}
+export -f jar_cookie
+COOKIE="$(jar_cookie "$JAR")"
 curl -fs -o /dev/null -H "Cookie: $COOKIE" "$BASE/a/big/members" || { echo "sign-in failed"; exit 1; }
 
 # fresh_cookie PATH: visits PATH once with the cookie jar, the way a browser would before it
@@ -62,5 +68,5 @@ curl -fs -o /dev/null -H "Cookie: $COOKIE" "$BASE/a/big/members" || { echo "sign
 # cookie and be answered with a new one.
 fresh_cookie() {
   curl -fs -o /dev/null -c "$JAR" -b "$JAR" "$BASE$1"
-  COOKIE="teamdeck=$(awk '$6 == "teamdeck" {print $7}' "$JAR")"
+  COOKIE="$(jar_cookie "$JAR")"
 }
