@@ -13,7 +13,7 @@ use crate::domain::Role;
 use crate::domain::secret::{self, KEY_PREFIX};
 use crate::service::accounts::{self, Account, AccountMembership};
 use crate::service::keys::{self, ApiKey};
-use crate::service::sessions::{self, BrowserSession};
+use crate::service::sessions::BrowserSession;
 use crate::service::users::{self, User};
 use diesel::prelude::*;
 
@@ -69,11 +69,25 @@ pub fn team_keys(conn: &mut DbConnection, presented: &[String]) -> QueryResult<V
         .collect())
 }
 
+/// The token hash, the session, its user and one of their memberships (if any): the rows of
+/// one signed-in request, read with one query.
+type SessionRow = (String, BrowserSession, User, Option<Account>, Option<Role>);
+
 /// The session a token hash names (whatever its state) and its person, `None` once the user
-/// is gone.
+/// is gone: the session with its user (one query), then their accounts. (One query joining
+/// the accounts too is what PostgreSQL's batch runs; SQLite's planner scans the memberships
+/// for it.)
 pub fn session(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(BrowserSession, Person)>> {
-    let Some(session) = sessions::by_token_hash(conn, hash)? else { return Ok(None) };
-    Ok(person(conn, session.user_id)?.map(|person| (session, person)))
+    let found: Option<(BrowserSession, User)> = crate::on_backend!(conn, |c| sessions_table::table
+        .inner_join(users_table::table)
+        .filter(sessions_table::token_hash.eq(hash))
+        .filter(users_table::deleted_at.is_null())
+        .select((BrowserSession::as_select(), User::as_select()))
+        .first(c)
+        .optional())?;
+    let Some((session, user)) = found else { return Ok(None) };
+    let accounts = accounts::accounts_of(conn, user.id)?;
+    Ok(Some((session, Person { user, accounts })))
 }
 
 /// [`session`] for a batch of token hashes.
@@ -84,9 +98,7 @@ pub fn sessions_batch(
     let DbConnection::Postgres(c) = conn else {
         return one_by_one(conn, hashes, |conn, hash| session(conn, hash));
     };
-    // The token hash, the session, its user and one of their memberships (if any).
-    type Row = (String, BrowserSession, User, Option<Account>, Option<Role>);
-    let rows: Vec<Row> = sessions_table::table
+    let rows: Vec<SessionRow> = sessions_table::table
         .inner_join(users_table::table.left_join(memberships::table.inner_join(accounts_table::table)))
         .filter(sessions_table::token_hash.eq_any(hashes))
         .filter(users_table::deleted_at.is_null())
@@ -98,16 +110,15 @@ pub fn sessions_batch(
             memberships::role.nullable(),
         ))
         .load(c)?;
-    Ok(hashes
-        .iter()
-        .map(|hash| {
-            let mut rows = rows.iter().filter(|row| row.0 == *hash).peekable();
-            let (_, session, user, _, _) = rows.peek()?;
-            let (session, user) = (session.clone(), user.clone());
-            let memberships = rows.filter_map(|(_, _, _, account, role)| {
-                Some(AccountMembership { account: account.clone()?, role: (*role)? })
-            });
-            Some((session, Person { user, accounts: accounts::in_switcher_order(memberships.collect()) }))
-        })
-        .collect())
+    Ok(hashes.iter().map(|hash| session_of(&rows, hash)).collect())
+}
+
+/// The session of `hash` and its person, from the joined rows of one or more sessions.
+fn session_of(rows: &[SessionRow], hash: &str) -> Option<(BrowserSession, Person)> {
+    let mut rows = rows.iter().filter(|row| row.0 == hash).peekable();
+    let (_, session, user, _, _) = rows.peek()?;
+    let (session, user) = (session.clone(), user.clone());
+    let memberships = rows
+        .filter_map(|(_, _, _, account, role)| Some(AccountMembership { account: account.clone()?, role: (*role)? }));
+    Some((session, Person { user, accounts: accounts::in_switcher_order(memberships.collect()) }))
 }
