@@ -47,6 +47,7 @@ impl Application {
             Backend::Postgres => 16,
         });
         let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, pool_size)).await??;
+        Self::renormalize_addresses(&db).await?;
         let signal = OutboxSignal::default();
 
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
@@ -153,6 +154,26 @@ impl Application {
         .listen(listener)?
         .run();
         Ok(Self { port: address.port(), site, backend, server, recorder_task })
+    }
+
+    /// Before serving: stored addresses normalised by an earlier rule are brought up to
+    /// date, so that sign-in and invitations find them (`service::addresses`).
+    async fn renormalize_addresses(db: &Db) -> anyhow::Result<()> {
+        let db = db.clone();
+        let done = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = db.get()?;
+            Ok(crate::service::addresses::renormalize(&mut conn)?)
+        })
+        .await??;
+        if done != Default::default() {
+            tracing::info!(
+                users = done.users,
+                invitations = done.invitations,
+                collisions = done.collisions,
+                "normalised addresses brought up to date"
+            );
+        }
+        Ok(())
     }
 
     /// The outbox worker runs beside the server in the same process. Mail lives in the

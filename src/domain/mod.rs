@@ -1,7 +1,8 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
+mod characters;
 mod clock;
-mod email;
+pub mod email;
 pub mod invite_csv;
 pub mod money;
 mod names;
@@ -16,7 +17,9 @@ pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
-pub use states::{DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind};
+pub use states::{
+    DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind,
+};
 use stored::stored_as_text;
 pub use when::{When, time_ago};
 

@@ -163,7 +163,7 @@ pub fn invite_all(
         let mut counted = 0;
         for (email, role) in requests {
             if members.contains(email.normalized()) {
-                outcomes.push(Outcome::AlreadyMember { email: email.as_typed().to_owned() });
+                outcomes.push(Outcome::AlreadyMember { email: email.shown() });
                 continue;
             }
             counted += 1;
@@ -214,7 +214,7 @@ pub fn invite_all(
             queue_email(conn, ctx, id, email.as_typed(), *role, expires_at)?;
             let action = if existing.is_some() { Action::InviteResent } else { Action::InviteSent };
             audit::record(conn, ctx.account.id, ctx.inviter, action, email.as_typed(), role.label())?;
-            let email = email.as_typed().to_owned();
+            let email = email.shown();
             outcomes.push(match existing {
                 Some(_) => Outcome::Resent { email, role: *role, expires_at },
                 None => Outcome::Sent { email, role: *role, expires_at },

@@ -4,6 +4,7 @@
 //! what returns [`Committed`], whose changes the caller hands to `identity` after the commit.
 
 pub mod accounts;
+pub mod addresses;
 pub mod audit;
 pub mod billing;
 pub mod committed;

@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod account;
+mod addresses;
 mod auth;
 mod billing_pages;
 mod cli;
