@@ -54,7 +54,10 @@ impl Application {
         let address = listener.local_addr()?;
         let mut site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
         site.invite_ttl_ms = i64::from(settings.invite_ttl_days) * 24 * 3600 * 1000;
-        site.invites_per_day = i64::from(settings.invites_per_day);
+        site.invite_budgets = crate::service::invitation_budgets::Budgets {
+            per_team: i64::from(settings.invites_per_day),
+            per_person: i64::from(settings.invites_per_person_per_day),
+        };
         site.issuer = settings.issuer.issuer();
         site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
         site.proxies = settings.trusted_proxies.clone();

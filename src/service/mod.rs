@@ -10,6 +10,7 @@ pub mod billing;
 pub mod committed;
 pub mod email_links;
 pub mod emails;
+pub mod invitation_budgets;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;

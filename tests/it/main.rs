@@ -10,6 +10,7 @@ mod addresses;
 mod auth;
 mod billing_pages;
 mod cli;
+mod invitation_budgets;
 mod invites;
 mod key_cache;
 mod keys;

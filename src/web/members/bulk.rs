@@ -14,7 +14,7 @@ use crate::service::outbox::OutboxSignal;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
-use crate::web::render::{page_with_status, see_other};
+use crate::web::render::{page_with_status, retry_after, see_other};
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -191,6 +191,11 @@ pub async fn confirm(
     let outcomes = match result {
         Ok(outcomes) => outcomes,
         Err(InviteError::Db(e)) => return Err(AppError::internal(e)),
+        Err(InviteError::OverBudget(over)) => {
+            let message = format!("Nothing was sent. {}", over.message());
+            let page = page_with_status(StatusCode::TOO_MANY_REQUESTS, &upload_page(&auth, Some(message)))?;
+            return Ok(retry_after(page, over.seconds()));
+        }
         Err(e) => {
             return page_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
