@@ -51,6 +51,11 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_INVITES_PER_DAY", default_value_t = 200)]
     pub invites_per_day: u32,
 
+    /// Invitations (sent or resent) one person may make in 24 hours across all the teams
+    /// they administer, on top of each team's limit.
+    #[arg(long, env = "TEAMDECK_INVITES_PER_PERSON_PER_DAY", default_value_t = 200)]
+    pub invites_per_person_per_day: u32,
+
     /// Seconds before the first retry of an email that failed; doubled each time.
     #[arg(long, env = "TEAMDECK_EMAIL_RETRY_SECONDS", default_value_t = 30)]
     pub email_retry_seconds: u64,
@@ -182,6 +187,7 @@ impl Settings {
             mail_from: "Teamdeck <teamdeck@localhost>".into(),
             invite_ttl_days: 7,
             invites_per_day: 200,
+            invites_per_person_per_day: 200,
             email_retry_seconds: 30,
             email_max_attempts: 5,
             workers: None,

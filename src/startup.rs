@@ -47,13 +47,17 @@ impl Application {
             Backend::Postgres => 16,
         });
         let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, pool_size)).await??;
+        Self::renormalize_addresses(&db).await?;
         let signal = OutboxSignal::default();
 
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
         let mut site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
         site.invite_ttl_ms = i64::from(settings.invite_ttl_days) * 24 * 3600 * 1000;
-        site.invites_per_day = i64::from(settings.invites_per_day);
+        site.invite_budgets = crate::service::invitation_budgets::Budgets {
+            per_team: i64::from(settings.invites_per_day),
+            per_person: i64::from(settings.invites_per_person_per_day),
+        };
         site.issuer = settings.issuer.issuer();
         site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
         site.proxies = settings.trusted_proxies.clone();
@@ -153,6 +157,26 @@ impl Application {
         .listen(listener)?
         .run();
         Ok(Self { port: address.port(), site, backend, server, recorder_task })
+    }
+
+    /// Before serving: stored addresses normalised by an earlier rule are brought up to
+    /// date, so that sign-in and invitations find them (`service::addresses`).
+    async fn renormalize_addresses(db: &Db) -> anyhow::Result<()> {
+        let db = db.clone();
+        let done = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = db.get()?;
+            Ok(crate::service::addresses::renormalize(&mut conn)?)
+        })
+        .await??;
+        if done != Default::default() {
+            tracing::info!(
+                users = done.users,
+                invitations = done.invitations,
+                collisions = done.collisions,
+                "normalised addresses brought up to date"
+            );
+        }
+        Ok(())
     }
 
     /// The outbox worker runs beside the server in the same process. Mail lives in the

@@ -559,8 +559,8 @@ flow('usage reported by a gateway: the chart, the period tables, the CSV, spend 
   const extra = { id: `${slug}-big-call`, account: slug, key: keyId, product: 'model-small', quantity: target - thisMonth,
     unit: 'tokens', unit_price: 1, at: new Date(Date.now() - 1000).toISOString() };
   assert.deepEqual((await reportUsage(server, [extra])).body, { accepted: 1, duplicates: 0, rejected: [] });
-  const alert = await readEmail(server, admin.email, new RegExp(`^${escapeRe(team)} has used 80 % of its monthly spend limit on Teamdeck$`));
-  assert.ok(alert.text.includes(`${team} has spent ${usd(target)} on Teamdeck in ${monthLabel(now)}: 80 % of its monthly spend limit of ${usd(limitDollars * MICROS_PER_DOLLAR)}.`), alert.text);
+  const alert = await readEmail(server, admin.email, new RegExp(`^The team “${escapeRe(team)}” has used 80 % of its monthly spend limit on Teamdeck$`));
+  assert.ok(alert.text.includes(`The team “${team}” has spent ${usd(target)} on Teamdeck in ${monthLabel(now)}: 80 % of its monthly spend limit of ${usd(limitDollars * MICROS_PER_DOLLAR)}.`), alert.text);
   assert.ok(alert.text.includes(`${server.url}${teamPath}/usage`), alert.text);
   await app.goToNav(page, 'Billing');
   const limitCard = statCard(page, 'Monthly spend limit');

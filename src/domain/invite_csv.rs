@@ -2,6 +2,7 @@
 //! no database. Accepts the header in any case and column order, UTF-8 with or without a
 //! BOM, LF or CRLF, surrounding spaces and role names in any case.
 
+use super::email::EmailError;
 use super::{EmailAddress, Role};
 use std::collections::HashSet;
 
@@ -37,7 +38,7 @@ pub struct CsvRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowCheck {
     Valid(EmailAddress, Role),
-    InvalidEmail(String),
+    InvalidEmail(EmailError),
     UnknownRole,
     DuplicateInFile,
 }
@@ -82,7 +83,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
             })
             .unwrap_or(index + 2);
         let check = match (EmailAddress::parse(&email), role.parse::<Role>()) {
-            (Err(e), _) => RowCheck::InvalidEmail(e.to_string()),
+            (Err(e), _) => RowCheck::InvalidEmail(e),
             (Ok(_), Err(_)) => RowCheck::UnknownRole,
             (Ok(address), Ok(role)) => {
                 if seen.insert(address.normalized().to_owned()) {

@@ -1,7 +1,8 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
+mod characters;
 mod clock;
-mod email;
+pub mod email;
 pub mod invite_csv;
 pub mod money;
 mod names;

@@ -1,5 +1,14 @@
 //! Names people type (a person's name, a team's name) and the URL slugs made from them.
+//!
+//! A name is shown inside sentences (an invitation's subject, the audit log), so it may not
+//! reorder them: the explicit bidi embeddings, overrides and isolates are refused (the marks
+//! LRM, RLM and ALM, which right-to-left names use, are not). A name must show something:
+//! one made only of invisible characters (zero-width spaces, Hangul fillers, format
+//! characters) is refused. Invisible characters with a job inside a visible name stay: the
+//! zero-width joiner of an emoji sequence (👩‍💻) or of Indic scripts, the non-joiner of
+//! Persian, variation selectors.
 
+use super::characters;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,6 +19,10 @@ pub enum NameError {
     TooLong(usize),
     #[error("Line breaks and control characters are not allowed.")]
     ControlCharacters,
+    #[error("Text-direction controls (such as a right-to-left override) are not allowed.")]
+    DirectionControls,
+    #[error("Enter a name with characters that can be seen.")]
+    Invisible,
 }
 
 fn parse_name(input: &str, max_chars: usize) -> Result<String, NameError> {
@@ -20,8 +33,14 @@ fn parse_name(input: &str, max_chars: usize) -> Result<String, NameError> {
     if trimmed.chars().count() > max_chars {
         return Err(NameError::TooLong(max_chars));
     }
-    if trimmed.chars().any(char::is_control) {
+    if trimmed.chars().any(|c| c.is_control() || characters::breaks_lines(c)) {
         return Err(NameError::ControlCharacters);
+    }
+    if trimmed.chars().any(characters::reorders_text) {
+        return Err(NameError::DirectionControls);
+    }
+    if trimmed.chars().all(characters::is_invisible) {
+        return Err(NameError::Invisible);
     }
     Ok(trimmed.to_owned())
 }
@@ -119,6 +138,50 @@ mod tests {
         assert_eq!(TeamName::parse(&"x".repeat(65)), Err(NameError::TooLong(64)));
         assert!(TeamName::parse(&"é".repeat(64)).is_ok(), "the limit counts characters, not bytes");
         assert_eq!(TeamName::parse("a\nb"), Err(NameError::ControlCharacters));
+        assert_eq!(TeamName::parse("a\u{2028}b"), Err(NameError::ControlCharacters));
+    }
+
+    #[test]
+    fn names_that_reorder_the_text_around_them_are_refused() {
+        for reordering in
+            ["\u{202E}moc.lapyap", "Acme\u{202D}", "\u{202B}Acme\u{202C}", "\u{2067}Acme\u{2069}", "Acme\u{2068}"]
+        {
+            assert_eq!(TeamName::parse(reordering), Err(NameError::DirectionControls), "{reordering:?}");
+            assert_eq!(PersonName::parse(reordering), Err(NameError::DirectionControls), "{reordering:?}");
+        }
+        // Marks that settle a right-to-left name's punctuation are a part of writing it.
+        assert!(PersonName::parse("\u{5d3}\u{5e0}\u{5d9} \u{5db}\u{5d4}\u{5df} (\u{5d9}\u{5e8}\u{5d5}\u{5e9}\u{5dc}\u{5d9}\u{5dd})\u{200F}").is_ok());
+    }
+
+    #[test]
+    fn names_with_nothing_to_see_are_refused() {
+        for blank in [
+            "\u{200B}",
+            "\u{200B}\u{200D}\u{2060}",
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{FEFF} \u{200C}",
+            "\u{FE0F}",
+            "\u{AD}",
+        ] {
+            assert_eq!(PersonName::parse(blank), Err(NameError::Invisible), "{blank:?}");
+            assert_eq!(TeamName::parse(blank), Err(NameError::Invisible), "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn joiners_inside_emoji_and_scripts_keep_a_name_legitimate() {
+        for name in [
+            "Team \u{1F469}\u{200D}\u{1F4BB}",                    // woman technologist
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} Family", // family
+            "Red \u{2764}\u{FE0F}",                               // heart with emoji presentation
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} Scots", // flag of Scotland
+            "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}", // Persian, with a non-joiner
+            "\u{915}\u{94D}\u{200D}\u{937}",                      // Devanagari, with a joiner
+        ] {
+            assert_eq!(TeamName::parse(name).map(|n| n.as_str().to_owned()), Ok(name.to_owned()), "{name:?}");
+            assert!(PersonName::parse(name).is_ok(), "{name:?}");
+        }
     }
 
     #[test]

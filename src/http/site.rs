@@ -11,8 +11,8 @@ pub struct Site {
     pub https: bool,
     /// How long an invitation link stays valid.
     pub invite_ttl_ms: i64,
-    /// Invitations one team may make in 24 hours.
-    pub invites_per_day: i64,
+    /// Invitations one team, and one person across their teams, may make in 24 hours.
+    pub invite_budgets: crate::service::invitation_budgets::Budgets,
     /// Who issues invoices and where transfers go.
     pub issuer: crate::service::billing::Issuer,
     /// Balance (micro-dollars) under which billing pages warn.
@@ -33,7 +33,7 @@ impl Site {
             inviter,
             base_url: &self.base_url,
             ttl_ms: self.invite_ttl_ms,
-            daily_cap: self.invites_per_day,
+            budgets: self.invite_budgets,
         }
     }
 
@@ -48,7 +48,7 @@ impl Site {
             base_url,
             https,
             invite_ttl_ms: 7 * 24 * 3600 * 1000,
-            invites_per_day: 200,
+            invite_budgets: crate::service::invitation_budgets::Budgets { per_team: 200, per_person: 200 },
             issuer: crate::service::billing::Issuer::default(),
             low_balance: 10 * crate::domain::money::MICROS_PER_DOLLAR,
             proxies: super::TrustedProxies::default(),

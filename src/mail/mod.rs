@@ -41,7 +41,9 @@ impl Mailer {
         html: &str,
         message_id: &str,
     ) -> Result<(), String> {
-        let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        // Addresses are stored as typed: a full-width letter or an internationalised domain
+        // is sent to the form mail servers know.
+        let to: Mailbox = crate::domain::email::deliverable(to).parse().map_err(|e| format!("bad recipient: {e}"))?;
         let message = Message::builder()
             .from(from.clone())
             .to(to)

@@ -194,12 +194,38 @@ pub fn page(
     query.load(conn)
 }
 
-/// How many invitations (sent or resent) an account made since `since`.
-pub fn invites_since(conn: &mut DbConnection, account_id: i64, since: i64) -> QueryResult<i64> {
-    audit_events::table
-        .filter(audit_events::account_id.eq(account_id))
+/// Whose invitations to count: a team's, or one person's in every team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitesBy {
+    Team(i64),
+    Person(i64),
+}
+
+/// How many invitations (sent or resent) `by` made since `since`.
+pub fn invites_since(conn: &mut DbConnection, by: InvitesBy, since: i64) -> QueryResult<i64> {
+    let query = audit_events::table
         .filter(audit_events::created_at.ge(since))
         .filter(audit_events::action.eq_any([Action::InviteSent, Action::InviteResent]))
-        .count()
-        .get_result(conn)
+        .into_boxed();
+    let query = match by {
+        InvitesBy::Team(account_id) => query.filter(audit_events::account_id.eq(account_id)),
+        InvitesBy::Person(user_id) => query.filter(audit_events::actor_id.eq(user_id)),
+    };
+    query.count().get_result(conn)
+}
+
+/// When the `n`-th oldest (from 0) of the invitations `by` made since `since` was made.
+pub fn nth_invite_since(conn: &mut DbConnection, by: InvitesBy, since: i64, n: i64) -> QueryResult<Option<i64>> {
+    let query = audit_events::table
+        .filter(audit_events::created_at.ge(since))
+        .filter(audit_events::action.eq_any([Action::InviteSent, Action::InviteResent]))
+        .select(audit_events::created_at)
+        .order(audit_events::created_at)
+        .offset(n)
+        .into_boxed();
+    let query = match by {
+        InvitesBy::Team(account_id) => query.filter(audit_events::account_id.eq(account_id)),
+        InvitesBy::Person(user_id) => query.filter(audit_events::actor_id.eq(user_id)),
+    };
+    query.first(conn).optional()
 }

@@ -668,6 +668,7 @@ pub fn queue_spend_alerts(
         }
         let composed = super::emails::spend_alert(&super::emails::SpendAlertEmail {
             team: &account.name,
+            personal: account.is_personal(),
             percent: threshold,
             spent: &money::usd(spent),
             limit: &money::usd(limit),

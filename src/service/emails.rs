@@ -1,5 +1,7 @@
 //! The messages Teamdeck sends (queued in the outbox by the change that causes them), each with a text and an HTML part (askama templates).
 //! Names reach only bodies and the subject, which lettre encodes: no header can be injected.
+//! A team's name is whatever its admin typed, so it is always quoted as a name ("the team
+//! “…”"), in the subject and in both bodies, never left to read as Teamdeck's own words.
 
 use crate::domain::When;
 use askama::Template;
@@ -22,6 +24,8 @@ pub struct InviteEmail<'a> {
 #[template(path = "email/invite.txt")]
 struct InviteText<'a> {
     m: &'a InviteEmail<'a>,
+    /// Goes between curly quotes (see [`as_name`]).
+    team: &'a str,
     expires: String,
 }
 
@@ -29,15 +33,18 @@ struct InviteText<'a> {
 #[template(path = "email/invite.html")]
 struct InviteHtml<'a> {
     m: &'a InviteEmail<'a>,
+    team: &'a str,
     expires: String,
 }
 
+/// "Alice invited you to join the team “Acme” on Teamdeck".
 pub fn invitation(m: &InviteEmail<'_>) -> Result<Composed, askama::Error> {
     let expires = When::from_ms(m.expires_at).text;
+    let team = as_name(m.team);
     Ok(Composed {
-        subject: format!("{} invited you to join {} on Teamdeck", one_line(m.inviter), one_line(m.team)),
-        text: InviteText { m, expires: expires.clone() }.render()?,
-        html: InviteHtml { m, expires }.render()?,
+        subject: format!("{} invited you to join the team “{team}” on Teamdeck", one_line(m.inviter)),
+        text: InviteText { m, team: &team, expires: expires.clone() }.render()?,
+        html: InviteHtml { m, team: &team, expires }.render()?,
     })
 }
 
@@ -46,8 +53,16 @@ fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// A name to put between curly quotes: on one line, with its own curly quotes made straight,
+/// so that it cannot close the quotes and go on as the sender's words.
+fn as_name(s: &str) -> String {
+    one_line(s).chars().map(|c| if matches!(c, '“' | '”' | '„' | '‟') { '"' } else { c }).collect()
+}
+
 pub struct SpendAlertEmail<'a> {
     pub team: &'a str,
+    /// A person's own account: "your personal account", not "the team “…”".
+    pub personal: bool,
     /// 80 or 100.
     pub percent: i32,
     pub spent: &'a str,
@@ -60,19 +75,102 @@ pub struct SpendAlertEmail<'a> {
 #[template(path = "email/spend_alert.txt")]
 struct SpendAlertText<'a> {
     m: &'a SpendAlertEmail<'a>,
+    /// Goes between curly quotes (see [`as_name`]).
+    team: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "email/spend_alert.html")]
 struct SpendAlertHtml<'a> {
     m: &'a SpendAlertEmail<'a>,
+    team: &'a str,
 }
 
+/// "The team “Acme” has used 80 % of its monthly spend limit on Teamdeck".
 pub fn spend_alert(m: &SpendAlertEmail<'_>) -> Result<Composed, askama::Error> {
+    let team = as_name(m.team);
+    let whose = if m.personal { "Your personal account".to_owned() } else { format!("The team “{team}”") };
     let subject = if m.percent >= 100 {
-        format!("{} reached its monthly spend limit on Teamdeck", one_line(m.team))
+        format!("{whose} reached its monthly spend limit on Teamdeck")
     } else {
-        format!("{} has used {} % of its monthly spend limit on Teamdeck", one_line(m.team), m.percent)
+        format!("{whose} has used {} % of its monthly spend limit on Teamdeck", m.percent)
     };
-    Ok(Composed { subject, text: SpendAlertText { m }.render()?, html: SpendAlertHtml { m }.render()? })
+    Ok(Composed {
+        subject,
+        text: SpendAlertText { m, team: &team }.render()?,
+        html: SpendAlertHtml { m, team: &team }.render()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite(team: &str) -> Composed {
+        invitation(&InviteEmail {
+            team,
+            inviter: "Alice",
+            role: "Developer",
+            link: "https://teamdeck.example/invites/TOKEN",
+            expires_at: 0,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_invitation_quotes_the_team_name_as_a_name_everywhere() {
+        let m = invite("Acme");
+        assert_eq!(m.subject, "Alice invited you to join the team “Acme” on Teamdeck");
+        assert!(
+            m.text.starts_with("Alice invited you to join the team “Acme” on Teamdeck as Developer."),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.html.contains(
+                "Alice invited you to join the team “<strong>Acme</strong>” on Teamdeck as <strong>Developer</strong>."
+            ),
+            "{}",
+            m.html
+        );
+    }
+
+    #[test]
+    fn a_team_name_cannot_close_its_quotes_or_escape_its_markup() {
+        let m = invite("Acme” now. Your account is locked: reset it at evil.example “");
+        assert_eq!(
+            m.subject,
+            "Alice invited you to join the team “Acme\" now. Your account is locked: reset it at evil.example \"” on Teamdeck"
+        );
+        let m = invite("<a href=\"https://evil.example\">Acme</a>");
+        assert!(
+            m.html.contains("“<strong>&#60;a href=&#34;https://evil.example&#34;&#62;Acme&#60;/a&#62;</strong>”"),
+            "{}",
+            m.html
+        );
+        assert!(!m.html.contains("<a href=\"https://evil"));
+    }
+
+    #[test]
+    fn a_spend_alert_quotes_the_team_and_names_a_personal_account_as_such() {
+        let alert = |team, personal, percent| {
+            spend_alert(&SpendAlertEmail {
+                team,
+                personal,
+                percent,
+                spent: "$80.00",
+                limit: "$100.00",
+                month: "November 2026",
+                link: "https://teamdeck.example/a/acme/usage",
+            })
+            .unwrap()
+        };
+        let team = alert("Acme", false, 80);
+        assert_eq!(team.subject, "The team “Acme” has used 80 % of its monthly spend limit on Teamdeck");
+        assert!(team.text.starts_with("The team “Acme” has spent $80.00"), "{}", team.text);
+        assert!(team.html.contains("The team “<strong>Acme</strong>” has spent"), "{}", team.html);
+        let own = alert("Ada Lovelace", true, 100);
+        assert_eq!(own.subject, "Your personal account reached its monthly spend limit on Teamdeck");
+        assert!(own.text.starts_with("Your personal account has spent $80.00"), "{}", own.text);
+    }
 }

@@ -10,6 +10,7 @@
 use super::accounts::{self, Account, NewMembership};
 use super::audit::{self, Action, Actor};
 use super::emails::{self, InviteEmail};
+use super::invitation_budgets::{self, Budgets, OverBudget};
 use super::outbox::{self, NewEmail};
 use crate::db::schema::{accounts as accounts_t, invitations, memberships, users};
 use crate::db::{DbConnection, write_transaction};
@@ -70,7 +71,7 @@ pub struct Inviting<'a> {
     pub inviter: &'a Actor,
     pub base_url: &'a str,
     pub ttl_ms: i64,
-    pub daily_cap: i64,
+    pub budgets: Budgets,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +95,8 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InviteError {
-    #[error("{0} invitations a day is this team's limit. Try again tomorrow.")]
-    DailyCap(i64),
+    #[error("{}", .0.message())]
+    OverBudget(OverBudget),
     #[error("This team is archived: it cannot invite anyone.")]
     Archived,
     #[error("That invitation is no longer pending.")]
@@ -152,23 +153,23 @@ pub fn invite_all(
             return Err(InviteError::Archived);
         }
         let now = now_ms();
-        let sent_today = audit::invites_since(conn, ctx.account.id, now - 24 * 3600 * 1000)?;
         // Who is already in, and who already has a pending invitation: one query each for
         // the whole list, not two per address (on PostgreSQL each is a round trip).
         let addresses: Vec<String> = requests.iter().map(|(email, _)| email.normalized().to_owned()).collect();
         let members: std::collections::HashSet<String> =
             super::members::member_emails(conn, ctx.account.id, &addresses)?.into_iter().collect();
         let mut pending: std::collections::HashMap<String, i64> = pending_among(conn, ctx.account.id, &addresses)?;
+        // Every address that is not a member costs a place, a resend too: all of them fit, or
+        // nothing is sent.
+        let wanted = requests.iter().filter(|(email, _)| !members.contains(email.normalized())).count() as i64;
+        let inviter = (ctx.inviter.id != Actor::NOT_A_USER).then_some(ctx.inviter.id);
+        invitation_budgets::check(conn, ctx.budgets, ctx.account.id, inviter, wanted, now)?
+            .map_err(InviteError::OverBudget)?;
         let mut outcomes = Vec::with_capacity(requests.len());
-        let mut counted = 0;
         for (email, role) in requests {
             if members.contains(email.normalized()) {
-                outcomes.push(Outcome::AlreadyMember { email: email.as_typed().to_owned() });
+                outcomes.push(Outcome::AlreadyMember { email: email.shown() });
                 continue;
-            }
-            counted += 1;
-            if sent_today + counted > ctx.daily_cap {
-                return Err(InviteError::DailyCap(ctx.daily_cap));
             }
             let existing = pending.get(email.normalized()).copied();
             // No link works until the worker mints the real token at sending time.
@@ -214,7 +215,7 @@ pub fn invite_all(
             queue_email(conn, ctx, id, email.as_typed(), *role, expires_at)?;
             let action = if existing.is_some() { Action::InviteResent } else { Action::InviteSent };
             audit::record(conn, ctx.account.id, ctx.inviter, action, email.as_typed(), role.label())?;
-            let email = email.as_typed().to_owned();
+            let email = email.shown();
             outcomes.push(match existing {
                 Some(_) => Outcome::Resent { email, role: *role, expires_at },
                 None => Outcome::Sent { email, role: *role, expires_at },

@@ -4,11 +4,13 @@
 //! what returns [`Committed`], whose changes the caller hands to `identity` after the commit.
 
 pub mod accounts;
+pub mod addresses;
 pub mod audit;
 pub mod billing;
 pub mod committed;
 pub mod email_links;
 pub mod emails;
+pub mod invitation_budgets;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;

@@ -67,7 +67,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     // Guessing the password here counts as guessing it at sign-in (a stolen session must not
     // make it a free oracle).
-    let email = user.user.email.trim().to_lowercase();
+    let email = crate::domain::email::normalize(&user.user.email);
     let client = crate::http::client_address(&req);
     let guess = match limits.password_guess(&email, &client).await? {
         Ok(guess) => guess,

@@ -8,7 +8,7 @@ use super::render::{page_with_status, see_other};
 use crate::auth::session::{self, Flash};
 use crate::db::Db;
 use crate::domain::When;
-use crate::domain::{InvitationState, now_ms};
+use crate::domain::{InvitationState, email, now_ms};
 use crate::service::audit::Actor;
 use crate::service::invitations::{self, AcceptError};
 use actix_session::Session;
@@ -86,7 +86,7 @@ pub async fn show(
         _ if inv.is_expired(now_ms()) => State::Expired,
         InvitationState::Pending => match &me {
             None => State::SignIn,
-            Some(user) if user.email.to_lowercase() == inv.email_normalized => State::Ready,
+            Some(user) if email::normalize(&user.email) == inv.email_normalized => State::Ready,
             Some(user) => State::OtherUser { signed_in_as: user.email.clone() },
         },
     };
@@ -125,7 +125,7 @@ pub async fn accept_for(
     token: String,
 ) -> Result<Result<(String, String), AcceptError>, AppError> {
     let actor = Actor { id: user.id, name: user.name.clone() };
-    let email = user.email.to_lowercase();
+    let email = email::normalize(&user.email);
     let accepted = db.run(move |conn| Ok::<_, AppError>(invitations::accept(conn, &token, &actor, &email))).await?;
     Ok(accepted.map(|(account, role)| (account.slug, format!("You joined {} as {}.", account.name, role.label()))))
 }
@@ -156,7 +156,7 @@ pub async fn accept(user: SignedIn, token: web::Path<String>, db: web::Data<Db>)
 
 pub async fn decline(user: SignedIn, token: web::Path<String>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let actor = Actor { id: user.user.id, name: user.user.name.clone() };
-    let (email, token) = (user.user.email.to_lowercase(), token.into_inner());
+    let (email, token) = (email::normalize(&user.user.email), token.into_inner());
     let declined = db.run(move |conn| Ok::<_, AppError>(invitations::decline(conn, &token, &actor, &email))).await?;
     let account = declined.map_err(refusal)?;
     session::push_flash(&user.session, Flash::info(format!("You declined the invitation to {}.", account.name)));

@@ -28,8 +28,13 @@ async fn an_invited_person_gets_an_email_signs_up_from_its_link_and_lands_in_the
     let messages = mail.wait_for(1).await;
     let message = &messages[0];
     assert_eq!(message.to, "Bob@Example.com");
+    assert_eq!(
+        message.subject(),
+        "Ada Admin invited you to join the team “Acme” on Teamdeck",
+        "the team quoted as a name"
+    );
     let text = message.decoded();
-    assert!(text.contains("Ada Admin invited you to join Acme on Teamdeck as Developer."), "{text}");
+    assert!(text.contains("Ada Admin invited you to join the team “Acme” on Teamdeck as Developer."), "{text}");
     assert!(text.contains("Content-Type: text/plain") && text.contains("Content-Type: text/html"), "both parts");
     assert!(text.contains("expires on"));
     let link = message.invite_link();

@@ -13,7 +13,7 @@ use teamdeck::db::Db;
 use teamdeck::domain::Clock;
 
 /// Two instances on one database, with the keys they share in production.
-async fn two_instances(adjust: impl Fn(&mut Settings) + Clone + Send + 'static) -> (TestApp, TestApp) {
+pub async fn two_instances(adjust: impl Fn(&mut Settings) + Clone + Send + 'static) -> (TestApp, TestApp) {
     let shared = move |s: &mut Settings| {
         s.session_key = Some("a session key shared by both instances, 32+ bytes".into());
         s.secrets_key = Some("a secrets key shared by both instances, 32+ bytes".into());

@@ -6,9 +6,11 @@ mod helpers;
 mod smtp;
 
 mod account;
+mod addresses;
 mod auth;
 mod billing_pages;
 mod cli;
+mod invitation_budgets;
 mod invites;
 mod key_cache;
 mod keys;

@@ -302,9 +302,23 @@ async fn a_bulk_confirmation_over_the_daily_cap_sends_nothing() {
     let response =
         ada.client.post(ada.url(&format!("/a/{slug}/members/bulk/confirm"))).form(&form).send().await.unwrap();
 
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("Nothing was sent. 2 invitations a day is this team&#39;s limit."));
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = response.text().await.unwrap();
+    let words = "Nothing was sent. This team can send at most 2 invitations a day, and this would send 3. Send fewer.";
+    assert!(html.contains(words), "{html}");
     assert_eq!(app.pending_count(&slug).await, 0, "all or none");
+
+    let two = [("csrf_token", token.as_str()), ("row", "admin a@example.com"), ("row", "admin b@example.com")];
+    ada.client.post(ada.url(&format!("/a/{slug}/members/bulk/confirm"))).form(&two).send().await.unwrap();
+    let (members, invites) = (format!("/a/{slug}/members"), format!("/a/{slug}/invites"));
+    let refused = ada.submit(&members, &invites, &[("email", "c@example.com"), ("role", "admin")]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("This team has sent 2 invitations today, its most in a day. It can send more in 24 hours."),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

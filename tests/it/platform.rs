@@ -1231,15 +1231,19 @@ async fn crossing_80_and_100_percent_of_the_limit_emails_the_admins_and_billing_
     let to_ada: Vec<String> =
         delivered.iter().filter(|m| m.to.contains("ada@example.com")).map(|m| m.decoded()).collect();
     assert_eq!(to_ada.len(), 2, "{to_ada:?}");
-    assert!(to_ada.iter().any(|m| m.contains("Acme has spent $8.00 on Teamdeck")), "{to_ada:?}");
+    assert!(to_ada.iter().any(|m| m.contains("The team “Acme” has spent $8.00 on Teamdeck")), "{to_ada:?}");
     assert!(to_ada.iter().any(|m| m.contains("80 % of its monthly spend limit of $10.00")), "{to_ada:?}");
     assert!(to_ada.iter().any(|m| m.contains("100 % of its monthly spend limit of $10.00")), "{to_ada:?}");
     let subjects = "outbox_emails WHERE to_address = 'ada@example.com' AND subject = ";
     assert_eq!(
-        app.count_rows(&format!("{subjects}'Acme has used 80 % of its monthly spend limit on Teamdeck'")).await,
+        app.count_rows(&format!("{subjects}'The team “Acme” has used 80 % of its monthly spend limit on Teamdeck'"))
+            .await,
         1
     );
-    assert_eq!(app.count_rows(&format!("{subjects}'Acme reached its monthly spend limit on Teamdeck'")).await, 1);
+    assert_eq!(
+        app.count_rows(&format!("{subjects}'The team “Acme” reached its monthly spend limit on Teamdeck'")).await,
+        1
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(mail.messages().await.len(), 6, "nothing else was sent");
 }

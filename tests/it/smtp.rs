@@ -26,23 +26,50 @@ impl Mail {
     /// The message with quoted-printable soft line breaks and escapes undone, so links and
     /// names can be searched for.
     pub fn decoded(&self) -> String {
-        let joined = self.data.replace("=\r\n", "");
-        let bytes = joined.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'='
-                && i + 2 < bytes.len()
-                && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
-            {
-                out.push(b);
-                i += 3;
-                continue;
+        String::from_utf8_lossy(&quoted_printable(&self.data.replace("=\r\n", ""))).into_owned()
+    }
+
+    /// The Subject header, with its folded lines joined and its encoded words (RFC 2047, as
+    /// lettre writes a subject that is not ASCII) decoded.
+    pub fn subject(&self) -> String {
+        let mut raw = String::new();
+        let mut in_subject = false;
+        for line in self.data.split("\r\n").take_while(|line| !line.is_empty()) {
+            if let Some(rest) = line.strip_prefix("Subject:") {
+                raw.push_str(rest.trim());
+                in_subject = true;
+            } else if in_subject && line.starts_with([' ', '\t']) {
+                raw.push(' ');
+                raw.push_str(line.trim());
+            } else {
+                in_subject = false;
             }
-            out.push(bytes[i]);
-            i += 1;
         }
-        String::from_utf8_lossy(&out).into_owned()
+        let mut out = String::new();
+        let mut after_word = false;
+        for token in raw.split_whitespace() {
+            let word = token.strip_prefix("=?").and_then(|t| t.strip_suffix("?=")).and_then(|t| {
+                let mut parts = t.splitn(3, '?');
+                let (_charset, encoding, text) = (parts.next()?, parts.next()?, parts.next()?);
+                let bytes = match encoding {
+                    "B" | "b" => {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD.decode(text).ok()?
+                    }
+                    "Q" | "q" => quoted_printable(&text.replace('_', " ")),
+                    _ => return None,
+                };
+                String::from_utf8(bytes).ok()
+            });
+            // Whitespace between two encoded words is not part of the text.
+            let between_words = after_word && word.is_some();
+            if !out.is_empty() && !between_words {
+                out.push(' ');
+            }
+            after_word = word.is_some();
+            out.push_str(&word.unwrap_or_else(|| token.to_owned()));
+        }
+        out
     }
 
     /// The first invite link in the message.
@@ -51,6 +78,26 @@ impl Mail {
         let start = text.find("http://").expect("a link in the mail");
         text[start..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_owned()
     }
+}
+
+/// `=XX` escapes undone.
+fn quoted_printable(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Some(b) = text.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
 }
 
 impl MailServer {

@@ -80,7 +80,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let LoginForm { email, password, next } = form.into_inner();
     let next = safe_next(Some(&next));
-    let normalized = email.trim().to_lowercase();
+    let normalized = crate::domain::email::normalize(&email);
     let again = |status: StatusCode, error: String| {
         let page = LoginPage {
             head: Head::new("Sign in"),

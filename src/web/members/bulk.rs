@@ -14,7 +14,7 @@ use crate::service::outbox::OutboxSignal;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
-use crate::web::render::{page_with_status, see_other};
+use crate::web::render::{page_with_status, retry_after, see_other};
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -136,7 +136,7 @@ pub async fn preview(
 
 fn preview_row(row: CsvRow, members: &[String], invited: &[String]) -> PreviewRow {
     let (status, pill, send) = match &row.check {
-        RowCheck::InvalidEmail(_) => ("Invalid email", "pill--failed", None),
+        RowCheck::InvalidEmail(e) => (e.summary(), "pill--failed", None),
         RowCheck::UnknownRole => ("Unknown role (use admin, developer or billing)", "pill--failed", None),
         RowCheck::DuplicateInFile => ("Duplicate in file", "pill--expired", None),
         RowCheck::Valid(email, _) if members.iter().any(|m| m == email.normalized()) => {
@@ -149,7 +149,12 @@ fn preview_row(row: CsvRow, members: &[String], invited: &[String]) -> PreviewRo
             ("Will invite", "pill--open", Some(format!("{} {}", role.as_str(), email.as_typed())))
         }
     };
-    PreviewRow { line: row.line, email: row.email, role: row.role, status, pill, send }
+    // An internationalised domain with its A-label beside it.
+    let email = match &row.check {
+        RowCheck::Valid(email, _) => email.shown(),
+        _ => row.email,
+    };
+    PreviewRow { line: row.line, email, role: row.role, status, pill, send }
 }
 
 pub async fn confirm(
@@ -186,6 +191,11 @@ pub async fn confirm(
     let outcomes = match result {
         Ok(outcomes) => outcomes,
         Err(InviteError::Db(e)) => return Err(AppError::internal(e)),
+        Err(InviteError::OverBudget(over)) => {
+            let message = format!("Nothing was sent. {}", over.message());
+            let page = page_with_status(StatusCode::TOO_MANY_REQUESTS, &upload_page(&auth, Some(message)))?;
+            return Ok(retry_after(page, over.seconds()));
+        }
         Err(e) => {
             return page_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,

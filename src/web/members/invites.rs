@@ -8,11 +8,12 @@ use crate::db::Db;
 use crate::domain::When;
 use crate::domain::{EmailAddress, Role};
 use crate::http::Site;
+use crate::service::invitation_budgets::OverBudget;
 use crate::service::invitations::{self, InviteError, Outcome};
 use crate::service::outbox::OutboxSignal;
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
-use crate::web::render::{fragment, see_other, toast};
+use crate::web::render::{fragment, retry_after, see_other, toast};
 use actix_htmx::Htmx;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -68,6 +69,7 @@ pub async fn send(
     let outcome = match result {
         Ok(mut outcomes) => outcomes.remove(0),
         Err(InviteError::Db(e)) => return Err(AppError::internal(e)),
+        Err(InviteError::OverBudget(over)) => return over_budget(&auth, &db, &htmx, email, role, &over).await,
         Err(refused) => return form_again(&auth, &db, &htmx, email, role, refused.to_string()).await,
     };
     if let Outcome::AlreadyMember { .. } = outcome {
@@ -86,13 +88,43 @@ async fn form_again(
     error: String,
 ) -> Result<HttpResponse, AppError> {
     let form = InviteForm { email, role, error: Some(error) };
+    form_with_status(auth, db, htmx, form, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// No invitations left for now: the form again as typed, saying how many more and when
+/// (429 with `Retry-After`, as every limit answers).
+async fn over_budget(
+    auth: &Authorized<need::ManageInvites>,
+    db: &Db,
+    htmx: &Htmx,
+    email: String,
+    role: String,
+    over: &OverBudget,
+) -> Result<HttpResponse, AppError> {
+    let form = InviteForm { email, role, error: Some(over.message()) };
+    let response = form_with_status(auth, db, htmx, form, StatusCode::TOO_MANY_REQUESTS).await?;
+    Ok(retry_after(response, over.seconds()))
+}
+
+/// The invitations section (htmx) or the whole page with the form in the given state.
+async fn form_with_status(
+    auth: &Authorized<need::ManageInvites>,
+    db: &Db,
+    htmx: &Htmx,
+    form: InviteForm,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     if htmx.is_htmx {
         let body = invites_part(auth, db, form).await?;
-        return Ok(HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY)
-            .content_type("text/html; charset=utf-8")
-            .body(body));
+        let mut response = HttpResponse::build(status);
+        if status != StatusCode::UNPROCESSABLE_ENTITY {
+            // htmx swaps another error status only when the answer names its target
+            // (`static/app.js`).
+            response.insert_header(("HX-Retarget", "#invites")).insert_header(("HX-Reswap", "outerHTML"));
+        }
+        return Ok(response.content_type("text/html; charset=utf-8").body(body));
     }
-    render_page(auth, db, ListQuery::default(), form, StatusCode::UNPROCESSABLE_ENTITY).await
+    render_page(auth, db, ListQuery::default(), form, status).await
 }
 
 /// After a change to the invitations: the section and a toast (htmx), or a flash and back.
@@ -133,6 +165,7 @@ pub async fn resend(
         }
         Err(InviteError::Db(e)) => Err(AppError::internal(e)),
         Err(InviteError::NotPending) => Err(AppError::NotFound),
+        Err(InviteError::OverBudget(over)) => over_budget(&auth, &db, &htmx, String::new(), String::new(), &over).await,
         Err(other) => Err(AppError::Forbidden(other.to_string())),
     }
 }

@@ -63,6 +63,8 @@ pub struct RowPart {
 pub struct InviteRow {
     pub id: i64,
     pub email: String,
+    /// The A-label domain of an internationalised address, shown beside it.
+    pub ascii_domain: Option<String>,
     pub role: Role,
     pub invited_by: String,
     pub expires: When,
@@ -78,6 +80,10 @@ impl InviteRow {
             expired: p.invitation.is_expired(now),
             delivery_failed: p.invitation.delivery == InvitationDelivery::Failed,
             expires: When::from_ms(p.invitation.expires_at),
+            ascii_domain: (!p.invitation.email.is_ascii())
+                .then(|| p.invitation.email_normalized.rsplit_once('@').map(|(_, domain)| domain.to_owned()))
+                .flatten()
+                .filter(|domain| domain.split('.').any(|label| label.starts_with("xn--"))),
             email: p.invitation.email,
             invited_by: p.invited_by,
         }
