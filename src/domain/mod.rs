@@ -5,6 +5,7 @@ mod email;
 pub mod invite_csv;
 pub mod money;
 mod names;
+mod password;
 mod role;
 pub mod secret;
 mod states;
@@ -15,8 +16,11 @@ pub use clock::Clock;
 pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
+pub use password::{NewPassword, PasswordError};
 pub use role::{Permission, Role, UnknownRole};
-pub use states::{DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind};
+pub use states::{
+    DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind,
+};
 use stored::stored_as_text;
 pub use when::{When, time_ago};
 
