@@ -9,8 +9,8 @@ use super::emails::Composed;
 use super::outbox::{self, NewEmail};
 use crate::db::DbConnection;
 use crate::db::schema::email_links;
-use crate::domain::{EmailLinkPurpose, new_id, now_ms};
 use crate::domain::secret::hash_secret;
+use crate::domain::{EmailLinkPurpose, new_id, now_ms};
 use base64::Engine;
 use diesel::prelude::*;
 
@@ -135,7 +135,7 @@ fn live() -> Live {
 }
 
 /// A token as minted: 43 base64url characters. Anything else is not looked up.
-fn plausible(token: &str) -> bool {
+pub fn plausible(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
