@@ -1,18 +1,74 @@
-//! The signed-in person's own account (`/account`): who they are, and deleting the account
-//! (their password asked again; refused while they are the only admin of a team).
+//! The signed-in person's own account (`/account`), one card per form: their name, their
+//! email address (changed through a link sent to the new one, [`email`]), their password, the
+//! latest events of their security log, then a way to their sessions and deleting the account.
+//! A form that is refused shows the page again with what was typed (never a password) and
+//! the reason next to its field.
+
+mod delete;
+mod email;
+mod name;
+mod password;
+mod reauth;
+
+pub use delete::delete;
+pub use email::request as change_email;
+pub use email::{confirm as confirm_email, confirm_page as confirm_email_page, confirmed as email_confirmed};
+pub use name::change as change_name;
+pub use password::change as change_password;
 
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
-use super::render::{page_with_status, retry_after, see_other};
-use crate::auth::{HashError, Limits, PasswordHasher};
+use super::render::page_with_status;
 use crate::db::Db;
-use crate::identity::Identity;
-use crate::service::users::{self, DeleteError, HeldBy};
+use crate::domain::When;
+use crate::service::profile::{self, Overview};
+use crate::service::security_log::SecurityEvent;
+use crate::service::users::HeldBy;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
+
+/// What the forms were sent with, and why they were refused, for the page shown again.
+#[derive(Debug, Default)]
+pub struct Forms {
+    /// The name as typed (the current name when `None`).
+    pub name: Option<String>,
+    pub name_error: Option<String>,
+    /// The new address as typed.
+    pub email: String,
+    pub email_error: Option<String>,
+    pub email_password_error: Option<String>,
+    pub current_password_error: Option<String>,
+    pub new_password_error: Option<String>,
+    pub revoke_tokens: bool,
+    pub delete_error: Option<String>,
+}
+
+/// A new address waiting for its link to be opened, and until when the link works.
+pub struct PendingEmail {
+    pub email: String,
+    pub until: When,
+}
+
+/// One line of the security log.
+pub struct EventRow {
+    pub when: When,
+    pub what: String,
+    pub detail: String,
+    pub address: String,
+}
+
+impl From<SecurityEvent> for EventRow {
+    fn from(event: SecurityEvent) -> Self {
+        Self {
+            when: When::from_ms(event.created_at),
+            what: event.label().to_owned(),
+            detail: event.detail,
+            address: event.client_address,
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "account/page.html")]
@@ -20,96 +76,45 @@ struct AccountPage {
     layout: Layout,
     name: String,
     email: String,
+    verified: bool,
+    pending_email: Option<PendingEmail>,
+    /// The teams (not archived) the person is in.
     teams: usize,
-    error: Option<String>,
-    /// The teams the person is the only admin of, when that refused the deletion.
+    /// The teams the person is the only admin of.
     held: Vec<HeldBy>,
+    forms: Forms,
+    events: Vec<EventRow>,
+    /// Working login tokens of the CLI (the password form offers to revoke them).
+    cli_tokens: usize,
 }
 
-fn page(
-    user: &SignedIn,
-    error: Option<String>,
-    held: Vec<HeldBy>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
+impl AccountPage {
+    /// The value of the name field: as typed, else the current name.
+    fn name_value(&self) -> &str {
+        self.forms.name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// The page with `forms` as sent, answered with `status`.
+async fn render(user: &SignedIn, db: &Db, forms: Forms, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let user_id = user.user.id;
+    let Overview { held, events, cli_tokens, pending_email } =
+        db.query(move |conn| profile::overview(conn, user_id)).await?;
     let page = AccountPage {
         layout: Layout::for_user(user, "Your account"),
         name: user.user.name.clone(),
         email: user.user.email.clone(),
+        verified: user.user.is_verified(),
+        pending_email: pending_email.map(|(email, until)| PendingEmail { email, until: When::from_ms(until) }),
         teams: user.accounts.iter().filter(|m| !m.account.is_personal() && !m.account.is_archived()).count(),
-        error,
         held,
+        forms,
+        events: events.into_iter().map(EventRow::from).collect(),
+        cli_tokens,
     };
     page_with_status(status, &page)
 }
 
 pub async fn show(user: SignedIn, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
-    let user_id = user.user.id;
-    let (_, held) = db.query(move |conn| users::teams_held(conn, user_id, false)).await?;
-    page(&user, None, held, StatusCode::OK)
-}
-
-#[derive(Deserialize)]
-pub struct DeleteForm {
-    #[serde(default)]
-    password: String,
-}
-
-#[tracing::instrument(name = "delete account", skip_all, fields(user_id = user.user.id))]
-pub async fn delete(
-    req: HttpRequest,
-    user: SignedIn,
-    form: web::Form<DeleteForm>,
-    db: web::Data<Db>,
-    hasher: web::Data<PasswordHasher>,
-    limits: web::Data<Limits>,
-    identity: web::Data<Identity>,
-) -> Result<HttpResponse, AppError> {
-    // Guessing the password here counts as guessing it at sign-in (a stolen session must not
-    // make it a free oracle).
-    let email = user.user.email.trim().to_lowercase();
-    let client = crate::http::client_address(&req);
-    let guess = match limits.password_guess(&email, &client).await? {
-        Ok(guess) => guess,
-        Err(refused) => {
-            let message = format!("Too many wrong passwords from this network. {}", refused.try_again());
-            let page = page(&user, Some(message), Vec::new(), StatusCode::TOO_MANY_REQUESTS)?;
-            return Ok(retry_after(page, refused.seconds()));
-        }
-    };
-    guess.wait().await;
-    let lookup = email.clone();
-    let stored = db.query(move |conn| users::credentials(conn, &lookup)).await?;
-    let checked = hasher.verify(form.into_inner().password, stored.map(|(_, phc)| phc)).await;
-    match &checked {
-        Ok(false) => limits.wrong_password(guess).await?,
-        _ => limits.give_back(guess).await?,
-    }
-    match checked {
-        Ok(true) => {}
-        Ok(false) => {
-            let wrong = "That is not your password. Enter it to confirm.".to_owned();
-            return page(&user, Some(wrong), Vec::new(), StatusCode::UNPROCESSABLE_ENTITY);
-        }
-        Err(HashError::Busy) => {
-            let busy = "The server is busy checking passwords. Try again in a few seconds.".to_owned();
-            return page(&user, Some(busy), Vec::new(), StatusCode::TOO_MANY_REQUESTS);
-        }
-        Err(e) => return Err(AppError::internal(e)),
-    }
-    let user_id = user.user.id;
-    match identity.commit(move |conn| users::delete_account(conn, user_id)).await? {
-        Ok(()) => {
-            tracing::info!(user_id, "account deleted");
-            // Every session of the account ended with it; this browser forgets its cookie.
-            let cookie = super::auth::sign_out(&req, &user.session).await?;
-            let mut response = see_other("/login?deleted=1");
-            let _ = response.add_cookie(&cookie);
-            Ok(response)
-        }
-        // The list on the page says which teams and what to do.
-        Err(DeleteError::OnlyAdmin(held)) => page(&user, None, held, StatusCode::CONFLICT),
-        Err(DeleteError::Gone) => Err(AppError::SignInRequired),
-        Err(DeleteError::Db(e)) => Err(AppError::internal(e)),
-    }
+    render(&user, &db, Forms::default(), StatusCode::OK).await
 }
