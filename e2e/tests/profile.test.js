@@ -69,7 +69,7 @@ flow('change email: the link sent to the new address confirms it, then only the 
   assert.equal(await app.heading(phone.page).innerText(), 'Confirm your new email address');
   await checkPage(phone.page, 'account-email-confirm');
   await app.navigates(phone.page, '/account/email/confirmed',
-    () => phone.page.getByRole('button', { name: `Use ${newEmail}` }).click());
+    () => phone.page.getByRole('button', { name: 'Confirm this address' }).click());
   await phone.page.getByRole('status').filter({ hasText: `Your email address is now ${newEmail}.` }).waitFor();
   await readEmail(server, ann.email, 'Your Teamdeck email address was changed');
 
