@@ -71,9 +71,13 @@ pub struct AccessToken {
 /// `access_denied` or `expired_token` end the login.
 #[utoipa::path(post, path = "/api/v1/device/token", request_body = DeviceTokenRequest, security(()),
     responses((status = 200, body = AccessToken), (status = 400, body = ErrorBody)))]
-pub async fn device_token(body: web::Json<DeviceTokenRequest>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let code = body.into_inner().device_code;
-    let (status_code, message) = match db.query(move |conn| tokens::poll(conn, &code)).await? {
+pub async fn device_token(
+    req: HttpRequest,
+    body: web::Json<DeviceTokenRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, client) = (body.into_inner().device_code, crate::http::client_address(&req));
+    let (status_code, message) = match db.query(move |conn| tokens::poll(conn, &code, &client)).await? {
         tokens::Poll::Token(token) => {
             return Ok(HttpResponse::Ok().json(AccessToken { access_token: token, token_type: "Bearer" }));
         }

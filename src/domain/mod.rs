@@ -6,6 +6,7 @@ pub mod email;
 pub mod invite_csv;
 pub mod money;
 mod names;
+mod password;
 mod role;
 pub mod secret;
 mod states;
@@ -16,6 +17,7 @@ pub use clock::Clock;
 pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
+pub use password::{NewPassword, PasswordError};
 pub use role::{Permission, Role, UnknownRole};
 pub use states::{
     DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind,

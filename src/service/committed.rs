@@ -15,6 +15,8 @@ pub enum Change {
     TokenRevoked { user_id: i64 },
     /// A user's account was deleted.
     UserDeleted { user_id: i64 },
+    /// A user's name or email changed (answers about their login tokens show both).
+    UserChanged { user_id: i64 },
 }
 
 /// A write's value and the changes it committed.

@@ -135,7 +135,7 @@ fn live() -> Live {
 }
 
 /// A token as minted: 43 base64url characters. Anything else is not looked up.
-fn plausible(token: &str) -> bool {
+pub fn plausible(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

@@ -4,6 +4,7 @@
 //! in the responses; the database keeps their SHA-256. Tokens are revocable, and every use
 //! re-checks the member's live membership.
 
+use super::security_log::{self, Event};
 use super::users::User;
 use super::{Change, Committed};
 use crate::db::schema::{device_codes, login_tokens, users};
@@ -133,8 +134,9 @@ pub enum Poll {
     Token(String),
 }
 
-/// The CLI's poll: a token once approved (the device code is then used up).
-pub fn poll(conn: &mut DbConnection, device_code: &str) -> QueryResult<Poll> {
+/// The CLI's poll from `client_address`: a token once approved (the device code is then
+/// used up), recorded in the person's security log with the device's name and that address.
+pub fn poll(conn: &mut DbConnection, device_code: &str, client_address: &str) -> QueryResult<Poll> {
     write_transaction(conn, |conn| {
         let row: Option<DeviceCode> = device_codes::table
             .filter(device_codes::device_code_hash.eq(secret::hash_secret(device_code)))
@@ -167,6 +169,7 @@ pub fn poll(conn: &mut DbConnection, device_code: &str) -> QueryResult<Poll> {
                         login_tokens::created_at.eq(now_ms()),
                     ))
                     .execute(conn)?;
+                security_log::record(conn, user_id, Event::CliTokenCreated, &device_name, client_address)?;
                 Ok(Poll::Token(minted.full))
             }
             _ => Ok(Poll::Pending),
@@ -219,4 +222,13 @@ pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResu
     .set(login_tokens::revoked_at.eq(now_ms()))
     .execute(conn)?;
     Ok(Committed::new(n == 1, (n == 1).then_some(Change::TokenRevoked { user_id })))
+}
+
+/// Revokes every working token of the user (a password change that asks for it); how many.
+pub fn revoke_all(conn: &mut DbConnection, user_id: i64, now: i64) -> QueryResult<usize> {
+    diesel::update(
+        login_tokens::table.filter(login_tokens::user_id.eq(user_id)).filter(login_tokens::revoked_at.is_null()),
+    )
+    .set(login_tokens::revoked_at.eq(now))
+    .execute(conn)
 }

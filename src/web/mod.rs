@@ -93,6 +93,13 @@ pub fn routes(r: &mut RouteTable) {
         .get("/device", SignedIn, device::show)
         .post("/device", SignedIn, device::decide)
         .get("/account", SignedIn, account::show)
+        .post("/account/name", SignedIn, account::change_name)
+        .post("/account/email", SignedIn, account::change_email)
+        // Before `{token}`, which would take its name as a token.
+        .get("/account/email/confirmed", Public, account::email_confirmed)
+        .get("/account/email/{token}", Public, account::confirm_email_page)
+        .post("/account/email/{token}", Public, account::confirm_email)
+        .post("/account/password", SignedIn, account::change_password)
         .post("/account/delete", SignedIn, account::delete)
         .get("/account/sessions", SignedIn, sessions::show)
         .post("/account/sessions/revoke-others", SignedIn, sessions::revoke_others)
