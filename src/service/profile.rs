@@ -113,6 +113,14 @@ pub fn change_name(
                 .distinct()
                 .load::<i64>(conn)?,
         );
+        // The personal account is not one of them: it is changed after the user's row, as
+        // deleting the account does (locking it first would deadlock against a deletion).
+        let own: Option<i64> = accounts_t::table
+            .filter(accounts_t::personal_owner_id.eq(user_id))
+            .select(accounts_t::id)
+            .first(conn)
+            .optional()?;
+        shown_in.retain(|id| Some(*id) != own);
         shown_in.sort_unstable();
         shown_in.dedup();
         for account_id in shown_in {
