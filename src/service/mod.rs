@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod members;
 pub mod outbox;
+pub mod password_reset;
 pub mod requests;
 pub mod secrets;
 pub mod security_log;

@@ -220,3 +220,13 @@ pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResu
     .execute(conn)?;
     Ok(Committed::new(n == 1, (n == 1).then_some(Change::TokenRevoked { user_id })))
 }
+
+/// Revokes every working token of the user (the CLI signed out everywhere); how many.
+pub fn revoke_all(conn: &mut DbConnection, user_id: i64) -> QueryResult<Committed<usize>> {
+    let n = diesel::update(
+        login_tokens::table.filter(login_tokens::user_id.eq(user_id)).filter(login_tokens::revoked_at.is_null()),
+    )
+    .set(login_tokens::revoked_at.eq(now_ms()))
+    .execute(conn)?;
+    Ok(Committed::new(n, (n > 0).then_some(Change::TokenRevoked { user_id })))
+}
