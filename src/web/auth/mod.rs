@@ -1,7 +1,9 @@
 //! Sign-up, sign-in and sign-out, and the one way a browser is signed in or out.
 
+pub mod forgot;
 pub mod login;
 pub mod logout;
+pub mod reset;
 pub mod signup;
 
 use crate::auth::session;
@@ -53,11 +55,18 @@ where
 /// Signs the browser of `req` out: its session ends on every instance at once, and what the
 /// pages kept is forgotten. The returned cookie (a removal) goes on the response.
 pub async fn sign_out(req: &HttpRequest, session: &Session) -> Result<Cookie<'static>, AppError> {
+    let cookie = end_session(req).await?;
+    session::forget(session);
+    Ok(cookie)
+}
+
+/// Ends the browser's session, on every instance at once, but keeps what the pages keep (a
+/// message for the next page). The returned cookie (a removal) goes on the response.
+pub async fn end_session(req: &HttpRequest) -> Result<Cookie<'static>, AppError> {
     let (identity, site) = parts(req)?;
     if let Some(token) = session::presented_token(req, site.https) {
         identity.end_session(token).await?;
     }
-    session::forget(session);
     Ok(session::signed_out_cookie(site.https))
 }
 
