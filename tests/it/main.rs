@@ -16,6 +16,7 @@ mod limits;
 mod lookups;
 mod members;
 mod members_cache;
+mod password_reset;
 mod platform;
 mod proxies;
 mod routes;
