@@ -110,6 +110,11 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_DEVICE_CODES_PER_CLIENT", default_value_t = 30)]
     pub device_codes_per_client: u32,
 
+    /// Password resets (`/forgot`) one client address may ask for in an hour, whatever
+    /// addresses it names; each address gets at most 5 reset emails an hour besides.
+    #[arg(long, env = "TEAMDECK_RESET_REQUESTS_PER_CLIENT", default_value_t = 20)]
+    pub reset_requests_per_client: u32,
+
     /// Codes that match no pending CLI login one browser session may enter on /device in 15
     /// minutes.
     #[arg(long, env = "TEAMDECK_DEVICE_CODE_GUESSES_PER_SESSION", default_value_t = 10)]
@@ -200,6 +205,7 @@ impl Settings {
             login_attempts_per_client: 100,
             signups_per_client: 20,
             device_codes_per_client: 30,
+            reset_requests_per_client: 20,
             device_code_guesses_per_session: 10,
             trusted_proxies: crate::http::TrustedProxies::default(),
             shutdown_timeout: 30,
@@ -237,6 +243,7 @@ impl Settings {
             sign_ups_per_client: with(defaults.sign_ups_per_client, self.signups_per_client),
             device_codes_per_client: with(defaults.device_codes_per_client, self.device_codes_per_client),
             code_guesses_per_session: with(defaults.code_guesses_per_session, self.device_code_guesses_per_session),
+            reset_requests_per_client: with(defaults.reset_requests_per_client, self.reset_requests_per_client),
             ..defaults
         }
     }

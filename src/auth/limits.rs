@@ -13,8 +13,9 @@
 //!   other addresses can never keep the owner out: from their own address they wait at most
 //!   10 s and get in.
 //!
-//! The rest: sign-ups and started CLI logins per client address, wrong user codes per browser
-//! session on `/device`, and reset and verification emails per email address.
+//! The rest: sign-ups, started CLI logins and password reset requests per client address,
+//! wrong user codes per browser session on `/device`, and reset and verification emails per
+//! email address.
 
 use crate::db::{Db, DbError};
 use crate::domain::Clock;
@@ -56,6 +57,9 @@ pub struct Rules {
     pub device_codes_per_client: Rule,
     pub code_guesses_per_session: Rule,
     pub reset_emails_per_address: Rule,
+    /// `/forgot` requests from one client address, whatever addresses they name (the limit
+    /// per address alone lets one client mail every address it knows).
+    pub reset_requests_per_client: Rule,
     pub verification_emails_per_address: Rule,
 }
 
@@ -69,6 +73,7 @@ impl Default for Rules {
             device_codes_per_client: Rule::new(30, HOUR),
             code_guesses_per_session: Rule::new(10, SIGN_IN_WINDOW),
             reset_emails_per_address: Rule::new(5, HOUR),
+            reset_requests_per_client: Rule::new(20, HOUR),
             verification_emails_per_address: Rule::new(5, HOUR),
         }
     }
@@ -83,6 +88,7 @@ pub enum Limit {
     DeviceCodes,
     CodeGuesses,
     ResetEmails,
+    ResetRequests,
     VerificationEmails,
 }
 
@@ -96,6 +102,7 @@ impl Limit {
             Limit::DeviceCodes => "device_code_client",
             Limit::CodeGuesses => "device_code_guess_session",
             Limit::ResetEmails => "reset_email_address",
+            Limit::ResetRequests => "reset_request_client",
             Limit::VerificationEmails => "verification_email_address",
         }
     }
@@ -132,6 +139,7 @@ impl Refused {
             Limit::DeviceCodes => "Too many CLI logins were started from this network.",
             Limit::CodeGuesses => "Too many codes that don't match a login. Check the code in your terminal.",
             Limit::ResetEmails => "Too many password reset emails were sent to this address.",
+            Limit::ResetRequests => "Too many password resets were asked for from this network.",
             Limit::VerificationEmails => "Too many verification emails were sent to this address.",
         };
         format!("{what} {}", self.try_again())
@@ -261,6 +269,11 @@ impl Limits {
     /// A password reset email to `address` (normalised).
     pub async fn reset_email(&self, address: &str) -> Counted<()> {
         self.count(Limit::ResetEmails, self.rules.reset_emails_per_address, &[address]).await
+    }
+
+    /// A password reset asked for from `client` (counted before the address is looked at).
+    pub async fn reset_request(&self, client: &str) -> Counted<()> {
+        self.count(Limit::ResetRequests, self.rules.reset_requests_per_client, &[client]).await
     }
 
     /// A verification email to `address` (normalised).

@@ -149,8 +149,26 @@ impl Identity {
 
     /// Starts a session for `user_id` signing in from `origin`: the token for its cookie.
     pub async fn start_session(&self, user_id: i64, origin: Origin) -> Result<String, DbError> {
+        self.start_session_after(user_id, origin, |_| Ok(())).await
+    }
+
+    /// Starts a session as [`Identity::start_session`] does, in one transaction with `first`,
+    /// which runs before it (what a sign-in records beside its session).
+    pub async fn start_session_after<F>(&self, user_id: i64, origin: Origin, first: F) -> Result<String, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<()> + Send + 'static,
+    {
         let (now, lifetimes) = (self.0.clock.now_ms(), self.0.lifetimes);
-        let (token, _) = self.0.db.query(move |conn| sessions::start(conn, user_id, &origin, now, &lifetimes)).await?;
+        let (token, _) = self
+            .0
+            .db
+            .query(move |conn| {
+                crate::db::write_transaction(conn, |conn| {
+                    first(conn)?;
+                    sessions::start(conn, user_id, &origin, now, &lifetimes)
+                })
+            })
+            .await?;
         Ok(token)
     }
 

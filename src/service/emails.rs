@@ -59,6 +59,74 @@ fn as_name(s: &str) -> String {
     one_line(s).chars().map(|c| if matches!(c, '“' | '”' | '„' | '‟') { '"' } else { c }).collect()
 }
 
+/// The link that sets a new password, sent to the account's address.
+pub struct PasswordResetEmail<'a> {
+    /// The person's name, quoted as a name (they chose it; it is never the sender's words).
+    pub name: &'a str,
+    pub email: &'a str,
+    pub link: &'a str,
+    pub expires_at: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.txt")]
+struct PasswordResetText<'a> {
+    m: &'a PasswordResetEmail<'a>,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.html")]
+struct PasswordResetHtml<'a> {
+    m: &'a PasswordResetEmail<'a>,
+    expires: String,
+}
+
+pub fn password_reset(m: &PasswordResetEmail<'_>) -> Result<Composed, askama::Error> {
+    let expires = When::from_ms(m.expires_at).text;
+    Ok(Composed {
+        subject: "Reset your Teamdeck password".into(),
+        text: PasswordResetText { m, expires: expires.clone() }.render()?,
+        html: PasswordResetHtml { m, expires }.render()?,
+    })
+}
+
+/// Tells the account's address that its password was reset, and what to do if that was
+/// someone else.
+pub struct PasswordResetNoticeEmail<'a> {
+    pub name: &'a str,
+    /// The address the link was sent to.
+    pub email: &'a str,
+    pub reset_at: i64,
+    pub client_address: &'a str,
+    pub tokens_revoked: usize,
+    /// `/forgot`, to reset it again.
+    pub forgot_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset_notice.txt")]
+struct PasswordResetNoticeText<'a> {
+    m: &'a PasswordResetNoticeEmail<'a>,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset_notice.html")]
+struct PasswordResetNoticeHtml<'a> {
+    m: &'a PasswordResetNoticeEmail<'a>,
+    at: String,
+}
+
+pub fn password_reset_notice(m: &PasswordResetNoticeEmail<'_>) -> Result<Composed, askama::Error> {
+    let at = When::from_ms(m.reset_at).text;
+    Ok(Composed {
+        subject: "Your Teamdeck password was reset".into(),
+        text: PasswordResetNoticeText { m, at: at.clone() }.render()?,
+        html: PasswordResetNoticeHtml { m, at }.render()?,
+    })
+}
+
 pub struct SpendAlertEmail<'a> {
     pub team: &'a str,
     /// A person's own account: "your personal account", not "the team “…”".

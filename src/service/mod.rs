@@ -18,6 +18,7 @@ pub mod keys;
 pub mod limits;
 pub mod members;
 pub mod outbox;
+pub mod password_reset;
 pub mod profile;
 pub mod requests;
 pub mod secrets;

@@ -183,7 +183,7 @@ pub fn change_password(
         diesel::update(users_t::table.find(user_id)).set(users_t::password_hash.eq(password_hash)).execute(conn)?;
         let sessions_ended = sessions::revoke_all(conn, user_id, Some(keep_session), now)?;
         email_links::void(conn, user_id, EmailLinkPurpose::Reset)?;
-        let tokens_revoked = if revoke_tokens { tokens::revoke_all(conn, user_id, now)? } else { 0 };
+        let tokens_revoked = if revoke_tokens { tokens::revoke_all(conn, user_id)?.value } else { 0 };
         let mut detail = vec![counted(sessions_ended, "other browser", "other browsers") + " signed out"];
         if revoke_tokens {
             detail.push(counted(tokens_revoked, "CLI token", "CLI tokens") + " revoked");

@@ -224,11 +224,12 @@ pub fn revoke(conn: &mut DbConnection, user_id: i64, token_id: i64) -> QueryResu
     Ok(Committed::new(n == 1, (n == 1).then_some(Change::TokenRevoked { user_id })))
 }
 
-/// Revokes every working token of the user (a password change that asks for it); how many.
-pub fn revoke_all(conn: &mut DbConnection, user_id: i64, now: i64) -> QueryResult<usize> {
-    diesel::update(
+/// Revokes every working token of the user (the CLI signed out everywhere); how many.
+pub fn revoke_all(conn: &mut DbConnection, user_id: i64) -> QueryResult<Committed<usize>> {
+    let n = diesel::update(
         login_tokens::table.filter(login_tokens::user_id.eq(user_id)).filter(login_tokens::revoked_at.is_null()),
     )
-    .set(login_tokens::revoked_at.eq(now))
-    .execute(conn)
+    .set(login_tokens::revoked_at.eq(now_ms()))
+    .execute(conn)?;
+    Ok(Committed::new(n, (n > 0).then_some(Change::TokenRevoked { user_id })))
 }

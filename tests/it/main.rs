@@ -19,6 +19,7 @@ mod limits;
 mod lookups;
 mod members;
 mod members_cache;
+mod password_reset;
 mod platform;
 mod profile;
 mod proxies;

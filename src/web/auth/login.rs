@@ -1,7 +1,8 @@
 //! Sign-in. A wrong password and an unknown email get the same words and take the same time;
 //! attempts are limited per client address, wrong passwords per email and client address,
 //! and an email under many wrong passwords is slowed down (`auth::limits`); password checks
-//! wait in a bounded queue and are refused with 429 when it is full.
+//! wait in a bounded queue and are refused with 429 when it is full. A sign-in with the
+//! password ends the person's unused reset links and is recorded in their security log.
 
 use super::super::error::AppError;
 use super::super::extract::MaybeSignedIn;
@@ -25,6 +26,8 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// Messages left by the page before (a new password set with a reset link).
+    flashes: Vec<session::Flash>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +68,7 @@ pub async fn show(
             (None, Some(_)) => Some("You are signed out."),
             (None, None) => None,
         },
+        flashes: session::take_flashes(&session),
     };
     page_with_status(StatusCode::OK, &page)
 }
@@ -89,6 +93,7 @@ pub async fn submit(
             next: next.clone(),
             error: Some(error),
             notice: None,
+            flashes: Vec::new(),
         };
         page_with_status(status, &page)
     };
@@ -122,7 +127,7 @@ pub async fn submit(
     match checked {
         Ok((true, user_id)) => {
             let user_id = user_id.ok_or_else(|| AppError::internal(anyhow::anyhow!("verified without a user")))?;
-            let cookie = super::sign_in(&req, &session, user_id).await?;
+            let cookie = super::sign_in_with_password(&req, &session, user_id).await?;
             tracing::info!(user_id, "signed in");
             // Signed in from an invite for this address: accept it and land in the team, as
             // signing up from it does. Any other case (another address, expired…) goes back

@@ -20,6 +20,18 @@ use serde::Deserialize;
 const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 256;
 
+/// What is wrong with a new password (sign-up, reset), if anything.
+pub(super) fn password_error(password: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters."))
+    } else if chars > MAX_PASSWORD_CHARS {
+        Some(format!("Use at most {MAX_PASSWORD_CHARS} characters."))
+    } else {
+        None
+    }
+}
+
 #[derive(Default)]
 struct Errors {
     form: Option<String>,
@@ -100,14 +112,7 @@ pub async fn submit(
 
     let parsed_name = PersonName::parse(&name);
     let parsed_email = EmailAddress::parse(&email);
-    let password_chars = password.chars().count();
-    let password_error = if password_chars < MIN_PASSWORD_CHARS {
-        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters."))
-    } else if password_chars > MAX_PASSWORD_CHARS {
-        Some(format!("Use at most {MAX_PASSWORD_CHARS} characters."))
-    } else {
-        None
-    };
+    let password_error = password_error(&password);
     let (person, address) = match (parsed_name, parsed_email, password_error) {
         (Ok(person), Ok(address), None) => (person, address),
         (n, e, p) => {
