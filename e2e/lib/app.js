@@ -135,6 +135,17 @@ function decodeQuotedPrintable(text) {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/** A header value with its RFC 2047 encoded words (=?utf-8?b?…?=, as lettre writes a subject
+ * that is not ASCII) decoded; the space between two encoded words is not part of the text. */
+function decodeEncodedWords(value) {
+  return value.replace(/(\?=)\s+(?==\?)/g, '$1').replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g, (_, charset, encoding, text) => {
+    const bytes = /b/i.test(encoding)
+      ? Buffer.from(text, 'base64')
+      : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (__, hex) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+    return bytes.toString(/utf-?8/i.test(charset) ? 'utf8' : 'latin1');
+  });
+}
+
 /** A MIME message as { headers (lower-case names, unfolded), body, parts (leaf parts, decoded) }. */
 function parseMime(raw) {
   const split = raw.search(/\r?\n\r?\n/);
@@ -143,7 +154,7 @@ function parseMime(raw) {
   const headers = {};
   for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
     const i = line.indexOf(':');
-    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = decodeEncodedWords(line.slice(i + 1).trim());
   }
   const type = headers['content-type'] || 'text/plain';
   const boundary = /boundary="?([^";]+)"?/i.exec(type);
