@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod members;
 pub mod outbox;
+pub mod registration;
 pub mod requests;
 pub mod secrets;
 pub mod security_log;
@@ -23,5 +24,6 @@ pub mod teams;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod verification;
 
 pub use committed::{Change, Committed};

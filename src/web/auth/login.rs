@@ -25,6 +25,8 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// Messages left by the page before (an address just verified, say).
+    flashes: Vec<session::Flash>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +67,7 @@ pub async fn show(
             (None, Some(_)) => Some("You are signed out."),
             (None, None) => None,
         },
+        flashes: session::take_flashes(&session),
     };
     page_with_status(StatusCode::OK, &page)
 }
@@ -89,6 +92,7 @@ pub async fn submit(
             next: next.clone(),
             error: Some(error),
             notice: None,
+            flashes: Vec::new(),
         };
         page_with_status(status, &page)
     };
@@ -130,7 +134,7 @@ pub async fn submit(
             if next.starts_with("/invites/")
                 && let Some(user) = db.query(move |conn| users::find(conn, user_id)).await?
                 && let Some((slug, message)) =
-                    crate::web::invites::accept_from_next(&db, &session, &user, &next).await?
+                    crate::web::invites::accept_from_next(&db, &session, &user, &next, client.clone()).await?
             {
                 session::push_flash(&session, session::Flash::success(message));
                 return Ok(with_cookie(see_other(&format!("/a/{slug}")), &cookie));
