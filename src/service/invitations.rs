@@ -100,6 +100,9 @@ pub enum InviteError {
     Archived,
     #[error("That invitation is no longer pending.")]
     NotPending,
+    /// Inviting sends mail in the team's name: not before the inviter proved their address.
+    #[error("Verify your email address before inviting anyone: open the link we sent you.")]
+    Unverified,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -150,6 +153,10 @@ pub fn invite_all(
         // archived meanwhile.
         if super::accounts::lock_for_change(conn, ctx.account.id)?.0 {
             return Err(InviteError::Archived);
+        }
+        // The pages refuse first (`web::access`); this holds for every other way in.
+        if !super::users::is_verified(conn, ctx.inviter.id)? {
+            return Err(InviteError::Unverified);
         }
         let now = now_ms();
         let sent_today = audit::invites_since(conn, ctx.account.id, now - 24 * 3600 * 1000)?;
