@@ -163,7 +163,11 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
     let (users, teams) = (args.users, args.teams);
     let team_id = |t: i64| 2 * users + 1 + t;
 
-    let mut ins = Inserter::new(&mut conn, "users", "id, email, email_normalized, name, password_hash, created_at, email_verified_at");
+    let mut ins = Inserter::new(
+        &mut conn,
+        "users",
+        "id, email, email_normalized, name, password_hash, created_at, email_verified_at",
+    );
     for u in 0..users {
         ins.row(format!(
             "({}, 'bench-{u}@bench.test', 'bench-{u}@bench.test', 'Bench User {u:06}', '{hash}', {now}, {now})",

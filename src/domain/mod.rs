@@ -16,7 +16,9 @@ pub use email::EmailAddress;
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use role::{Permission, Role, UnknownRole};
-pub use states::{DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind};
+pub use states::{
+    DeviceCodeState, EmailLinkPurpose, InvitationDelivery, InvitationState, InvoiceKind, InvoiceStatus, LedgerKind,
+};
 use stored::stored_as_text;
 pub use when::{When, time_ago};
 

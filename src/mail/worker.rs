@@ -6,8 +6,8 @@
 use super::Mailer;
 use crate::db::Db;
 use crate::domain::now_ms;
-use crate::service::{email_links, invitations};
 use crate::service::outbox::{self, OutboxSignal};
+use crate::service::{email_links, invitations};
 use lettre::message::Mailbox;
 use std::time::Duration;
 

@@ -9,8 +9,8 @@ use super::emails::Composed;
 use super::outbox::{self, NewEmail};
 use crate::db::DbConnection;
 use crate::db::schema::email_links;
-use crate::domain::{EmailLinkPurpose, new_id, now_ms};
 use crate::domain::secret::hash_secret;
+use crate::domain::{EmailLinkPurpose, new_id, now_ms};
 use base64::Engine;
 use diesel::prelude::*;
 

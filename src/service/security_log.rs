@@ -77,7 +77,13 @@ impl SecurityEvent {
 
 /// Appends an event in the caller's transaction. `detail` is shown as it is (escaped): a
 /// device's name, "from a@x to b@y"; never a secret.
-pub fn record(conn: &mut DbConnection, user_id: i64, event: Event, detail: &str, client_address: &str) -> QueryResult<()> {
+pub fn record(
+    conn: &mut DbConnection,
+    user_id: i64,
+    event: Event,
+    detail: &str,
+    client_address: &str,
+) -> QueryResult<()> {
     diesel::insert_into(security_events::table)
         .values((
             security_events::id.eq(new_id()),
