@@ -23,6 +23,7 @@ async fn signing_up_creates_the_user_unverified_with_their_personal_account_and_
     assert!(page.contains("Personal account"));
     assert!(page.contains("Ada@Example.com"), "the email is shown as typed");
     assert!(page.contains("Verify your email address: we sent a link to Ada@Example.com."), "{page}");
+    assert!(page.contains("disabled aria-describedby=\"verify-banner\">Create team"), "{page}");
 }
 
 #[tokio::test]
