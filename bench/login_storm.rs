@@ -66,6 +66,8 @@ async fn main() {
         &[("name", "Storm Viewer"), ("email", &email), ("password", PASSWORD)],
     )
     .await;
+    // Signing up signs no one in (the address is to be verified): sign in, as a person does.
+    post_form(&viewer, &base, "/login", "/login", &[("email", &email), ("password", PASSWORD)]).await;
     let home = viewer.get(format!("{base}/")).send().await.unwrap();
     let page = home.headers()["location"].to_str().unwrap().to_owned();
 

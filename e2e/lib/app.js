@@ -3,6 +3,7 @@
 // labels, roles and texts. Add helpers here as features land (members, invites, keys).
 
 const assert = require('node:assert/strict');
+const { currentServer } = require('./server');
 
 let counter = 0;
 /** A fresh, unique person: tests share a server per file but never a user. */
@@ -33,12 +34,22 @@ async function navigates(page, path, action) {
 
 const heading = (page) => page.getByRole('heading', { level: 1 });
 
-async function signUp(page, user) {
+/**
+ * Signs up as a person does: the form, the "Check your email" page, the link of the
+ * verification email (read from the server's local outbox), then signing in; lands on the
+ * personal account's overview (or `landsOn`).
+ */
+async function signUp(page, user, { landsOn = /^\/a\/[^/]+$/ } = {}) {
   await page.goto('/signup');
   await page.getByLabel('Name').fill(user.name);
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
-  await navigates(page, /^\/a\/[^/]+$/, () => page.getByRole('button', { name: 'Create account' }).click());
+  await loads(page, '/signup', () => page.getByRole('button', { name: 'Create account' }).click());
+  await heading(page).filter({ hasText: exactly('Check your email') }).waitFor();
+  const mail = await readVerificationEmail(currentServer(), user.email);
+  await navigates(page, '/login', () => page.goto(mail.link));
+  await page.getByRole('status').filter({ hasText: 'Your address is verified. Sign in to continue.' }).waitFor();
+  await signIn(page, user, { landsOn });
 }
 
 async function signIn(page, { email, password }, { landsOn = /^\/a\/[^/]+$/ } = {}) {
@@ -173,35 +184,42 @@ function parseMime(raw) {
 
 /**
  * The newest email to `address` in the server's local outbox (<data-dir>/outbox/*.eml: the
- * e2e server runs without SMTP_URL), polled until it appears. `exclude`: file names already
- * seen (e.g. an earlier invite to the same address).
- * Returns { file, headers, text (the text/plain part), html, link (the /invites/<token> URL) }.
+ * e2e server runs without SMTP_URL) whose text part has a link of the kind `kind` ("invites",
+ * "verify"; null: any email), polled until it appears. `exclude`: file names already seen
+ * (e.g. an earlier invite to the same address).
+ * Returns { file, headers, text (the text/plain part), html, link (the /<kind>/<token> URL) }.
  */
-async function readInviteEmail(server, address, { timeout = 10_000, exclude = [] } = {}) {
+async function readEmail(server, address, { kind = null, timeout = 10_000, exclude = [] } = {}) {
   const dir = path.join(server.dataDir, 'outbox');
   const deadline = Date.now() + timeout;
   const wanted = address.toLowerCase();
+  const linkOf = (text) => (kind ? new RegExp(`https?://[^\\s"<>]+/${kind}/[A-Za-z0-9_-]+`).exec(text) : [null]);
   for (;;) {
     const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml') && !exclude.includes(f)) : [];
     const found = files
       .map((f) => ({ f, full: path.join(dir, f) }))
       .map(({ f, full }) => ({ f, mtime: fs.statSync(full).mtimeMs, mail: parseMime(fs.readFileSync(full, 'utf8')) }))
       .filter(({ mail }) => (mail.headers.to || '').toLowerCase().includes(wanted))
+      .map((found) => ({ ...found, text: (found.mail.parts.find((p) => p.type === 'text/plain') || { text: '' }).text }))
+      .filter(({ text }) => linkOf(text))
       .sort((a, b) => b.mtime - a.mtime);
     if (found.length) {
-      const { f, mail } = found[0];
-      const text = (mail.parts.find((p) => p.type === 'text/plain') || { text: '' }).text;
+      const { f, mail, text } = found[0];
       const html = (mail.parts.find((p) => p.type === 'text/html') || { text: '' }).text;
-      const m = /https?:\/\/[^\s"<>]+\/invites\/[A-Za-z0-9_-]+/.exec(text);
-      assert.ok(m, `no /invites/<token> link in the text part of ${f}:\n${text}`);
-      return { file: f, headers: mail.headers, text, html, link: m[0] };
+      return { file: f, headers: mail.headers, text, html, link: linkOf(text)[0] };
     }
     if (Date.now() > deadline) {
-      throw new Error(`no email to ${address} in ${dir} after ${timeout} ms (files: ${fs.existsSync(dir) ? fs.readdirSync(dir).join(', ') : 'no outbox'})`);
+      throw new Error(`no ${kind ? `/${kind}/ ` : ''}email to ${address} in ${dir} after ${timeout} ms (files: ${fs.existsSync(dir) ? fs.readdirSync(dir).join(', ') : 'no outbox'})`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The newest invitation to `address` (see `readEmail`); `link` is its /invites/<token> URL. */
+const readInviteEmail = (server, address, options = {}) => readEmail(server, address, { ...options, kind: 'invites' });
+
+/** The newest verification email to `address` (see `readEmail`); `link` is its /verify/<token> URL. */
+const readVerificationEmail = (server, address, options = {}) => readEmail(server, address, { ...options, kind: 'verify' });
 
 /**
  * The invitee's side: opens the invite link in `page` (a fresh, signed-out context), clicks
@@ -340,5 +358,5 @@ module.exports = {
   newUser, signUp, signIn, signOut, openSwitcher, switchTo, createTeam, messages,
   switcherButton, switcherMenu, userMenuButton, heading, navigates, assertPath, startsWithWord, exactly,
   accountNav, goToNav, toast, markDocument, assertSameDocument, sendInvite, decodeQuotedPrintable, parseMime,
-  readInviteEmail, acceptInviteBySigningUp, addMember, addMembers, membersTable, memberRow,
+  readEmail, readInviteEmail, readVerificationEmail, acceptInviteBySigningUp, addMember, addMembers, membersTable, memberRow,
 };

@@ -99,15 +99,24 @@ async function startOnce({ args = [], env = {} } = {}) {
   };
 }
 
+let current = null;
+
 /** Starts a server; retries when another process grabbed the free port in between. */
 async function startServer(options) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(options);
+      current = await startOnce(options);
+      return current;
     } catch (e) {
       if (!e.addrInUse || attempt >= 3) throw e;
     }
   }
 }
 
-module.exports = { startServer, REPO, TARGET_DIR, BINARY };
+/** The server this test file started last (each file runs in a process of its own). */
+function currentServer() {
+  if (!current) throw new Error('no server started in this test file');
+  return current;
+}
+
+module.exports = { startServer, currentServer, REPO, TARGET_DIR, BINARY };

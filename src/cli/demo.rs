@@ -47,6 +47,8 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
         }
         Err(e) => return Err(e.into()),
     };
+    // Demo people own their (made-up) addresses.
+    users::prove_address(conn, ada.id, email.normalized())?;
     let actor = Actor { id: ada.id, name: ada.name.clone() };
     let team_name = TeamName::parse("Acme Robotics")?;
     let team = teams::create(conn, ada.id, &ada.name, &team_name)?;
@@ -56,6 +58,7 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
         let name = PersonName::parse(person)?;
         let email = EmailAddress::parse(address)?;
         let user = users::sign_up(conn, &name, &email, password_hash)?.user;
+        users::prove_address(conn, user.id, email.normalized())?;
         diesel::insert_into(memberships::table)
             .values(&NewMembership {
                 account_id: team.id,

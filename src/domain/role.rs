@@ -109,6 +109,13 @@ impl Permission {
         !matches!(self, Permission::ManageInvites | Permission::ManageMembers | Permission::LeaveTeam)
     }
 
+    /// Whether using the permission needs a verified email address: inviting sends email in
+    /// the team's name (with a team name of the sender's choosing) to any address, which an
+    /// account made with someone else's address must not be able to do.
+    pub fn needs_verified_address(self) -> bool {
+        matches!(self, Permission::ManageInvites)
+    }
+
     /// What the permission lets one do, for the words of a refusal.
     pub fn describe(self) -> &'static str {
         match self {

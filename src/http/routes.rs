@@ -16,11 +16,25 @@ pub enum Access {
     Public,
     /// A signed-in user; no account involved.
     SignedIn,
+    /// A signed-in user whose email address is verified (creating a team, which invitations
+    /// then go out from).
+    Verified,
     /// A member of the account named by `{slug}` whose live role allows the permission.
     Team(Permission),
     /// The JSON API: a team key or login token in the `Authorization` header, verified by
     /// the `ApiCaller` extractor (which answers 401 without one); never the session.
     Api,
+}
+
+impl Access {
+    /// Whether the route is refused to a person whose email address is not verified yet.
+    pub fn needs_verified_address(self) -> bool {
+        match self {
+            Access::Verified => true,
+            Access::Team(permission) => permission.needs_verified_address(),
+            Access::Public | Access::SignedIn | Access::Api => false,
+        }
+    }
 }
 
 /// One registered route: method, path pattern and what it requires.

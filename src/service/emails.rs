@@ -330,3 +330,60 @@ pub fn email_changed(m: &EmailChangeNotice<'_>) -> Result<Composed, askama::Erro
         html: ChangedHtml { m, at }.render()?,
     })
 }
+
+/// The link that proves a person owns the address they signed up with. It names no one: the
+/// person who typed the address chose the name, and it is not theirs to put in a stranger's inbox.
+pub struct VerifyEmail<'a> {
+    pub link: &'a str,
+    pub expires_at: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email/verify.txt")]
+struct VerifyText<'a> {
+    m: &'a VerifyEmail<'a>,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/verify.html")]
+struct VerifyHtml<'a> {
+    m: &'a VerifyEmail<'a>,
+    expires: String,
+}
+
+pub fn verification(m: &VerifyEmail<'_>) -> Result<Composed, askama::Error> {
+    let expires = When::from_ms(m.expires_at).text;
+    Ok(Composed {
+        subject: "Confirm your email address for Teamdeck".to_owned(),
+        text: VerifyText { m, expires: expires.clone() }.render()?,
+        html: VerifyHtml { m, expires }.render()?,
+    })
+}
+
+/// To the owner of an address someone tried to sign up with: the sign-up page answers as it
+/// does for a new address, and only the owner learns that the address has an account.
+pub struct SignUpAttemptEmail<'a> {
+    pub login: &'a str,
+    pub forgot: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/signup_attempt.txt")]
+struct SignUpAttemptText<'a> {
+    m: &'a SignUpAttemptEmail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "email/signup_attempt.html")]
+struct SignUpAttemptHtml<'a> {
+    m: &'a SignUpAttemptEmail<'a>,
+}
+
+pub fn sign_up_attempt(m: &SignUpAttemptEmail<'_>) -> Result<Composed, askama::Error> {
+    Ok(Composed {
+        subject: "Someone tried to sign up for Teamdeck with your address".to_owned(),
+        text: SignUpAttemptText { m }.render()?,
+        html: SignUpAttemptHtml { m }.render()?,
+    })
+}

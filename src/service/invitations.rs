@@ -101,6 +101,9 @@ pub enum InviteError {
     Archived,
     #[error("That invitation is no longer pending.")]
     NotPending,
+    /// Inviting sends mail in the team's name: not before the inviter proved their address.
+    #[error("Verify your email address before inviting anyone: open the link we sent you.")]
+    Unverified,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -151,6 +154,10 @@ pub fn invite_all(
         // archived meanwhile.
         if super::accounts::lock_for_change(conn, ctx.account.id)?.0 {
             return Err(InviteError::Archived);
+        }
+        // The pages refuse first (`web::access`); this holds for every other way in.
+        if !super::users::is_verified(conn, ctx.inviter.id)? {
+            return Err(InviteError::Unverified);
         }
         let now = now_ms();
         // Who is already in, and who already has a pending invitation: one query each for
@@ -393,11 +400,14 @@ pub enum AcceptError {
 }
 
 /// Accepts the invitation of `token` for `user`: they become a member with the invited role.
+/// The invitation was emailed to their address, so it proves the address too (recorded in
+/// their security log with `client_address`).
 pub fn accept(
     conn: &mut DbConnection,
     token: &str,
     user: &Actor,
     user_email_normalized: &str,
+    client_address: &str,
 ) -> Result<(Account, Role), AcceptError> {
     write_transaction(conn, |conn| {
         let view = usable(conn, token, user_email_normalized)?;
@@ -425,6 +435,16 @@ pub fn accept(
                     created_at: now_ms(),
                 })
                 .execute(conn)?;
+        }
+        if super::users::prove_address(conn, user.id, &invitation.email_normalized)? == super::users::Proof::Verified {
+            let detail = format!("by accepting the invitation to {}", view.account.name);
+            super::security_log::record(
+                conn,
+                user.id,
+                super::security_log::Event::EmailVerified,
+                &detail,
+                client_address,
+            )?;
         }
 
         audit::record(
@@ -460,6 +480,17 @@ pub fn decline(
         )?;
         Ok(view.account)
     })
+}
+
+/// Whether `token` is the link of a live invitation (pending, not expired, its team not
+/// archived) to the normalised address: whoever holds it received mail there.
+pub fn proves_address(conn: &mut DbConnection, token: &str, email_normalized: &str) -> QueryResult<bool> {
+    let Some(view) = find_by_token(conn, token)? else { return Ok(false) };
+    let invitation = &view.invitation;
+    Ok(invitation.state == InvitationState::Pending
+        && !invitation.is_expired(now_ms())
+        && !view.account.is_archived()
+        && invitation.email_normalized == email_normalized)
 }
 
 fn usable(conn: &mut DbConnection, token: &str, user_email_normalized: &str) -> Result<InviteView, AcceptError> {

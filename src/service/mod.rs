@@ -20,6 +20,7 @@ pub mod members;
 pub mod outbox;
 pub mod password_reset;
 pub mod profile;
+pub mod registration;
 pub mod requests;
 pub mod secrets;
 pub mod security_log;
@@ -28,5 +29,6 @@ pub mod teams;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod verification;
 
 pub use committed::{Change, Committed};

@@ -17,6 +17,9 @@ pub enum TeamError {
     Archived,
     #[error("This account no longer exists.")]
     AccountGone,
+    /// A team is what invitations go out from: not before its creator proved their address.
+    #[error("Verify your email address before creating a team: open the link we sent you.")]
+    Unverified,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -49,6 +52,10 @@ pub fn create(
             // An account deleted meanwhile creates nothing (see `users::delete_account`).
             if !super::users::lock_live(conn, creator)? {
                 return Err(TeamError::AccountGone);
+            }
+            // The pages refuse first (`web::access`); this holds for every other way in.
+            if !super::users::is_verified(conn, creator)? {
+                return Err(TeamError::Unverified);
             }
             if has_team_named(conn, creator, name, None)? {
                 return Err(TeamError::DuplicateName(name.to_string()));

@@ -34,6 +34,7 @@ struct NewUser<'a> {
     name: &'a str,
     password_hash: &'a str,
     created_at: i64,
+    email_verified_at: Option<i64>,
 }
 
 /// A new user and the slug of their personal account.
@@ -51,7 +52,8 @@ pub enum SignUpError {
     Db(#[from] diesel::result::Error),
 }
 
-/// Creates the user and their personal account (named after them, they its admin).
+/// Creates the user and their personal account (named after them, they its admin), not
+/// verified; refused when the address has an account.
 pub fn sign_up(
     conn: &mut DbConnection,
     name: &PersonName,
@@ -59,52 +61,103 @@ pub fn sign_up(
     password_hash: &str,
 ) -> Result<SignedUp, SignUpError> {
     let result = write_transaction(conn, |conn| {
-        let taken: bool =
-            diesel::select(diesel::dsl::exists(users::table.filter(users::email_normalized.eq(email.normalized()))))
-                .get_result(conn)?;
-        if taken {
+        if email_of(conn, email.normalized())?.is_some() {
             return Err(SignUpError::EmailTaken);
         }
-        let now = now_ms();
-        let user = User {
-            id: new_id(),
-            email: email.as_typed().to_owned(),
-            name: name.as_str().to_owned(),
-            email_verified_at: None,
-        };
-        diesel::insert_into(users::table)
-            .values(&NewUser {
-                id: user.id,
-                email: &user.email,
-                email_normalized: email.normalized(),
-                name: &user.name,
-                password_hash,
-                created_at: now,
-            })
-            .execute(conn)?;
-        let local_part = email.normalized().split('@').next().unwrap_or("me");
-        let slug =
-            accounts::free_slug(conn, &Slug::from_name(name.as_str(), &Slug::from_name(local_part, "me").to_string()))?;
-        accounts::insert_with_admin(
-            conn,
-            &NewAccount {
-                id: new_id(),
-                kind: AccountKind::Personal,
-                slug: &slug,
-                name: name.as_str(),
-                personal_owner_id: Some(user.id),
-                created_at: now,
-            },
-            user.id,
-            &user.name,
-        )?;
-        Ok(SignedUp { user, personal_slug: slug })
+        Ok(insert_new(conn, name, email, password_hash, None)?)
     });
     match result {
         // Two sign-ups with one email at the same moment on PostgreSQL: the second loses here.
         Err(SignUpError::Db(e)) if crate::db::is_unique_violation(&e) => Err(SignUpError::EmailTaken),
         other => other,
     }
+}
+
+/// Inserts the user and their personal account in the caller's transaction, which has
+/// checked that the address is free (the unique index refuses it otherwise). `verified_at`:
+/// when the address was proven (an invitation to it), if it was.
+pub fn insert_new(
+    conn: &mut DbConnection,
+    name: &PersonName,
+    email: &EmailAddress,
+    password_hash: &str,
+    verified_at: Option<i64>,
+) -> QueryResult<SignedUp> {
+    let now = now_ms();
+    let user = User {
+        id: new_id(),
+        email: email.as_typed().to_owned(),
+        name: name.as_str().to_owned(),
+        email_verified_at: verified_at,
+    };
+    diesel::insert_into(users::table)
+        .values(&NewUser {
+            id: user.id,
+            email: &user.email,
+            email_normalized: email.normalized(),
+            name: &user.name,
+            password_hash,
+            created_at: now,
+            email_verified_at: verified_at,
+        })
+        .execute(conn)?;
+    let local_part = email.normalized().split('@').next().unwrap_or("me");
+    let slug =
+        accounts::free_slug(conn, &Slug::from_name(name.as_str(), &Slug::from_name(local_part, "me").to_string()))?;
+    accounts::insert_with_admin(
+        conn,
+        &NewAccount {
+            id: new_id(),
+            kind: AccountKind::Personal,
+            slug: &slug,
+            name: name.as_str(),
+            personal_owner_id: Some(user.id),
+            created_at: now,
+        },
+        user.id,
+        &user.name,
+    )?;
+    Ok(SignedUp { user, personal_slug: slug })
+}
+
+/// The address, as its owner typed it, of the account with this normalised address.
+pub fn email_of(conn: &mut DbConnection, email_normalized: &str) -> QueryResult<Option<String>> {
+    users::table.filter(users::email_normalized.eq(email_normalized)).select(users::email).first(conn).optional()
+}
+
+/// What proving an address did to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// The account's address is verified from now on.
+    Verified,
+    /// It was verified already.
+    AlreadyVerified,
+    /// The address is not (or no longer) the account's, or the account is gone: nothing changed.
+    NotTheirs,
+}
+
+/// Marks the user's address verified, provided it still is `email_normalized` (an address
+/// changed since the proof was sent proves nothing about the new one).
+pub fn prove_address(conn: &mut DbConnection, user_id: i64, email_normalized: &str) -> QueryResult<Proof> {
+    let theirs = users::table
+        .find(user_id)
+        .filter(users::email_normalized.eq(email_normalized))
+        .filter(users::deleted_at.is_null());
+    let updated = diesel::update(theirs.filter(users::email_verified_at.is_null()))
+        .set(users::email_verified_at.eq(now_ms()))
+        .execute(conn)?;
+    if updated == 1 {
+        return Ok(Proof::Verified);
+    }
+    let verified: bool = diesel::select(diesel::dsl::exists(theirs)).get_result(conn)?;
+    Ok(if verified { Proof::AlreadyVerified } else { Proof::NotTheirs })
+}
+
+/// Whether the user's address is verified (read in the caller's transaction, which acts on it).
+pub fn is_verified(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> {
+    let verified_at: Option<Option<i64>> =
+        users::table.find(user_id).select(users::email_verified_at).first(conn).optional()?;
+    Ok(matches!(verified_at, Some(Some(_))))
 }
 
 /// The id and password hash stored for a normalised email, if such a user exists.

@@ -2,8 +2,10 @@
 //! it needs, and [`enforce`] checks it before the handler runs (before the body is read):
 //! a route that declared nothing is refused (deny by default); `SignedIn` needs a user;
 //! `Team(p)` needs a member of the account in `/a/{slug}/…` whose live role allows `p`
-//! (404 for non-members, 403 for a role without `p`). The extractors then hand over what
-//! was loaded, and `Authorized<P>` refuses to run when `P` is not the declared permission.
+//! (404 for non-members, 403 for a role without `p`). `Verified`, and a `Team(p)` whose `p`
+//! sends mail in the team's name, also need a verified email address (403, with a page that
+//! says so and offers a new link). The extractors then hand over what was loaded, and
+//! `Authorized<P>` refuses to run when `P` is not the declared permission.
 
 use super::error::AppError;
 use super::extract::{SignedIn, TeamContext, resolve_team};
@@ -47,6 +49,10 @@ pub async fn enforce<B: MessageBody>(
                 }
                 Err(e) => return Ok(req.error_response(e).map_into_right_body()),
             }
+        }
+        // After the role: a non-member still gets 404 and a developer 403.
+        if access.needs_verified_address() && !loaded.user.is_verified() {
+            return Ok(super::verify::refuse_unverified(req, &loaded).map_into_right_body());
         }
         req.extensions_mut().insert(loaded);
     }

@@ -13,7 +13,7 @@ use crate::service::audit::Actor;
 use crate::service::invitations::{self, AcceptError};
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 /// What the visitor is told.
@@ -118,15 +118,17 @@ fn refusal(e: AcceptError) -> AppError {
 }
 
 /// Accepting from the page, or right after signing up from it: the team's slug and the
-/// words to say, or why not.
+/// words to say, or why not. `client`: the client's address, for the security log.
 pub async fn accept_for(
     db: &Db,
     user: &crate::service::users::User,
     token: String,
+    client: String,
 ) -> Result<Result<(String, String), AcceptError>, AppError> {
     let actor = Actor { id: user.id, name: user.name.clone() };
     let email = email::normalize(&user.email);
-    let accepted = db.run(move |conn| Ok::<_, AppError>(invitations::accept(conn, &token, &actor, &email))).await?;
+    let accepted =
+        db.run(move |conn| Ok::<_, AppError>(invitations::accept(conn, &token, &actor, &email, &client))).await?;
     Ok(accepted.map(|(account, role)| (account.slug, format!("You joined {} as {}.", account.name, role.label()))))
 }
 
@@ -138,17 +140,27 @@ pub async fn accept_from_next(
     session: &Session,
     user: &crate::service::users::User,
     next: &str,
+    client: String,
 ) -> Result<Option<(String, String)>, AppError> {
-    let Some(token) = next.strip_prefix("/invites/").filter(|t| !t.is_empty() && !t.contains('/')) else {
-        return Ok(None);
-    };
-    let Ok((slug, message)) = accept_for(db, user, token.to_owned()).await? else { return Ok(None) };
+    let Some(token) = token_in(next) else { return Ok(None) };
+    let Ok((slug, message)) = accept_for(db, user, token.to_owned(), client).await? else { return Ok(None) };
     session::remember_account(session, &slug);
     Ok(Some((slug, message)))
 }
 
-pub async fn accept(user: SignedIn, token: web::Path<String>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
-    let (slug, message) = accept_for(&db, &user.user, token.into_inner()).await?.map_err(refusal)?;
+/// The invitation token of `next` when it is an invite's page (`/invites/{token}`).
+pub fn token_in(next: &str) -> Option<&str> {
+    next.strip_prefix("/invites/").filter(|t| !t.is_empty() && !t.contains('/'))
+}
+
+pub async fn accept(
+    req: HttpRequest,
+    user: SignedIn,
+    token: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, AppError> {
+    let client = crate::http::client_address(&req);
+    let (slug, message) = accept_for(&db, &user.user, token.into_inner(), client).await?.map_err(refusal)?;
     session::remember_account(&user.session, &slug);
     session::push_flash(&user.session, Flash::success(message));
     Ok(see_other(&format!("/a/{slug}")))

@@ -37,6 +37,9 @@ pub struct Layout {
     pub switcher: Switcher,
     pub nav: Vec<NavItem>,
     pub current: Option<CurrentAccount>,
+    /// The person's address while it is not verified: a banner asks them to, with a button
+    /// that sends a new link.
+    pub unverified: Option<String>,
 }
 
 pub struct Switcher {
@@ -146,6 +149,7 @@ impl Layout {
             user_email: signed_in.user.email.clone(),
             csrf: session::csrf_token(&signed_in.session),
             flashes: session::take_flashes(&signed_in.session),
+            unverified: (!signed_in.user.is_verified()).then(|| signed_in.user.email.clone()),
             switcher,
             nav,
             current: current.map(|m| CurrentAccount {

@@ -27,6 +27,7 @@ mod secrets;
 mod sessions;
 mod teams;
 mod usage;
+mod verify;
 
 pub use members::cache::MembersCache;
 
@@ -42,7 +43,7 @@ pub fn probes(r: &mut RouteTable) {
 /// Every page of the site, each with the access it requires, in the order the router tries
 /// them: the team pages, then the rest.
 pub fn routes(r: &mut RouteTable) {
-    use Access::{Public, SignedIn, Team};
+    use Access::{Public, SignedIn, Team, Verified};
     r.get("/a/{slug}", Team(Permission::ViewTeam), accounts::overview::show)
         .get("/a/{slug}/settings", Team(Permission::ViewAdmin), accounts::settings::show)
         .post("/a/{slug}/settings/name", Team(Permission::ManageTeam), accounts::settings::rename)
@@ -110,8 +111,10 @@ pub fn routes(r: &mut RouteTable) {
         .post("/account/sessions/{session_id}/revoke", SignedIn, sessions::revoke)
         .get("/account/tokens", SignedIn, sessions::show)
         .post("/account/tokens/{token_id}/revoke", SignedIn, device::revoke)
-        .get("/teams/new", SignedIn, teams::new::show)
-        .post("/teams/new", SignedIn, teams::new::submit)
+        .post("/account/verify/resend", SignedIn, verify::resend)
+        .get("/teams/new", Verified, teams::new::show)
+        .post("/teams/new", Verified, teams::new::submit)
+        .get("/verify/{token}", Public, verify::open)
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)
         .post("/invites/{token}/decline", SignedIn, invites::decline);

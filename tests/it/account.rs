@@ -62,7 +62,9 @@ async fn a_deleted_account_is_signed_out_everywhere_its_credentials_stop_and_its
     let rows = app.dump_tables(&["users", "accounts", "login_tokens"]).await.to_lowercase();
     assert!(!rows.contains("bob"), "name, email and the slug made from them are gone: {rows}");
     let again = app.browser().sign_up("Bob", "bob@example.com", PASSWORD).await;
-    assert_eq!(again.status(), StatusCode::SEE_OTHER, "the email can sign up again");
+    assert_eq!(again.status(), StatusCode::OK);
+    let live = "SELECT COUNT(*) AS n FROM users WHERE email_normalized = 'bob@example.com' AND deleted_at IS NULL";
+    assert_eq!(app.count(live.into()).await, 1, "the email can sign up again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,33 +4,42 @@ use crate::helpers::{PASSWORD, csrf_token, location, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 
 #[tokio::test]
-async fn signing_up_creates_the_user_and_their_personal_account_and_signs_in() {
+async fn signing_up_creates_the_user_unverified_with_their_personal_account_and_signs_no_one_in() {
     let app = spawn_app().await;
     let browser = app.browser();
 
     let response = browser.sign_up("Ada Lovelace", "Ada@Example.com", PASSWORD).await;
 
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/a/ada-lovelace");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.cookies().all(|c| c.name() != "teamdeck_session"), "no session cookie");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Check your email"), "{html}");
+    assert!(html.contains("We sent a message to <strong>Ada@Example.com</strong>."), "{html}");
+    assert_eq!(location(&browser.get("/").await), "/login", "nobody is signed in");
+
+    assert_eq!(browser.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&browser.get("/").await), "/a/ada-lovelace");
     let page = browser.page("/a/ada-lovelace", StatusCode::OK).await;
-    assert!(page.contains("Welcome to Teamdeck, Ada Lovelace"), "a welcome flash: {page}");
     assert!(page.contains("Personal account"));
     assert!(page.contains("Ada@Example.com"), "the email is shown as typed");
+    assert!(page.contains("Verify your email address: we sent a link to Ada@Example.com."), "{page}");
+    assert!(page.contains("disabled aria-describedby=\"verify-banner\">Create team"), "{page}");
 }
 
 #[tokio::test]
-async fn signing_up_with_an_email_already_used_says_so_and_keeps_what_was_typed() {
+async fn signing_up_with_an_email_already_used_answers_as_a_new_sign_up_and_makes_no_account() {
     let app = spawn_app().await;
-    app.signed_up("Ada", "ada@example.com").await;
+    app.registered("Ada", "ada@example.com").await;
     let other = app.browser();
 
     let response = other.sign_up("Ada Again", "  ADA@example.COM ", PASSWORD).await;
 
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
-    assert!(html.contains("An account with this email already exists"), "{html}");
-    assert!(html.contains("value=\"Ada Again\""), "the typed name is kept");
-    assert!(html.contains("value=\"  ADA@example.COM \""), "the typed email is kept");
+    assert!(html.contains("Check your email"), "{html}");
+    assert!(!html.contains("already exists"), "{html}");
+    assert_eq!(app.count_rows("users").await, 1, "no second account");
+    assert_eq!(location(&other.get("/").await), "/login", "nobody is signed in");
 }
 
 #[tokio::test]

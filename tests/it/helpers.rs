@@ -143,12 +143,65 @@ impl TestApp {
         }
     }
 
-    /// A browser signed up (and so signed in) as a new user named `name`.
+    /// A browser signed in as a new user named `name` whose address is verified (see
+    /// [`TestApp::registered`]).
     pub async fn signed_up(&self, name: &str, email: &str) -> Browser {
+        self.registered(name, email).await;
+        self.signed_in(email).await
+    }
+
+    /// A new user named `name` with a verified address, signed in nowhere. A shortcut: the
+    /// sign-up goes through the page (which signs no one in), then the address is marked
+    /// verified straight in the database instead of through the emailed link (which has
+    /// tests of its own, in `verification.rs`). Returns once the verification email the
+    /// sign-up queued has left the outbox, so a test counting mail, or SMTP refusals, starts
+    /// from a quiet outbox (`MailServer::messages` leaves such emails out).
+    pub async fn registered(&self, name: &str, email: &str) {
+        let response = self.browser().sign_up(name, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "sign-up of {email} should succeed");
+        self.outbox_settled(email).await;
+        self.verify_address(email).await;
+    }
+
+    /// A browser signed in as a new user whose address is not verified yet.
+    pub async fn unverified(&self, name: &str, email: &str) -> Browser {
+        let response = self.browser().sign_up(name, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "sign-up of {email} should succeed");
+        self.outbox_settled(email).await;
+        self.signed_in(email).await
+    }
+
+    /// A new browser signed in through `/login` as the user of `email`.
+    pub async fn signed_in(&self, email: &str) -> Browser {
         let browser = self.browser();
-        let response = browser.sign_up(name, email, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-up of {email} should succeed");
+        let response = browser.sign_in(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email} signs in");
         browser
+    }
+
+    /// Marks the address of `email`'s user verified, as its emailed link would.
+    pub async fn verify_address(&self, email: &str) {
+        self.outside(format!(
+            "UPDATE users SET email_verified_at = created_at WHERE email_normalized = '{}'",
+            email.trim().to_lowercase().replace('\'', "''")
+        ))
+        .await;
+    }
+
+    /// Waits (up to 10 s) until no email to `email` waits in the outbox: each was sent, or
+    /// failed for good.
+    pub async fn outbox_settled(&self, email: &str) {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM outbox_emails WHERE lower(to_address) = '{}' AND sent_at IS NULL AND failed_at IS NULL",
+            email.trim().to_lowercase().replace('\'', "''")
+        );
+        for _ in 0..200 {
+            if self.count(sql.clone()).await == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("emails to {email} still wait in the outbox after 10 s");
     }
 
     /// Adds `email`'s user to the team `slug` with `role`, as an accepted invite would.

@@ -30,3 +30,4 @@ mod sessions;
 mod stored_values;
 mod teams;
 mod usage_page;
+mod verification;

@@ -184,3 +184,38 @@ async fn every_route_is_the_one_the_router_picks_for_its_own_path() {
         assert_eq!(std::str::from_utf8(&matched).unwrap(), spec.path, "{} {path}", spec.method);
     }
 }
+
+/// An admin whose address is not verified yet: every route declared as needing a verified
+/// address refuses them with a page that says why and offers a new link.
+#[tokio::test]
+async fn every_route_that_needs_a_verified_address_refuses_an_unverified_person() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.signed_up("Admin", "admin@example.com").await;
+    let slug = admin.create_team("Acme").await;
+    let invited = admin
+        .submit(
+            &format!("/a/{slug}/members"),
+            &format!("/a/{slug}/invites"),
+            &[("email", "new@example.com"), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(invited.status(), StatusCode::SEE_OTHER);
+    let invitation_id = app.pending_invitation_id(&slug, "new@example.com").await;
+    let unverified = app.unverified("Eve", "eve@example.com").await;
+    app.add_member(&slug, "eve@example.com", Role::Admin).await;
+    let token = csrf_token(&unverified.page("/account", StatusCode::OK).await).unwrap();
+
+    let specs: Vec<_> =
+        teamdeck::startup::routes().specs().into_iter().filter(|s| s.access.needs_verified_address()).collect();
+    assert!(specs.iter().any(|s| s.path == "/teams/new"), "{specs:?}");
+    assert!(specs.iter().any(|s| s.path == "/a/{slug}/members/bulk/confirm"), "{specs:?}");
+    for spec in specs {
+        let path = concrete(spec.path, &slug, 0, invitation_id, 0, "0");
+        let what = format!("{} {}", spec.method, spec.path);
+        let response = call(&unverified, &spec.method, &path, &token).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Verify your email address first: we sent a link to eve@example.com."), "{what}: {html}");
+        assert!(html.contains("Resend the link"), "{what}");
+    }
+}

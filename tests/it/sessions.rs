@@ -15,12 +15,14 @@ fn token_set_by(response: &reqwest::Response) -> Option<String> {
     response.cookies().find(|c| c.name() == COOKIE).map(|c| c.value().to_owned())
 }
 
-/// Signs up a new browser, returning it and the session token its cookie holds.
+/// Signs up a new user and signs a new browser in as them, returning it and the session
+/// token its cookie holds.
 async fn sign_up(app: &TestApp, name: &str, email: &str) -> (Browser, String) {
+    app.registered(name, email).await;
     let browser = app.browser();
-    let response = browser.sign_up(name, email, PASSWORD).await;
+    let response = browser.sign_in(email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let token = token_set_by(&response).expect("sign-up sets the session cookie");
+    let token = token_set_by(&response).expect("sign-in sets the session cookie");
     (browser, token)
 }
 
@@ -287,7 +289,8 @@ async fn malformed_unknown_oversized_or_dead_cookies_sign_no_one_in_and_break_no
 async fn the_sessions_page_lists_each_browser_and_signs_out_one_or_every_other() {
     let app = spawn_app().await;
     let here = browser_of(&app, "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0");
-    assert_eq!(here.sign_up("Ada", "ada@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    app.registered("Ada", "ada@example.com").await;
+    assert_eq!(here.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let phone = browser_of(&app, "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Version/18.1 Safari/604.1");
     let laptop = browser_of(&app, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/131.0.0.0 Safari/537.36");
     for other in [&phone, &laptop] {
@@ -366,7 +369,8 @@ async fn deleting_the_account_ends_its_sessions_everywhere_and_leaving_every_tea
 #[tokio::test]
 async fn the_session_cookie_is_http_only_and_same_site_and_lasts_as_long_as_a_session() {
     let app = spawn_app().await;
-    let response = app.browser().sign_up("Ada", "ada@example.com", PASSWORD).await;
+    app.registered("Ada", "ada@example.com").await;
+    let response = app.browser().sign_in("ada@example.com", PASSWORD).await;
     let cookie = response
         .headers()
         .get_all("set-cookie")

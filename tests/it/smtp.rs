@@ -72,6 +72,11 @@ impl Mail {
         out
     }
 
+    /// Whether it is the link that verifies an address, which every sign-up sends.
+    pub fn is_verification(&self) -> bool {
+        self.decoded().contains("Subject: Confirm your email address for Teamdeck")
+    }
+
     /// The first invite link in the message.
     pub fn invite_link(&self) -> String {
         let text = self.decoded();
@@ -122,11 +127,18 @@ impl MailServer {
         self.refuse.store(n, Ordering::SeqCst);
     }
 
+    /// Every message but the verification links of sign-ups: the harness's users have their
+    /// addresses verified in the database (`TestApp::registered`), so only the tests of
+    /// verification itself read those ([`MailServer::all_messages`]).
     pub async fn messages(&self) -> Vec<Mail> {
+        self.all_messages().await.into_iter().filter(|m| !m.is_verification()).collect()
+    }
+
+    pub async fn all_messages(&self) -> Vec<Mail> {
         self.messages.lock().await.clone()
     }
 
-    /// Waits (up to 10 s) until at least `count` messages arrived.
+    /// Waits (up to 10 s) until at least `count` messages arrived (see [`MailServer::messages`]).
     pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
         for _ in 0..200 {
             let messages = self.messages().await;
@@ -136,6 +148,19 @@ impl MailServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("expected {count} messages, got {:?}", self.messages().await.len());
+    }
+
+    /// Waits (up to 10 s) until at least `count` messages of any kind arrived for `to`, and
+    /// returns those, oldest first.
+    pub async fn wait_for_mail_to(&self, to: &str, count: usize) -> Vec<Mail> {
+        for _ in 0..200 {
+            let messages: Vec<Mail> = self.all_messages().await.into_iter().filter(|m| m.to == to).collect();
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {count} messages to {to}, got {:?}", self.all_messages().await);
     }
 
     async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {

@@ -73,7 +73,7 @@ pub async fn rename(
         Err(e @ TeamError::DuplicateName(_)) => {
             page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&auth, typed, Some(e.to_string())))
         }
-        Err(e @ TeamError::Archived) => Err(AppError::Forbidden(e.to_string())),
+        Err(e @ (TeamError::Archived | TeamError::Unverified)) => Err(AppError::Forbidden(e.to_string())),
         Err(TeamError::AccountGone) => Err(AppError::SignInRequired),
         Err(TeamError::Db(e)) => Err(AppError::internal(e)),
     }

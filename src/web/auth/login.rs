@@ -26,7 +26,7 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     notice: Option<&'static str>,
-    /// Messages left by the page before (a new password set with a reset link).
+    /// Messages left by the page before (a new password set, an address just verified).
     flashes: Vec<session::Flash>,
 }
 
@@ -135,7 +135,7 @@ pub async fn submit(
             if next.starts_with("/invites/")
                 && let Some(user) = db.query(move |conn| users::find(conn, user_id)).await?
                 && let Some((slug, message)) =
-                    crate::web::invites::accept_from_next(&db, &session, &user, &next).await?
+                    crate::web::invites::accept_from_next(&db, &session, &user, &next, client.clone()).await?
             {
                 session::push_flash(&session, session::Flash::success(message));
                 return Ok(with_cookie(see_other(&format!("/a/{slug}")), &cookie));

@@ -1,5 +1,9 @@
-//! Sign-up: the user and their personal account, then signed in and on that account. Sign-ups
-//! are limited per client address (each costs a password hash and an account).
+//! Sign-up. Valid input is answered with the same "Check your email" page whether or not the
+//! address has an account (`service::registration` emails a verification link, or a note to
+//! the address's owner), and nobody is signed in: the address is proven first. A sign-up
+//! from an invitation to the same address is proven by it: signed in, and in the team.
+//! Sign-ups are limited per client address (each costs a password hash and an account), and
+//! the emails per address.
 
 use super::super::error::AppError;
 use super::super::extract::MaybeSignedIn;
@@ -9,27 +13,21 @@ use super::login::with_cookie;
 use crate::auth::session::{self, Flash};
 use crate::auth::{HashError, Limits, PasswordHasher};
 use crate::db::Db;
-use crate::domain::{EmailAddress, PersonName};
-use crate::service::users::{self, SignUpError};
-use actix_session::Session;
+use crate::domain::{EmailAddress, NewPassword, PersonName};
+use crate::http::Site;
+use crate::service::outbox::OutboxSignal;
+use crate::service::registration::{self, Registered, Registration};
+use crate::web::invites;
+use actix_session::{Session, SessionExt};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-const MIN_PASSWORD_CHARS: usize = 8;
-const MAX_PASSWORD_CHARS: usize = 256;
-
-/// What is wrong with a new password (sign-up, reset), if anything.
+/// What is wrong with a new password (sign-up, reset), if anything: the rules of
+/// [`NewPassword`], which a password change parses too.
 pub(super) fn password_error(password: &str) -> Option<String> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        Some(format!("Use at least {MIN_PASSWORD_CHARS} characters."))
-    } else if chars > MAX_PASSWORD_CHARS {
-        Some(format!("Use at most {MAX_PASSWORD_CHARS} characters."))
-    } else {
-        None
-    }
+    NewPassword::parse(password.to_owned()).err().map(|e| e.to_string())
 }
 
 #[derive(Default)]
@@ -38,6 +36,12 @@ struct Errors {
     name: Option<String>,
     email: Option<String>,
     password: Option<String>,
+}
+
+impl Errors {
+    fn form(message: &str) -> Self {
+        Self { form: Some(message.to_owned()), ..Self::default() }
+    }
 }
 
 #[derive(Template)]
@@ -49,6 +53,15 @@ struct SignupPage {
     email: String,
     next: String,
     errors: Errors,
+}
+
+/// The answer to every valid sign-up (see the module doc): the same bytes for an address
+/// with an account as for a new one.
+#[derive(Template)]
+#[template(path = "auth/check_email.html")]
+struct CheckEmailPage {
+    head: Head,
+    email: String,
 }
 
 #[derive(Deserialize)]
@@ -89,13 +102,14 @@ pub async fn show(
 #[tracing::instrument(name = "sign up", skip_all)]
 pub async fn submit(
     req: HttpRequest,
-    session: Session,
     form: web::Form<SignupForm>,
     db: web::Data<Db>,
     hasher: web::Data<PasswordHasher>,
     limits: web::Data<Limits>,
+    site: web::Data<Site>,
+    outbox: web::Data<OutboxSignal>,
 ) -> Result<HttpResponse, AppError> {
-    let db_for_invite = db.clone();
+    let session = req.get_session();
     let SignupForm { name, email, password, next } = form.into_inner();
     let next = safe_next(Some(&next));
     let again = |status: StatusCode, errors: Errors| {
@@ -109,70 +123,83 @@ pub async fn submit(
         };
         page_with_status(status, &page)
     };
-
-    let parsed_name = PersonName::parse(&name);
-    let parsed_email = EmailAddress::parse(&email);
-    let password_error = password_error(&password);
-    let (person, address) = match (parsed_name, parsed_email, password_error) {
-        (Ok(person), Ok(address), None) => (person, address),
-        (n, e, p) => {
-            let errors = Errors {
-                form: None,
-                name: n.err().map(|e| e.to_string()),
-                email: e.err().map(|e| e.to_string()),
-                password: p,
-            };
-            return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
-        }
+    let (person, address) = match parse(&name, &email, &password) {
+        Ok(parsed) => parsed,
+        Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
 
-    if let Err(refused) = limits.sign_up(&crate::http::client_address(&req)).await? {
-        let errors = Errors { form: Some(refused.message()), ..Errors::default() };
+    let client = crate::http::client_address(&req);
+    if let Err(refused) = limits.sign_up(&client).await? {
+        let errors = Errors::form(&refused.message());
         return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, errors)?, refused.seconds()));
     }
+    // Hashed and counted for an address with an account as for a new one: the same work.
     let hash = match hasher.hash(password).await {
         Ok(hash) => hash,
         Err(HashError::Busy) => {
-            let errors = Errors {
-                form: Some("Many people are signing up right now. Try again in a few seconds.".into()),
-                ..Errors::default()
-            };
-            return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, errors)?, 2));
+            let busy = "Many people are signing up right now. Try again in a few seconds.";
+            return Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, Errors::form(busy))?, 2));
         }
         Err(e) => return Err(AppError::internal(e)),
     };
-    let result = {
-        let (person, address) = (person.clone(), address.clone());
-        db.run(move |conn| Ok::<_, AppError>(users::sign_up(conn, &person, &address, &hash))).await?
+    let send_email = limits.verification_email(address.normalized()).await?.is_ok();
+    let registered = {
+        let (person, address, client) = (person.clone(), address.clone(), client.clone());
+        let (base_url, invitation) = (site.base_url.clone(), invites::token_in(&next).map(str::to_owned));
+        db.query(move |conn| {
+            registration::register(
+                conn,
+                &Registration {
+                    name: &person,
+                    email: &address,
+                    password_hash: &hash,
+                    client_address: &client,
+                    base_url: &base_url,
+                    send_email,
+                    invitation: invitation.as_deref(),
+                },
+            )
+        })
+        .await?
     };
-    match result {
-        Ok(signed_up) => {
+    match registered {
+        Registered::New(_) | Registered::Known => {
+            outbox.wake();
+            let page = CheckEmailPage { head: Head::new("Check your email"), email: address.as_typed().to_owned() };
+            page_with_status(StatusCode::OK, &page)
+        }
+        Registered::Invited(signed_up) => {
             let cookie = super::sign_in(&req, &session, signed_up.user.id).await?;
-            tracing::info!(user_id = signed_up.user.id, "signed up");
-            // Signed up from an invite: accept it at once and land in the team (welcomed to
-            // it, not told to create a team of their own).
-            if let Some((slug, message)) =
-                crate::web::invites::accept_from_next(&db_for_invite, &session, &signed_up.user, &next).await?
-            {
-                let welcome = format!("Welcome to Teamdeck, {}.", person.as_str());
-                session::push_flash(&session, Flash::success(welcome));
-                session::push_flash(&session, Flash::success(message));
-                return Ok(with_cookie(see_other(&format!("/a/{slug}")), &cookie));
-            }
-            session::push_flash(
-                &session,
-                Flash::success(format!(
-                    "Welcome to Teamdeck, {}. This is your personal account; create a team to share keys and billing with others.",
-                    person.as_str()
-                )),
-            );
-            let home = format!("/a/{}", signed_up.personal_slug);
-            Ok(with_cookie(see_other(if next.is_empty() { &home } else { &next }), &cookie))
+            tracing::info!(user_id = signed_up.user.id, "signed up from an invitation");
+            session::push_flash(&session, Flash::success(format!("Welcome to Teamdeck, {}.", person.as_str())));
+            // Accepted at once, to land in the team; should the invitation have gone
+            // meanwhile, its page says why.
+            let to = match invites::accept_from_next(&db, &session, &signed_up.user, &next, client).await? {
+                Some((slug, joined)) => {
+                    session::push_flash(&session, Flash::success(joined));
+                    format!("/a/{slug}")
+                }
+                None => next.clone(),
+            };
+            Ok(with_cookie(see_other(&to), &cookie))
         }
-        Err(SignUpError::EmailTaken) => {
-            let errors = Errors { email: Some(SignUpError::EmailTaken.to_string()), ..Errors::default() };
-            again(StatusCode::UNPROCESSABLE_ENTITY, errors)
+        Registered::InvitedKnown => {
+            let taken = "An account with this email already exists. Sign in to accept the invitation.";
+            again(StatusCode::UNPROCESSABLE_ENTITY, Errors { email: Some(taken.into()), ..Errors::default() })
         }
-        Err(SignUpError::Db(e)) => Err(AppError::internal(e)),
+    }
+}
+
+/// The name and address, or what is wrong with each field.
+fn parse(name: &str, email: &str, password: &str) -> Result<(PersonName, EmailAddress), Errors> {
+    let password_error = password_error(password);
+    match (PersonName::parse(name), EmailAddress::parse(email), password_error) {
+        (Ok(person), Ok(address), None) => Ok((person, address)),
+        (n, e, p) => Err(Errors {
+            form: None,
+            name: n.err().map(|e| e.to_string()),
+            email: e.err().map(|e| e.to_string()),
+            password: p,
+        }),
     }
 }

@@ -46,7 +46,7 @@ pub struct PageKey {
     pub members_version: i64,
     pub slug: String,
     pub team: String,
-    pub can: [bool; 3],
+    pub can: [bool; 4],
     pub q: String,
     pub after: (Option<String>, Option<i64>),
 }
@@ -247,7 +247,7 @@ mod tests {
             members_version: version,
             slug: "acme".into(),
             team: "Acme".into(),
-            can: [true, true, true],
+            can: [true, true, true, false],
             q: String::new(),
             after: (None, None),
         }
@@ -309,7 +309,10 @@ mod tests {
         cache.put(key(3), rendered("v3", i64::MAX));
         assert_eq!(cache.get(&key(3), 0).map(|r| html(&r)).as_deref(), Some("v3"));
         assert!(cache.get(&key(4), 0).is_none(), "a newer version is a miss");
-        assert!(cache.get(&PageKey { can: [false, true, true], ..key(3) }, 0).is_none(), "other rights are a miss");
+        assert!(
+            cache.get(&PageKey { can: [false, true, true, false], ..key(3) }, 0).is_none(),
+            "other rights are a miss"
+        );
         assert!(cache.get(&PageKey { q: "bob".into(), ..key(3) }, 0).is_none(), "another search is a miss");
     }
 

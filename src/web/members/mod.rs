@@ -100,21 +100,25 @@ pub struct Can {
     pub manage_members: bool,
     pub invite: bool,
     pub leave: bool,
+    /// Could invite, once their email address is verified (the controls show, disabled, why).
+    pub invite_once_verified: bool,
 }
 
 impl Can {
     pub fn of<P>(auth: &Authorized<P>) -> Self {
         let may = |p: Permission| auth.role.allows(p) && !auth.account.is_archived() && !auth.account.is_personal();
+        let verified = auth.signed_in.user.is_verified();
         Self {
             manage_members: may(Permission::ManageMembers),
-            invite: may(Permission::ManageInvites),
+            invite: may(Permission::ManageInvites) && verified,
             leave: may(Permission::LeaveTeam),
+            invite_once_verified: may(Permission::ManageInvites) && !verified,
         }
     }
 
     /// What a kept rendering of the page depends on.
-    pub fn as_key(&self) -> [bool; 3] {
-        [self.manage_members, self.invite, self.leave]
+    pub fn as_key(&self) -> [bool; 4] {
+        [self.manage_members, self.invite, self.leave, self.invite_once_verified]
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn submit(user: SignedIn, form: web::Form<NewTeamForm>, db: web::Data<
             Ok(see_other(&format!("/a/{}", team.slug)))
         }
         Err(TeamError::DuplicateName(_)) => again(created.unwrap_err().to_string()),
-        Err(e @ TeamError::Archived) => Err(AppError::Forbidden(e.to_string())),
+        Err(e @ (TeamError::Archived | TeamError::Unverified)) => Err(AppError::Forbidden(e.to_string())),
         Err(TeamError::AccountGone) => Err(AppError::SignInRequired),
         Err(TeamError::Db(e)) => Err(AppError::internal(e)),
     }
