@@ -86,6 +86,14 @@ impl PasswordHasher {
         Ok(place)
     }
 
+    /// Whether every place is taken right now: a sign-in told so is answered "busy" before it
+    /// counts against any limit (no password would be checked), so a storm of sign-ins does
+    /// not also write a count for each refused attempt. A place may free up a moment later;
+    /// [`Self::reserve`] decides.
+    pub fn is_full(&self) -> bool {
+        self.taken.load(Ordering::Acquire) >= self.places
+    }
+
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) for `password`.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let _place = self.reserve()?;
@@ -236,8 +244,10 @@ mod tests {
         let first = hasher.reserve().unwrap();
         let second = hasher.reserve().unwrap();
         assert!(matches!(hasher.reserve(), Err(HashError::Busy)), "one thread and one queued: two places");
+        assert!(hasher.is_full());
         assert!(matches!(hasher.verify("pw".into(), None).await, Err(HashError::Busy)));
         drop(first);
+        assert!(!hasher.is_full());
         assert!(!hasher.verify_in(hasher.reserve().unwrap(), "pw".into(), None).await.unwrap());
         drop(second);
         assert_eq!(hasher.taken.load(Ordering::Acquire), 0, "every place was given back");

@@ -98,6 +98,14 @@ pub async fn submit(
         page_with_status(status, &page)
     };
 
+    let busy = || {
+        let busy = "Many people are signing in right now. Try again in a few seconds.";
+        Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, busy.into())?, 2))
+    };
+    // Every password check taken: answered before anything is counted (nothing is checked).
+    if hasher.is_full() {
+        return busy();
+    }
     let client = crate::http::client_address(&req);
     let guess = match limits.sign_in(&normalized, &client).await? {
         Ok(guess) => guess,
@@ -143,10 +151,7 @@ pub async fn submit(
             Ok(with_cookie(see_other(if next.is_empty() { "/" } else { &next }), &cookie))
         }
         Ok((false, _)) => again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()),
-        Err(HashError::Busy) => {
-            let busy = "Many people are signing in right now. Try again in a few seconds.";
-            Ok(retry_after(again(StatusCode::TOO_MANY_REQUESTS, busy.into())?, 2))
-        }
+        Err(HashError::Busy) => busy(),
         Err(e) => Err(AppError::internal(e)),
     }
 }
