@@ -114,6 +114,12 @@ pub async fn submit(
     if let Some(error) = password_error(&password) {
         return again(&db, &session, token, error, sign_out_cli, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    // A dead link costs no password hash: look before hashing. `complete` checks again in
+    // its transaction, so a link used meanwhile is still refused.
+    let lookup = token.clone();
+    if db.query(move |conn| password_reset::pending(conn, &lookup)).await?.is_none() {
+        return dead();
+    }
     let password_hash = match hasher.hash(password).await {
         Ok(hash) => hash,
         Err(HashError::Busy) => {
