@@ -1,6 +1,7 @@
 //! The bulk-invite CSV (`email,role`, up to 50 rows): parsing and per-row checks that need
 //! no database. Accepts the header in any case and column order, UTF-8 with or without a
-//! BOM, LF or CRLF, surrounding spaces and role names in any case.
+//! BOM, LF or CRLF, surrounding spaces and role names in any case, and files separated by
+//! semicolons (what spreadsheets save as "CSV" where the comma is the decimal separator).
 
 use super::email::EmailError;
 use super::{EmailAddress, Role};
@@ -17,8 +18,14 @@ pub enum CsvError {
     TooLarge,
     #[error("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")]
     NotUtf8,
+    #[error(
+        "The file has only its header line: there are no invitations in the file. Add one line per invite (email,role)."
+    )]
+    NoInvitations,
     #[error("The first line must be the header email,role (in any order).")]
     MissingHeader,
+    #[error("The file is separated by {0}; use commas (email,role), or semicolons.")]
+    UseCommas(&'static str),
     #[error("The file has {0} invites; at most 50 can be sent at once. Split it into smaller files.")]
     TooManyRows(usize),
     #[error("This doesn't look like a CSV file ({0}). Use the template.")]
@@ -55,7 +62,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
     if text.contains('\0') {
         return Err(CsvError::NotCsv("it contains binary data".into()));
     }
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .delimiter(delimiter(text)?)
+        .from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| CsvError::NotCsv(e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let (Some(email_col), Some(role_col)) = (column("email"), column("role")) else {
@@ -99,9 +110,30 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, CsvError> {
         return Err(CsvError::TooManyRows(rows.len()));
     }
     if rows.is_empty() {
-        return Err(CsvError::Empty);
+        return Err(CsvError::NoInvitations);
     }
     Ok(rows)
+}
+
+/// The separator, read off the header line: a comma, or a semicolon when the header has
+/// semicolons and no comma. A header held together by tabs or pipes is told to use commas.
+fn delimiter(text: &str) -> Result<u8, CsvError> {
+    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    if header.contains(',') {
+        return Ok(b',');
+    }
+    if header.contains(';') {
+        return Ok(b';');
+    }
+    let lower = header.to_ascii_lowercase();
+    if lower.contains("email") && lower.contains("role") {
+        for (separator, name) in [('\t', "tabs"), ('|', "vertical bars")] {
+            if header.contains(separator) {
+                return Err(CsvError::UseCommas(name));
+            }
+        }
+    }
+    Ok(b',')
 }
 
 /// The template offered for download.
@@ -144,6 +176,15 @@ mod tests {
     }
 
     #[test]
+    fn a_file_separated_by_semicolons_is_read_as_such() {
+        let rows = parse("\u{feff}email;role\r\nalice@x.io;Admin\r\n\"bob@x.io\";billing\r\n".as_bytes()).unwrap();
+        assert_eq!(valid(&rows), vec![("alice@x.io".to_owned(), Role::Admin), ("bob@x.io".to_owned(), Role::Billing)]);
+        // A comma in the header wins: a semicolon inside a field stays in the field.
+        let rows = parse(b"email,role\na;b@x.io,admin\n").unwrap();
+        assert!(matches!(rows[0].check, RowCheck::InvalidEmail(_)));
+    }
+
+    #[test]
     fn each_bad_row_says_what_is_wrong() {
         let file = "email,role\nnot-an-email,admin\nbob@x.io,owner\nbob@x.io,admin\nBOB@x.io,billing\n";
         let rows = parse(file.as_bytes()).unwrap();
@@ -156,7 +197,9 @@ mod tests {
     #[test]
     fn files_that_cannot_be_used_are_refused_with_a_reason() {
         assert_eq!(parse(b""), Err(CsvError::Empty));
-        assert_eq!(parse(b"email,role\n"), Err(CsvError::Empty));
+        assert_eq!(parse(b"email,role\n"), Err(CsvError::NoInvitations));
+        assert_eq!(parse(b"email,role\r\n\r\n , \r\n"), Err(CsvError::NoInvitations));
+        assert_eq!(parse(b"email\trole\na@x.io\tadmin\n"), Err(CsvError::UseCommas("tabs")));
         assert_eq!(parse(b"alice@x.io,admin\n"), Err(CsvError::MissingHeader));
         assert_eq!(parse(b"name,email\nA,a@x.io\n"), Err(CsvError::MissingHeader));
         assert_eq!(parse(&[0xff, 0xfe, 0x00, 0x41]), Err(CsvError::NotUtf8));

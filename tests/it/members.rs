@@ -230,6 +230,9 @@ async fn a_bulk_csv_is_previewed_row_by_row_before_anything_is_sent() {
         assert!(html.contains(status), "{status}: {html}");
     }
     assert!(html.contains("Send 2 invites"));
+    let summary = "When you confirm, 2 invitations are sent (1 of them again); 4 rows are skipped: 1 already a \
+                   member, 1 duplicate, 2 with errors.";
+    assert!(html.contains(summary), "{html}");
     assert_eq!(app.pending_count(&slug).await, 1, "nothing written by the preview");
 
     let token = csrf_token(&html).unwrap();
@@ -272,6 +275,8 @@ async fn a_csv_that_cannot_be_used_is_refused_with_the_reason() {
         ("alice@example.com,admin\n", "The first line must be the header email,role"),
         (too_many.as_str(), "The file has 51 invites; at most 50 can be sent at once."),
         ("", "The file is empty."),
+        ("email,role\r\n", "there are no invitations in the file"),
+        ("email\trole\nalice@example.com\tadmin\n", "use commas"),
     ] {
         let response = upload(&ada, &slug, csv).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);

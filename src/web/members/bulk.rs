@@ -39,6 +39,51 @@ pub struct PreviewRow {
     pub pill: &'static str,
     /// `role email` for the confirmation form, when the row will be sent.
     pub send: Option<String>,
+    kind: Kind,
+}
+
+/// What confirming does with a row: the preview's summary counts these.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Invite,
+    Resend,
+    Member,
+    Duplicate,
+    Error,
+}
+
+/// "When you confirm, 2 invitations are sent (1 of them again); 3 rows are skipped: 1 already
+/// a member, 1 duplicate, 1 with an error." Counts exactly what confirming does.
+fn summary(rows: &[PreviewRow]) -> String {
+    let count = |kind: Kind| rows.iter().filter(|r| r.kind == kind).count();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let (invite, resend) = (count(Kind::Invite), count(Kind::Resend));
+    let sent = invite + resend;
+    let mut text = if sent == 0 {
+        "Nothing will be sent: no row can be invited".to_owned()
+    } else {
+        let again = if resend > 0 { format!(" ({resend} of them again)") } else { String::new() };
+        format!(
+            "When you confirm, {} {} sent{again}",
+            plural(sent, "invitation", "invitations"),
+            if sent == 1 { "is" } else { "are" }
+        )
+    };
+    let skipped: Vec<String> = [
+        (count(Kind::Member), "already a member", "already members"),
+        (count(Kind::Duplicate), "duplicate", "duplicates"),
+        (count(Kind::Error), "with an error", "with errors"),
+    ]
+    .into_iter()
+    .filter(|(n, ..)| *n > 0)
+    .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+    .collect();
+    let total: usize = rows.len() - sent;
+    if total > 0 {
+        text.push_str(&format!("; {} skipped: {}", plural(total, "row is", "rows are"), skipped.join(", ")));
+    }
+    text.push('.');
+    text
 }
 
 #[derive(Template)]
@@ -49,6 +94,7 @@ struct PreviewPage {
     csrf: String,
     rows: Vec<PreviewRow>,
     sendable: usize,
+    summary: String,
 }
 
 fn upload_page(auth: &Authorized<need::ManageInvites>, error: Option<String>) -> UploadPage {
@@ -129,32 +175,32 @@ pub async fn preview(
         base: auth.base_path(),
         csrf: session::csrf_token(&auth.signed_in.session),
         sendable: rows.iter().filter(|r| r.send.is_some()).count(),
+        summary: summary(&rows),
         rows,
     };
     page_with_status(StatusCode::OK, &page)
 }
 
 fn preview_row(row: CsvRow, members: &[String], invited: &[String]) -> PreviewRow {
-    let (status, pill, send) = match &row.check {
-        RowCheck::InvalidEmail(e) => (e.summary(), "pill--failed", None),
-        RowCheck::UnknownRole => ("Unknown role (use admin, developer or billing)", "pill--failed", None),
-        RowCheck::DuplicateInFile => ("Duplicate in file", "pill--expired", None),
+    let send = |email: &EmailAddress, role: &Role| Some(format!("{} {}", role.as_str(), email.as_typed()));
+    let (status, pill, send, kind) = match &row.check {
+        RowCheck::InvalidEmail(e) => (e.summary(), "pill--failed", None, Kind::Error),
+        RowCheck::UnknownRole => ("Unknown role (use admin, developer or billing)", "pill--failed", None, Kind::Error),
+        RowCheck::DuplicateInFile => ("Duplicate in file", "pill--expired", None, Kind::Duplicate),
         RowCheck::Valid(email, _) if members.iter().any(|m| m == email.normalized()) => {
-            ("Already a member", "pill--expired", None)
+            ("Already a member", "pill--expired", None, Kind::Member)
         }
         RowCheck::Valid(email, role) if invited.iter().any(|m| m == email.normalized()) => {
-            ("Already invited: will resend", "pill--pending", Some(format!("{} {}", role.as_str(), email.as_typed())))
+            ("Already invited: will resend", "pill--pending", send(email, role), Kind::Resend)
         }
-        RowCheck::Valid(email, role) => {
-            ("Will invite", "pill--open", Some(format!("{} {}", role.as_str(), email.as_typed())))
-        }
+        RowCheck::Valid(email, role) => ("Will invite", "pill--open", send(email, role), Kind::Invite),
     };
     // An internationalised domain with its A-label beside it.
     let email = match &row.check {
         RowCheck::Valid(email, _) => email.shown(),
         _ => row.email,
     };
-    PreviewRow { line: row.line, email, role: row.role, status, pill, send }
+    PreviewRow { line: row.line, email, role: row.role, status, pill, send, kind }
 }
 
 pub async fn confirm(
