@@ -90,12 +90,12 @@ pub struct Slug(String);
 impl Slug {
     pub const MAX_LEN: usize = 40;
 
-    /// The slug a name suggests: lowercase ASCII letters and digits, the rest folded into
-    /// single dashes. Falls back to `fallback` when nothing usable remains (a name in another
-    /// script, say).
-    pub fn from_name(name: &str, fallback: &str) -> Self {
+    /// The slug a name suggests: transliterated to ASCII ("Ünïcødé" → "unicode", "東京" →
+    /// "dong-jing"), lowercase letters and digits, the rest folded into single dashes. `None`
+    /// when nothing usable remains (a name of punctuation or emoji only).
+    pub fn suggest(name: &str) -> Option<Self> {
         let mut slug = String::new();
-        for c in name.chars().flat_map(char::to_lowercase) {
+        for c in deunicode::deunicode(name).chars().flat_map(char::to_lowercase) {
             if c.is_ascii_alphanumeric() {
                 slug.push(c);
             } else if !slug.is_empty() && !slug.ends_with('-') {
@@ -106,7 +106,21 @@ impl Slug {
             }
         }
         let slug = slug.trim_end_matches('-');
-        Slug(if slug.is_empty() { fallback.to_owned() } else { slug.to_owned() })
+        (!slug.is_empty()).then(|| Slug(slug.to_owned()))
+    }
+
+    /// [`Slug::suggest`], or `fallback` (itself folded the same way) when the name gives nothing.
+    pub fn from_name(name: &str, fallback: &str) -> Self {
+        Self::suggest(name).or_else(|| Self::suggest(fallback)).unwrap_or_else(|| Slug("team".to_owned()))
+    }
+
+    /// A short random slug, `prefix-` and six letters and digits, for names that give nothing.
+    pub fn random(prefix: &str) -> Self {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+        let mut rng = rand::thread_rng();
+        let code: String = (0..6).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+        Self::from_name(&format!("{prefix}-{code}"), "team")
     }
 
     /// This slug with a numeric suffix, still within the length limit.
@@ -187,8 +201,16 @@ mod tests {
     #[test]
     fn slugs_are_url_safe() {
         assert_eq!(Slug::from_name("Acme Research, Inc.", "team").as_str(), "acme-research-inc");
-        assert_eq!(Slug::from_name("--Ünïcode--Team--", "team").as_str(), "n-code-team");
-        assert_eq!(Slug::from_name("東京", "team").as_str(), "team");
+        assert_eq!(Slug::from_name("--Ünïcode--Team--", "team").as_str(), "unicode-team");
+        assert_eq!(Slug::from_name("Ünïcødé Team", "team").as_str(), "unicode-team");
+        assert_eq!(Slug::from_name("Straße & Söhne", "team").as_str(), "strasse-sohne");
+        assert_eq!(Slug::from_name("東京", "team").as_str(), "dong-jing");
+        assert_eq!(Slug::from_name("Команда", "team").as_str(), "komanda");
+        assert_eq!(Slug::suggest("!!! ???"), None);
+        assert_eq!(Slug::from_name("!!!", "fallback here").as_str(), "fallback-here");
+        let random = Slug::random("team");
+        assert!(random.as_str().starts_with("team-") && random.as_str().len() == 11, "{random}");
+        assert_ne!(random, Slug::random("team"), "random each time");
         assert_eq!(Slug::from_name(&"a".repeat(100), "team").as_str().len(), Slug::MAX_LEN);
         let long = Slug::from_name(&"b".repeat(100), "team");
         assert_eq!(long.with_suffix(12).as_str(), format!("{}-12", "b".repeat(37)));

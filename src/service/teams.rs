@@ -60,7 +60,10 @@ pub fn create(
             if has_team_named(conn, creator, name, None)? {
                 return Err(TeamError::DuplicateName(name.to_string()));
             }
-            let slug = accounts::free_slug(conn, &Slug::from_name(name.as_str(), "team"))?;
+            // A name that gives no address (emoji only, say) gets a short random one, never a
+            // bare `team` that every such name would share.
+            let base = Slug::suggest(name.as_str()).unwrap_or_else(|| Slug::random("team"));
+            let slug = accounts::free_slug(conn, &base)?;
             let now = now_ms();
             let new = NewAccount {
                 id: new_id(),

@@ -114,6 +114,7 @@ pub fn routes(r: &mut RouteTable) {
         .post("/account/verify/resend", SignedIn, verify::resend)
         .get("/teams/new", Verified, teams::new::show)
         .post("/teams/new", Verified, teams::new::submit)
+        .get("/teams/new/address", Verified, teams::new::address)
         .get("/verify/{token}", Public, verify::open)
         .get("/invites/{token}", Public, invites::show)
         .post("/invites/{token}/accept", SignedIn, invites::accept)

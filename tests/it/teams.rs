@@ -60,6 +60,25 @@ async fn teams_of_one_name_get_distinct_addresses() {
 }
 
 #[tokio::test]
+async fn names_in_other_scripts_get_readable_addresses_and_the_form_previews_them() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+
+    assert_eq!(ada.create_team("Ünïcødé Team").await, "unicode-team");
+    let preview = ada.page("/teams/new/address?name=%C3%9Cn%C3%AFc%C3%B8d%C3%A9%20Team", StatusCode::OK).await;
+    assert!(preview.contains("Address: <code>/a/unicode-team-2</code>"), "the next free one: {preview}");
+    assert_eq!(ada.create_team("🚀 Rockets").await, "rocket-rockets", "emoji have names too");
+    let marks = ada.create_team("!!! ???").await;
+    assert!(marks.starts_with("team-") && marks.len() == 11, "a short random address, never `team`: {marks}");
+    let nothing = ada.page("/teams/new/address?name=%21%21%21", StatusCode::OK).await;
+    assert!(nothing.contains("a short random address"), "{nothing}");
+    let escaped = ada.page("/teams/new/address?name=%3Cscript%3E", StatusCode::OK).await;
+    assert!(escaped.contains("/a/script") && !escaped.contains("<script"), "{escaped}");
+    let form = ada.page("/teams/new", StatusCode::OK).await;
+    assert!(form.contains("hx-get=\"/teams/new/address\""), "{form}");
+}
+
+#[tokio::test]
 async fn simultaneous_team_creations_never_collide_or_fail() {
     let app = spawn_app().await;
     let mut browsers = Vec::new();
