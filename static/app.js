@@ -209,13 +209,18 @@
 
   /* ---------- Local times ---------- */
 
+  // The pages' own shape ("3 Dec 2026, 09:20 UTC"), in the viewer's time zone.
+  var localFormat = new Intl.DateTimeFormat("en-GB", {
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+  });
+
   function localizeTimes(root) {
     (root || document).querySelectorAll("time.js-localtime[datetime]").forEach(function (el) {
       if (el.hasAttribute("data-localized")) return;
       var date = new Date(el.getAttribute("datetime"));
       if (isNaN(date.getTime())) return;
       if (!el.title) el.title = el.textContent.trim();
-      el.textContent = date.toLocaleString();
+      el.textContent = localFormat.format(date);
       el.setAttribute("data-localized", "");
     });
   }

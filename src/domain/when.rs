@@ -43,7 +43,7 @@ impl When {
         }
         iso.push('Z');
         let mut text = String::with_capacity(24);
-        push_digits(&mut text, u16::from(day), 2);
+        push_digits(&mut text, u16::from(day), if day < 10 { 1 } else { 2 });
         text.push(' ');
         text.push_str(MONTHS[usize::from(u8::from(month)) - 1]);
         text.push(' ');
@@ -87,6 +87,7 @@ mod tests {
         let when = When::from_ms(1_795_800_000_000);
         assert_eq!(when.iso, "2026-11-27T17:20:00Z");
         assert_eq!(when.text, "27 Nov 2026, 17:20 UTC");
+        assert_eq!(When::from_ms(1_796_290_800_000).text, "3 Dec 2026, 09:40 UTC", "no leading zero on the day");
     }
 
     #[test]
@@ -106,7 +107,9 @@ mod tests {
             let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
             let iso = t.format(&time::format_description::well_known::Rfc3339).unwrap();
             let text = t
-                .format(time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC"))
+                .format(time::macros::format_description!(
+                    "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+                ))
                 .unwrap();
             (iso, text)
         };

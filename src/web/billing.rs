@@ -100,7 +100,9 @@ impl Day {
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         Self {
             iso: t.format(time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default(),
-            text: t.format(time::macros::format_description!("[day] [month repr:short] [year]")).unwrap_or_default(),
+            text: t
+                .format(time::macros::format_description!("[day padding:none] [month repr:short] [year]"))
+                .unwrap_or_default(),
         }
     }
 }
