@@ -105,12 +105,16 @@ pub async fn delete_secret(
     let (slug, name) = path.into_inner();
     let team = caller.team(Some(&slug)).await?;
     team.require(Permission::ManageSecrets, true)?;
-    let name = SecretName::parse(&name).map_err(|_| AppError::NotFound)?;
+    // The caller manages the team's secrets: naming the one they asked for tells them nothing new.
+    let missing = |shown: &str| AppError::Missing(format!("no secret {shown} in {}", team.account.slug));
+    let typed: String = name.chars().take(SecretName::MAX_CHARS).collect::<String>().to_ascii_uppercase();
+    let name = SecretName::parse(&name).map_err(|_| missing(&typed))?;
     let (account_id, actor) = (team.account.id, caller.actor());
-    match db.run(move |conn| Ok::<_, AppError>(secrets::delete(conn, account_id, &actor, name.as_str()))).await? {
+    let deleting = name.clone();
+    match db.run(move |conn| Ok::<_, AppError>(secrets::delete(conn, account_id, &actor, deleting.as_str()))).await? {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
         Err(SecretError::Db(e)) => Err(AppError::internal(e).into()),
-        Err(SecretError::NotFound) => Err(AppError::NotFound.into()),
+        Err(SecretError::NotFound) => Err(missing(name.as_str()).into()),
         Err(e) => Err(AppError::Forbidden(e.to_string()).into()),
     }
 }

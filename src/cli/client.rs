@@ -94,7 +94,7 @@ struct Credential {
 }
 
 fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Credential> {
-    let forced = std::env::var("TEAMDECK_FORCE_AUTH_BY_USER").is_ok_and(|v| v == "1");
+    let forced = std::env::var("TEAMDECK_FORCE_AUTH_BY_USER").is_ok_and(|v| is_yes(&v));
     if !forced
         && let Ok(key) = std::env::var("TEAMDECK_KEY").map(|k| k.trim().to_owned())
         && !key.is_empty()
@@ -120,6 +120,11 @@ fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Crede
     })
 }
 
+/// `TEAMDECK_FORCE_AUTH_BY_USER` is on when it says 1, true or yes (any case).
+fn is_yes(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+}
+
 /// A request with the credential, and the chosen team for a login token.
 fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq::Request {
     let mut request = ureq::request(method, url).set("Authorization", &cred.header).timeout(Duration::from_secs(30));
@@ -135,9 +140,13 @@ fn json_of(result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value>
         Ok(response) if response.status() == 204 => Ok(Value::Null),
         Ok(response) => Ok(response.into_json()?),
         Err(ureq::Error::Status(status, response)) => {
+            // The API's own words ("no secret FOO in acme-research"); the status only when
+            // the answer was not the API's JSON (a proxy's page, say).
             let body: Value = response.into_json().unwrap_or(Value::Null);
-            let message = body["message"].as_str().unwrap_or("no details");
-            bail!("the server answered {status}: {message}")
+            match body["message"].as_str() {
+                Some(message) => bail!("{message}"),
+                None => bail!("the server answered {status} without details"),
+            }
         }
         Err(e) => Err(anyhow!("could not reach the server: {e}")),
     }
@@ -462,6 +471,16 @@ mod secrets_tests {
         let kept = assignments(&["TOKEN".into()], &b"two\nlines\n\n"[..]).unwrap();
         assert_eq!(kept, vec![("TOKEN".into(), "two\nlines\n".into())], "only the final line break goes");
         assert!(assignments(&["A=1".into(), "B".into()], &b""[..]).is_err());
+    }
+
+    #[test]
+    fn forcing_the_login_token_accepts_the_usual_yes() {
+        for yes in ["1", "true", "TRUE", "yes", " Yes "] {
+            assert!(is_yes(yes), "{yes}");
+        }
+        for no in ["", "0", "false", "no", "y"] {
+            assert!(!is_yes(no), "{no}");
+        }
     }
 
     #[test]

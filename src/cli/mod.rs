@@ -11,8 +11,18 @@ use crate::config::Settings;
 use crate::startup::Application;
 use clap::{Parser, Subcommand};
 
+/// The credential order, shown under `--help` of the commands that call the server.
+const CREDENTIALS: &str = "\
+Credentials, in this order:
+  1. TEAMDECK_KEY            a team API key; commands act on that key's team
+  2. the saved login token   from `teamdeck auth login`; commands act on the team chosen
+                             with `teamdeck teams set`
+Set TEAMDECK_FORCE_AUTH_BY_USER=1 (or true, yes) to use the login token while TEAMDECK_KEY is set.
+The server is --server, else TEAMDECK_SERVER, else the one you signed in to.";
+
 #[derive(Parser)]
 #[command(name = "teamdeck", version, about = "Teamdeck: teams, members, API keys and billing of an API platform")]
+#[command(after_help = CREDENTIALS)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -30,6 +40,7 @@ enum Command {
     #[command(subcommand)]
     Auth(AuthCommand),
     /// Show which credential is in use, where it came from, which team and which server.
+    #[command(after_help = CREDENTIALS)]
     Whoami(client::ServerArg),
     /// List your teams, or choose the one commands act on.
     #[command(subcommand)]
@@ -51,6 +62,7 @@ enum Command {
 #[derive(Subcommand)]
 enum AuthCommand {
     /// Sign in through the browser (device code) and save a login token.
+    #[command(after_help = CREDENTIALS)]
     Login {
         #[command(flatten)]
         server: client::ServerArg,

@@ -22,6 +22,10 @@ pub enum AppError {
     /// Unknown, or not the caller's to know about (another team's pages).
     #[error("not found")]
     NotFound,
+    /// Something the caller may know about does not exist; the message names it ("no secret
+    /// FOO in acme-research"). Only where naming it tells the caller nothing new.
+    #[error("{0}")]
+    Missing(String),
     /// The request itself is wrong; the message says how.
     #[error("{0}")]
     BadRequest(String),
@@ -49,7 +53,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::SignInRequired | AppError::Unauthenticated(_) => "unauthenticated",
-            AppError::NotFound => "not_found",
+            AppError::NotFound | AppError::Missing(_) => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::Forbidden(_) => "forbidden",
             AppError::CsrfRejected => "csrf_rejected",
@@ -62,9 +66,11 @@ impl AppError {
     /// What the person is told.
     pub fn user_message(&self) -> String {
         match self {
-            AppError::Forbidden(m) | AppError::BadRequest(m) | AppError::Unauthenticated(m) | AppError::Conflict(m) => {
-                m.clone()
-            }
+            AppError::Forbidden(m)
+            | AppError::BadRequest(m)
+            | AppError::Unauthenticated(m)
+            | AppError::Conflict(m)
+            | AppError::Missing(m) => m.clone(),
             AppError::TooManyRequests { message, .. } => message.clone(),
             AppError::CsrfRejected => {
                 "This form has expired or was sent from another site. Reload the page and try again.".into()
@@ -90,7 +96,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::SignInRequired | AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::Missing(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,

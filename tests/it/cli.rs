@@ -420,6 +420,20 @@ async fn the_demo_seed_and_the_operator_billing_commands_work_on_the_servers_dat
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_says_the_credential_order_and_its_variables() {
+    let config = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["whoami", "--help"], &["auth", "login", "--help"]] {
+        let mut command = teamdeck(config.path());
+        command.args(args);
+        let (ok, help) = output(command);
+        assert!(ok, "{args:?}: {help}");
+        for words in ["Credentials, in this order", "TEAMDECK_KEY", "TEAMDECK_FORCE_AUTH_BY_USER=1 (or true, yes)"] {
+            assert!(help.contains(words), "{args:?} says {words}: {help}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_set_listed_and_deleted_from_the_cli_and_a_value_can_come_from_stdin() {
     let app = spawn_app().await;
     let ada = app.signed_up("Ada", "ada@example.com").await;
@@ -453,14 +467,17 @@ async fn secrets_are_set_listed_and_deleted_from_the_cli_and_a_value_can_come_fr
     assert!(list.contains("by team key deploy") && !list.contains("hf_abc") && !list.contains("p@ss"), "{list}");
 
     let (ok, refused) = tokio::task::block_in_place(|| run(&api_key, &["set", "X=1"], None));
-    assert!(!ok && refused.contains("403") && refused.contains("needs an ADMIN-scoped key"), "{refused}");
+    assert!(!ok && refused.contains("needs an ADMIN-scoped key") && !refused.contains("403"), "{refused}");
     let (ok, bad) = tokio::task::block_in_place(|| run(&admin_key, &["set", "A=1", "B"], None));
     assert!(!ok && bad.contains("`B` is not NAME=VALUE"), "{bad}");
 
     let (ok, gone) = tokio::task::block_in_place(|| run(&admin_key, &["unset", "region"], None));
     assert!(ok && gone.contains("Secret REGION deleted"), "{gone}");
     let (ok, missing) = tokio::task::block_in_place(|| run(&admin_key, &["delete", "REGION"], None));
-    assert!(!ok && missing.contains("404"), "deleting it again: {missing}");
+    assert!(
+        !ok && missing.contains("Error: no secret REGION in acme") && !missing.contains("404"),
+        "deleting it again, the API's words: {missing}"
+    );
 
     let values = crate::secrets::stored(&app, &slug).await.1;
     assert_eq!(
