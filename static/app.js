@@ -276,6 +276,51 @@
     if (toast) { event.preventDefault(); removeToast(toast); }
   });
 
+  /* ---------- Role changes: on purpose only ---------- */
+
+  // Save appears once the choice differs from the member's role; moving through the options
+  // sends nothing.
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-role-form]");
+    if (!form || event.target.name !== "role") return;
+    var save = form.querySelector("button[type=submit]");
+    if (event.target.value === form.getAttribute("data-current")) save.setAttribute("data-unchanged", "");
+    else save.removeAttribute("data-unchanged");
+  });
+
+  // Granting Admin asks first, in the grant-admin dialog; "Make admin" sends the form with
+  // the confirmation the server asks for.
+  var pendingGrant = null;
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt;
+    if (!form.matches || !form.matches("form[data-role-form]")) return;
+    var role = form.querySelector("select[name=role]").value;
+    if (role !== "admin" || form.getAttribute("data-current") === "admin" || form.querySelector("input[name=confirmed]")) return;
+    var dialog = document.getElementById("grant-admin");
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    pendingGrant = { form: form, issue: event.detail.issueRequest };
+    dialog.querySelectorAll("[data-dialog-subject]").forEach(function (slot) {
+      slot.textContent = form.getAttribute("data-member");
+    });
+    dialog.showModal();
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-grant-admin]") || !pendingGrant) return;
+    var grant = pendingGrant;
+    pendingGrant = null;
+    var confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    confirmed.value = "admin";
+    grant.form.appendChild(confirmed);
+    document.getElementById("grant-admin").close();
+    grant.issue(true);
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.id === "grant-admin") pendingGrant = null;
+  }, true);
+
   /* ---------- htmx integration ---------- */
 
   // htmx 2 does not swap 4xx/5xx responses. Our server answers htmx errors with a toast

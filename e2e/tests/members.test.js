@@ -78,25 +78,93 @@ flow('invite by email: the invitee opens the mailed link, signs up and lands in 
   await pending.getByText('No pending invitations.').waitFor();
 });
 
-flow('change a role from the dropdown: the row updates in place, kept after a reload', async ({ page, newSession, server }) => {
+flow('change a role on purpose: choosing shows Save, Save swaps the row in place, kept after a reload', async ({ page, newSession, server }) => {
   await adminOnMembers(page, 'Roles');
   const cy = app.newUser('Cy');
   await app.addMember({ page, newSession, server }, cy, 'Developer');
 
+  const row = app.memberRow(page, cy.email);
   const select = page.getByLabel(`Role of ${cy.name}`, { exact: true });
+  const save = row.getByRole('button', { name: `Save role of ${cy.name}` });
   assert.equal(await select.inputValue(), 'developer');
+  assert.equal(await save.isVisible(), false, 'no Save while the role is unchanged');
   await app.markDocument(page);
-  await select.selectOption({ label: 'Billing' });
+
+  // The keyboard moves through the options and sends nothing.
+  let posts = 0;
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/role')) posts += 1; });
+  await select.focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await select.inputValue(), 'billing', 'the choice moved');
+  await page.waitForTimeout(300);
+  assert.equal(posts, 0, 'nothing was sent by moving through the options');
+  await save.waitFor({ state: 'visible' });
+  await checkPage(page, 'members-role-chosen');
+
+  await save.click();
   await app.toast(page, `Role of ${cy.name} changed to Billing.`).waitFor();
   await app.assertSameDocument(page, 'the members page');
+  assert.equal(posts, 1);
   assert.equal(await select.inputValue(), 'billing');
-  assert.equal(await app.memberRow(page, cy.email).count(), 1);
+  assert.equal(await save.isVisible(), false, 'Save hides again once saved');
   await checkPage(page, 'members-role-changed');
 
   await page.reload();
   const selected = await page.getByLabel(`Role of ${cy.name}`, { exact: true })
     .evaluate((s) => s.selectedOptions[0].textContent.trim());
   assert.equal(selected, 'Billing');
+});
+
+flow('granting Admin asks first: Cancel changes nothing, Make admin does', async ({ page, newSession, server }) => {
+  const { teamPath } = await adminOnMembers(page, 'Grant');
+  const di = app.newUser('Di');
+  await app.addMember({ page, newSession, server }, di, 'Developer');
+  const row = app.memberRow(page, di.email);
+  const select = page.getByLabel(`Role of ${di.name}`, { exact: true });
+
+  await select.selectOption({ label: 'Admin' });
+  await row.getByRole('button', { name: `Save role of ${di.name}` }).click();
+  const dialog = page.getByRole('dialog', { name: `Make ${di.name} an admin?` });
+  await dialog.waitFor({ state: 'visible' });
+  assert.match(await dialog.innerText(), /Admins can manage keys, members and billing\./);
+  await checkPage(page, 'members-grant-admin-dialog');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.reload();
+  assert.equal(await page.getByLabel(`Role of ${di.name}`, { exact: true }).inputValue(), 'developer', 'nothing sent');
+
+  await app.markDocument(page);
+  await page.getByLabel(`Role of ${di.name}`, { exact: true }).selectOption({ label: 'Admin' });
+  await app.memberRow(page, di.email).getByRole('button', { name: `Save role of ${di.name}` }).click();
+  await dialog.getByRole('button', { name: 'Make admin' }).click();
+  await app.toast(page, `Role of ${di.name} changed to Admin.`).waitFor();
+  await app.assertSameDocument(page, 'the members page');
+  app.assertPath(page, `${teamPath}/members`);
+});
+
+flow('a stale page: changing the role of someone another admin removed says so and drops the row', async ({ page, newSession, server }) => {
+  const { team, teamPath } = await adminOnMembers(page, 'Stale');
+  const ed = app.newUser('Ed');
+  await app.addMember({ page, newSession, server }, ed, 'Developer');
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+
+  // Another tab of the same admin removes Ed; this page still shows the row.
+  const other = await page.context().newPage();
+  await other.goto(`${server.url}${teamPath}/members`);
+  await app.memberRow(other, ed.email).getByRole('link', { name: 'Remove', exact: true }).click();
+  await other.getByRole('dialog', { name: `Remove ${ed.name}?` })
+    .getByRole('button', { name: `Remove ${ed.name}`, exact: true }).click();
+  await other.getByRole('status').filter({ hasText: `${ed.name} was removed` }).waitFor();
+  await other.close();
+
+  await page.getByLabel(`Role of ${ed.name}`, { exact: true }).selectOption({ label: 'Billing' });
+  await app.memberRow(page, ed.email).getByRole('button', { name: `Save role of ${ed.name}` }).click();
+  await app.toast(page, `${ed.name} is no longer a member of ${team}.`).waitFor();
+  await app.memberRow(page, ed.email).waitFor({ state: 'detached' });
+  assert.deepEqual(errors, [], 'no console error');
+  await checkPage(page, 'members-stale-removed');
 });
 
 flow('remove a member: a dialog confirms, the member is gone', async ({ page, newSession, server }) => {

@@ -42,17 +42,82 @@ async fn an_admin_changes_a_role_from_the_dropdown_and_the_row_is_swapped_in_pla
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_javascript_the_role_form_posts_and_comes_back_with_a_message() {
+async fn without_javascript_the_role_form_posts_and_granting_admin_asks_first() {
     let app = spawn_app().await;
     let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
     let bob_id = app.user_id("bob@example.com").await;
+    let (members, role) = (format!("/a/{slug}/members"), format!("/a/{slug}/members/{bob_id}/role"));
 
-    let response = ada
-        .submit(&format!("/a/{slug}/members"), &format!("/a/{slug}/members/{bob_id}/role"), &[("role", "admin")])
-        .await;
+    let asked = ada.submit(&members, &role, &[("role", "admin"), ("name", "bob")]).await;
+    assert_eq!(asked.status(), StatusCode::OK, "a page that asks, not a change");
+    let html = asked.text().await.unwrap();
+    assert!(html.contains("Make bob an admin?") && html.contains("Admins can manage keys, members and billing."));
+    assert!(html.contains("name=\"confirmed\" value=\"admin\""), "{html}");
+    assert_eq!(app.admins_of(&slug).await, 1, "nothing changed yet");
 
-    assert_eq!(location(&response), format!("/a/{slug}/members"));
-    assert!(ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await.contains("Role of bob changed to Admin."));
+    let response = ada.submit(&members, &role, &[("role", "admin"), ("confirmed", "admin")]).await;
+    assert_eq!(location(&response), members);
+    assert!(ada.page(&members, StatusCode::OK).await.contains("Role of bob changed to Admin."));
+    assert_eq!(app.admins_of(&slug).await, 2);
+
+    let billing = ada.submit(&members, &role, &[("role", "billing")]).await;
+    assert_eq!(location(&billing), members, "other roles need no confirmation");
+    assert!(ada.page(&members, StatusCode::OK).await.contains("Role of bob changed to Billing."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granting_admin_in_place_without_the_confirmation_changes_nothing() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("bob@example.com", Role::Developer)]).await;
+    let bob_id = app.user_id("bob@example.com").await;
+    let token = csrf_token(&ada.page(&format!("/a/{slug}/members"), StatusCode::OK).await).unwrap();
+    let post = |fields: &'static [(&'static str, &'static str)]| {
+        ada.client
+            .post(ada.url(&format!("/a/{slug}/members/{bob_id}/role")))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", &token)
+            .form(fields)
+            .send()
+    };
+
+    let html = post(&[("role", "admin")]).await.unwrap().text().await.unwrap();
+    assert!(html.contains("<option value=\"developer\" selected>"), "the row as it is: {html}");
+    assert!(html.contains("bob was not made an admin: confirm it when asked."), "{html}");
+    assert_eq!(app.admins_of(&slug).await, 1);
+
+    let html = post(&[("role", "admin"), ("confirmed", "admin")]).await.unwrap().text().await.unwrap();
+    assert!(html.contains("<option value=\"admin\" selected>") && html.contains("Role of bob changed to Admin."));
+    assert!(html.contains("data-current=\"admin\""), "the row knows its new role: {html}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_role_of_someone_removed_meanwhile_says_so_and_removes_the_row() {
+    let app = spawn_app().await;
+    let (ada, slug) = team_with(&app, &[("dave@example.com", Role::Developer)]).await;
+    let dave_id = app.user_id("dave@example.com").await;
+    let members = format!("/a/{slug}/members");
+    let token = csrf_token(&ada.page(&members, StatusCode::OK).await).unwrap();
+    let removed = ada.submit(&members, &format!("/a/{slug}/members/{dave_id}/remove"), &[]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+
+    for fields in [[("role", "billing"), ("name", "dave")], [("role", "admin"), ("name", "dave")]] {
+        let response = ada
+            .client
+            .post(ada.url(&format!("/a/{slug}/members/{dave_id}/role")))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", &token)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "a swap, not an error");
+        let html = response.text().await.unwrap();
+        assert!(!html.contains("<tr"), "the row goes: {html}");
+        assert!(html.contains("dave is no longer a member of Acme."), "{html}");
+    }
+    let plain = ada.submit(&members, &format!("/a/{slug}/members/{dave_id}/role"), &[("role", "billing")]).await;
+    assert_eq!(location(&plain), members);
+    assert!(ada.page(&members, StatusCode::OK).await.contains("This person is no longer a member of Acme."));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

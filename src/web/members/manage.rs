@@ -20,6 +20,23 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 pub struct RoleFields {
     role: String,
+    /// The member's name as the row showed it, for "Dave is no longer a member" when another
+    /// admin removed them meanwhile (only shown back to the person who sent it).
+    #[serde(default)]
+    name: String,
+    /// `admin` once the person confirmed granting Admin (the dialog, or the page below).
+    confirmed: Option<String>,
+}
+
+/// Granting Admin without JavaScript: the question the dialog asks, as a page.
+#[derive(Template)]
+#[template(path = "members/grant_admin.html")]
+struct GrantAdminPage {
+    layout: Layout,
+    base: String,
+    csrf: String,
+    name: String,
+    user_id: i64,
 }
 
 pub async fn change_role(
@@ -31,8 +48,16 @@ pub async fn change_role(
     identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = path.into_inner().1;
-    let role: Role = form.role.parse().map_err(|e: crate::domain::UnknownRole| AppError::BadRequest(e.to_string()))?;
+    let RoleFields { role, name, confirmed } = form.into_inner();
+    let role: Role = role.parse().map_err(|e: crate::domain::UnknownRole| AppError::BadRequest(e.to_string()))?;
     let (account_id, actor) = (auth.account.id, auth.actor());
+    if role == Role::Admin && confirmed.as_deref() != Some("admin") {
+        let member = db.query(move |conn| members::find(conn, account_id, user_id)).await?;
+        let Some(member) = member else { return no_longer_a_member(&auth, &htmx, &name) };
+        if member.role != Role::Admin {
+            return ask_before_granting_admin(&auth, &htmx, member, user_id);
+        }
+    }
     let result = identity.commit(move |conn| members::change_role(conn, account_id, &actor, user_id, role)).await?;
     let (message, success) = match &result {
         Ok(change) if change.old == change.new => {
@@ -40,7 +65,7 @@ pub async fn change_role(
         }
         Ok(change) => (format!("Role of {} changed to {}.", change.member.name, change.new.label()), true),
         Err(MemberError::Db(_)) | Err(MemberError::LastAdminLeaving) => (String::new(), false),
-        Err(MemberError::NotAMember) => return Err(AppError::NotFound),
+        Err(MemberError::NotAMember) => return no_longer_a_member(&auth, &htmx, &name),
         Err(e) => (e.to_string(), false),
     };
     if let Err(MemberError::Db(e)) = result {
@@ -52,15 +77,64 @@ pub async fn change_role(
         return Ok(see_other(&format!("{}/members", auth.base_path())));
     }
     // The row as it now is (unchanged after a refusal, so the dropdown shows the truth).
-    let member = db.query(move |conn| members::find(conn, account_id, user_id)).await?.ok_or(AppError::NotFound)?;
+    let member = db.query(move |conn| members::find(conn, account_id, user_id)).await?;
+    let Some(member) = member else { return no_longer_a_member(&auth, &htmx, &name) };
+    row_with_toast(&auth, member, success, &message)
+}
+
+fn row_with_toast(
+    auth: &Authorized<need::ManageMembers>,
+    member: members::Member,
+    success: bool,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
     let row = RowPart {
         m: MemberRow::new(member, auth.signed_in.user.id),
         base: auth.base_path(),
         csrf: session::csrf_token(&auth.signed_in.session),
-        can: Can::of(&auth),
+        can: Can::of(auth),
         roles: ROLES,
     };
-    Ok(fragment(toast::with(row.render().map_err(AppError::internal)?, success, &message)))
+    Ok(fragment(toast::with(row.render().map_err(AppError::internal)?, success, message)))
+}
+
+/// Another admin removed the member meanwhile: say so, and (htmx) take the row away.
+fn no_longer_a_member(
+    auth: &Authorized<need::ManageMembers>,
+    htmx: &Htmx,
+    typed_name: &str,
+) -> Result<HttpResponse, AppError> {
+    let name: String = typed_name.trim().chars().take(crate::domain::PersonName::MAX_CHARS).collect();
+    let name = if name.is_empty() { "This person".to_owned() } else { name };
+    let message = format!("{name} is no longer a member of {}.", auth.account.name);
+    if htmx.is_htmx {
+        // An empty row: the outerHTML swap removes it; the toast says why.
+        return Ok(fragment(toast::with(String::new(), false, &message)));
+    }
+    session::push_flash(&auth.signed_in.session, Flash::error(message));
+    Ok(see_other(&format!("{}/members", auth.base_path())))
+}
+
+/// Granting Admin needs a confirmation: the page that asks (without JavaScript), or (htmx,
+/// whose dialog was skipped) the row unchanged with a toast that says so.
+fn ask_before_granting_admin(
+    auth: &Authorized<need::ManageMembers>,
+    htmx: &Htmx,
+    member: members::Member,
+    user_id: i64,
+) -> Result<HttpResponse, AppError> {
+    if htmx.is_htmx {
+        let message = format!("{} was not made an admin: confirm it when asked.", member.name);
+        return row_with_toast(auth, member, false, &message);
+    }
+    let page = GrantAdminPage {
+        layout: Layout::for_account(auth, format!("Make {} an admin?", member.name), "/members"),
+        base: auth.base_path(),
+        csrf: session::csrf_token(&auth.signed_in.session),
+        name: member.name,
+        user_id,
+    };
+    page_with_status(StatusCode::OK, &page)
 }
 
 #[derive(Template)]
