@@ -65,6 +65,25 @@ flow('switch between the personal account and a team; / goes to the last used', 
   assert.equal(await app.heading(page).innerText(), acme);
 });
 
+flow('switching keeps your place: API keys → API keys, Members → the personal overview', async ({ page }) => {
+  const ann = app.newUser('Ann');
+  await app.signUp(page, ann);
+  const acme = teamName();
+  const teamPath = await app.createTeam(page, acme);
+  await app.switchTo(page, ann.name);
+  const personalPath = new URL(page.url()).pathname;
+
+  await app.goToNav(page, 'API keys');
+  let menu = await app.openSwitcher(page);
+  await app.navigates(page, `${teamPath}/keys`, () => menu.getByRole('link', { name: new RegExp(`^${acme}\\s`) }).click());
+  await app.heading(page).filter({ hasText: 'API keys' }).waitFor();
+
+  await app.goToNav(page, 'Members');
+  menu = await app.openSwitcher(page);
+  await app.navigates(page, personalPath, () => menu.getByRole('link', { name: new RegExp(`^${ann.name}$`) }).click());
+  assert.equal(await app.heading(page).innerText(), ann.name, 'a personal account has no members: its overview');
+});
+
 flow('a duplicate team name re-renders the form with the error and the typed value', async ({ page, session }) => {
   const ann = app.newUser('Ann');
   await app.signUp(page, ann);

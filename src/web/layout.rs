@@ -49,6 +49,9 @@ pub struct Switcher {
 }
 
 pub struct SwitcherEntry {
+    /// Where picking it leads: the same section as the page this is, when the role there
+    /// allows it (Members → Members), else the account's overview.
+    pub href: String,
     pub slug: String,
     pub name: String,
     pub role_label: &'static str,
@@ -86,6 +89,11 @@ const NAV: &[(&str, &str, Permission, bool)] = &[
     ("Settings", "/settings", Permission::ViewAdmin, false),
 ];
 
+/// Whether the navigation lists an entry for this membership.
+fn shows(m: &AccountMembership, permission: Permission, team_only: bool) -> bool {
+    m.role.allows(permission) && !(m.account.is_personal() && team_only)
+}
+
 pub fn role_class(role: Role) -> &'static str {
     match role {
         Role::Admin => "badge--admin",
@@ -112,7 +120,14 @@ impl Layout {
 
     fn build(signed_in: &SignedIn, title: String, current: Option<&AccountMembership>, page: &str) -> Self {
         let current_id = current.map(|m| m.account.id);
+        let section = NAV.iter().find(|(_, path, ..)| !path.is_empty() && *path == page);
         let entry = |m: &AccountMembership| SwitcherEntry {
+            href: match section {
+                Some((_, path, permission, team_only)) if shows(m, *permission, *team_only) => {
+                    ["/a/", &m.account.slug, path].concat()
+                }
+                _ => ["/a/", &m.account.slug].concat(),
+            },
             slug: m.account.slug.clone(),
             name: m.account.name.clone(),
             role_label: m.role.label(),
@@ -132,9 +147,7 @@ impl Layout {
         let nav = current
             .map(|m| {
                 NAV.iter()
-                    .filter(|(_, _, permission, team_only)| {
-                        m.role.allows(*permission) && !(m.account.is_personal() && *team_only)
-                    })
+                    .filter(|(_, _, permission, team_only)| shows(m, *permission, *team_only))
                     .map(|(label, path, _, _)| NavItem {
                         label,
                         href: ["/a/", &m.account.slug, path].concat(),

@@ -114,6 +114,32 @@ async fn the_switcher_lists_the_personal_account_and_each_team_with_the_role() {
 }
 
 #[tokio::test]
+async fn switching_keeps_the_section_when_the_role_there_allows_it() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    let zeta = ada.create_team("Zeta Labs").await;
+    let acme = bob.create_team("Acme").await;
+    app.add_member(&acme, "ada@example.com", Role::Developer).await;
+
+    let members = ada.page(&format!("/a/{zeta}/members"), StatusCode::OK).await;
+    assert!(members.contains("href=\"/a/acme/members\">Acme <span"), "Members → Members: {members}");
+    assert!(members.contains("href=\"/a/ada\">Ada</a>"), "a personal account has no members: its overview");
+    let billing = ada.page(&format!("/a/{zeta}/billing"), StatusCode::OK).await;
+    assert!(billing.contains("href=\"/a/acme\">Acme <span"), "a developer sees no billing there: the overview");
+    assert!(billing.contains("href=\"/a/ada/billing\">Ada</a>"), "the personal account's own billing");
+}
+
+#[tokio::test]
+async fn an_unverified_person_is_not_offered_create_team() {
+    let app = spawn_app().await;
+    let eve = app.unverified("Eve", "eve@example.com").await;
+    let page = eve.page("/a/eve", StatusCode::OK).await;
+    assert!(!page.contains("href=\"/teams/new\""), "{page}");
+    assert!(page.contains("Create team <span class=\"muted\">(verify your email first)</span>"), "{page}");
+}
+
+#[tokio::test]
 async fn a_team_the_user_is_not_in_does_not_exist_for_them() {
     let app = spawn_app().await;
     let ada = app.signed_up("Ada", "ada@example.com").await;
