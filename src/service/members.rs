@@ -103,6 +103,22 @@ pub fn find(conn: &mut DbConnection, account_id: i64, user_id: i64) -> QueryResu
         .optional()
 }
 
+/// Whether `user_id` is the team's only admin, and whether they are its only member too
+/// (what the Leave page shows; `remove` decides under its lock).
+pub fn sole_admin(conn: &mut DbConnection, account_id: i64, user_id: i64) -> QueryResult<(bool, bool)> {
+    let admins: Vec<i64> = memberships::table
+        .filter(memberships::account_id.eq(account_id))
+        .filter(memberships::role.eq(Role::Admin))
+        .select(memberships::user_id)
+        .limit(2)
+        .load(conn)?;
+    if admins != [user_id] {
+        return Ok((false, false));
+    }
+    let members: i64 = memberships::table.filter(memberships::account_id.eq(account_id)).count().get_result(conn)?;
+    Ok((true, members == 1))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
     #[error("{0} is the team's last admin. Make someone else an admin first.")]

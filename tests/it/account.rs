@@ -78,6 +78,7 @@ async fn the_only_admin_of_a_team_cannot_delete_their_account_until_the_team_has
 
     let page = ada.page("/account", StatusCode::OK).await;
     assert!(page.contains("You are the only admin of 2 teams"), "said before trying: {page}");
+    assert!(page.contains("disabled aria-describedby=\"delete-blocked\">Delete my account</button>"), "{page}");
     let refused = delete_account(&ada, PASSWORD).await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     let page = refused.text().await.unwrap();

@@ -135,8 +135,15 @@ async fn the_last_admin_cannot_be_demoted_removed_or_leave() {
             .contains("Ada Admin is the team&#39;s last admin. Make someone else an admin first.")
     );
 
+    let page = ada.page(&format!("/a/{slug}/leave"), StatusCode::OK).await;
+    assert!(
+        page.contains("You are Acme's only admin: a team always keeps an admin."),
+        "said before trying: {page}"
+    );
+    assert!(page.contains("disabled aria-describedby=\"leave-blocked\">Leave Acme</button>"), "{page}");
+    assert!(!page.contains("you are its only member"), "bob is a member too: {page}");
     let leave = ada.submit(&format!("/a/{slug}/leave"), &format!("/a/{slug}/leave"), &[]).await;
-    assert_eq!(location(&leave), members);
+    assert_eq!(location(&leave), members, "the server refuses anyway");
     assert!(ada.page(&members, StatusCode::OK).await.contains("You are the team&#39;s last admin."));
     assert_eq!(app.admins_of(&slug).await, 1);
     assert_eq!(ada.get(&format!("/a/{slug}")).await.status(), StatusCode::OK, "still in the team");
@@ -191,7 +198,11 @@ async fn a_member_can_leave_and_lands_back_in_their_own_account() {
     let (_ada, slug) = team_with(&app, &[("bob@example.com", Role::Billing)]).await;
     let bob = app.browser();
     bob.sign_in("bob@example.com", crate::helpers::PASSWORD).await;
-    assert!(bob.page(&format!("/a/{slug}/leave"), StatusCode::OK).await.contains("Leave Acme?"));
+    let page = bob.page(&format!("/a/{slug}/leave"), StatusCode::OK).await;
+    assert!(
+        page.contains("Leave Acme?")
+            && page.contains("<button class=\"btn btn--danger\" type=\"submit\">Leave Acme</button>")
+    );
 
     let response = bob.submit(&format!("/a/{slug}/leave"), &format!("/a/{slug}/leave"), &[]).await;
 

@@ -1,6 +1,8 @@
 //! Leaving a team (any member, never the last admin), after a confirmation page.
 
 use crate::auth::session::{self, Flash};
+use crate::db::Db;
+use crate::domain::Role;
 use crate::identity::Identity;
 use crate::service::members::{self, MemberError};
 use crate::web::error::AppError;
@@ -18,10 +20,22 @@ struct LeavePage {
     base: String,
     team: String,
     csrf: String,
+    /// The person is the team's only admin: leaving is shown disabled, with what to do.
+    last_admin: bool,
+    /// …and its only member.
+    alone: bool,
 }
 
-pub async fn confirm(auth: Authorized<need::LeaveTeam>) -> Result<HttpResponse, AppError> {
+pub async fn confirm(auth: Authorized<need::LeaveTeam>, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let (account_id, user_id) = (auth.account.id, auth.signed_in.user.id);
+    let (last_admin, alone) = if auth.role == Role::Admin {
+        db.query(move |conn| members::sole_admin(conn, account_id, user_id)).await?
+    } else {
+        (false, false)
+    };
     let page = LeavePage {
+        last_admin,
+        alone,
         layout: Layout::for_account(&auth, format!("Leave {}", auth.account.name), "/members"),
         base: auth.base_path(),
         team: auth.account.name.clone(),
