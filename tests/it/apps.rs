@@ -273,3 +273,85 @@ async fn archiving_a_team_tells_the_runtime_to_stop_its_apps_and_refuses_deploys
     let (status, listed) = call(&app, Method::GET, &format!("/api/v1/teams/{slug}/apps"), &dev_token, None).await;
     assert_eq!((status, listed["apps"].as_array().unwrap().len()), (StatusCode::OK, 1), "still listed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_pages_show_status_poll_only_while_deploying_and_let_developers_roll_back_but_not_billing() {
+    let app = apps_app().await;
+    let (slug, ada, admin_key, _api_key, _dev_token, _) = team(&app).await;
+    let list = format!("/a/{slug}/apps");
+    let empty = ada.page(&list, StatusCode::OK).await;
+    assert!(empty.contains("No apps yet.") && empty.contains("teamdeck apps deploy"), "{empty}");
+    assert!(empty.contains(&format!("href=\"{list}\" aria-current=\"page\"")), "in the navigation: {empty}");
+
+    let (_, deployed) = deploy(&app, &slug, "web", &admin_key, deployment("d-1", "img:1", &["HF_TOKEN"])).await;
+    deploy(&app, &slug, "web", &admin_key, deployment("d-2", "img:2", &[])).await;
+    let app_id = deployed["id"].as_str().unwrap().to_owned();
+    let page = ada.page(&list, StatusCode::OK).await;
+    assert!(page.contains("Queued") && page.contains("team key deploy") && page.contains("#2 img:2"), "{page}");
+    assert!(page.contains("hx-trigger=\"every 3s\""), "polls while the revision is queued: {page}");
+
+    report(&app, &app_id, "r1", 2, "running").await;
+    let page = ada.page(&list, StatusCode::OK).await;
+    assert!(page.contains("Running") && page.contains("https://web.apps.example"), "{page}");
+    assert!(!page.contains("hx-trigger"), "no polling once running: {page}");
+    let fragment =
+        ada.client.get(ada.url(&list)).header("HX-Request", "true").send().await.unwrap().text().await.unwrap();
+    assert!(fragment.starts_with("<div class=\"card\" id=\"apps-list\"") && !fragment.contains("<html"), "{fragment}");
+
+    let detail = ada.page(&format!("{list}/web"), StatusCode::OK).await;
+    assert!(detail.contains("image: img:1 → img:2") && detail.contains("env: HF_TOKEN → (none)"), "the diff: {detail}");
+    assert!(detail.contains("Roll back to #1") && detail.contains("Delete app"), "{detail}");
+    let rolled = ada.submit(&format!("{list}/web"), &format!("{list}/web/rollback"), &[("revision", "1")]).await;
+    assert_eq!(rolled.status(), StatusCode::SEE_OTHER);
+    let detail = ada.page(&format!("{list}/web"), StatusCode::OK).await;
+    assert!(detail.contains("revision 3 deploys the configuration of revision 1"), "{detail}");
+    assert!(detail.contains("rollback to #1"), "{detail}");
+
+    // A billing member reads the pages and is offered nothing, and refused if they try.
+    let bill = app.signed_in("bill@example.com").await;
+    let read_only = bill.page(&format!("{list}/web"), StatusCode::OK).await;
+    assert!(!read_only.contains("Roll back to") && !read_only.contains("Delete app"), "{read_only}");
+    let token = crate::helpers::csrf_token(&read_only).unwrap();
+    for (path, fields) in
+        [(format!("{list}/web/rollback"), vec![("revision", "1")]), (format!("{list}/web/delete"), vec![])]
+    {
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend(fields);
+        let response = bill.client.post(bill.url(&path)).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path} by a billing member");
+    }
+    // Without the CSRF token, refused too.
+    let response = ada.client.post(ada.url(&format!("{list}/web/delete"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let deleted = ada.submit(&format!("{list}/web"), &format!("{list}/web/delete"), &[]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    let page = ada.page(&list, StatusCode::OK).await;
+    assert!(page.contains("App web deleted") && page.contains("No apps yet."), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_events_may_name_one_of_the_teams_apps() {
+    let app = apps_app().await;
+    let (slug, _ada, admin_key, ..) = team(&app).await;
+    deploy(&app, &slug, "web", &admin_key, deployment("d-1", "img:1", &[])).await;
+    let (_, me) = call(&app, Method::GET, "/api/v1/whoami", &admin_key, None).await;
+    let key_id = me["key"]["id"].as_str().map(str::to_owned).unwrap_or_else(|| me["key_id"].to_string());
+    let at = teamdeck::domain::When::from_ms(teamdeck::domain::now_ms() - 1000).iso;
+    let event = |id: &str, app_name: &str| {
+        json!({ "id": id, "account": slug, "key": key_id, "product": "chat", "quantity": 1, "unit": "call",
+            "unit_price": 10, "at": at, "app": app_name })
+    };
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/usage/events",
+        SERVICE,
+        Some(json!({ "events": [event("u1", "web"), event("u2", "nope")] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 1, "{body}");
+    assert_eq!(body["rejected"][0]["reason"], "`app` is not an app of this account");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM usage_events WHERE app = 'web'".into()).await, 1);
+}
