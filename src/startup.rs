@@ -106,6 +106,7 @@ impl Application {
         let limits = actix_web::web::Data::new(Limits::new(db.clone(), settings.clock.clone(), settings.limits()));
 
         let members_cache = actix_web::web::Data::new(crate::web::MembersCache::default());
+        let app_changes = actix_web::web::Data::new(crate::service::apps::AppSignal::default());
         // One thread per lookup: on PostgreSQL a second one (gathering the next batch while
         // the first waits on the network) halved the batches on 2 cores; it may pay when the
         // database is on another host.
@@ -132,6 +133,7 @@ impl Application {
                 .app_data(actix_web::web::Data::new(recorder.clone()))
                 .app_data(platform.clone())
                 .app_data(members_cache.clone())
+                .app_data(app_changes.clone())
                 .app_data(sealer.clone())
                 .app_data(identity.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))

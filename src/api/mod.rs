@@ -15,8 +15,11 @@
 //! - `keys.rs`: a team's API keys: list, create, delete.
 //! - `requests.rs`: a team's latest API calls, with who made each.
 //! - `secrets.rs`: a team's secrets by name: list, set, delete.
-//! - `platform/`: for the platform's own services: introspection, usage events, billing webhook.
+//! - `apps.rs`: a team's apps: deploy, list, revisions, roll back, delete.
+//! - `platform/`: for the platform's own services: introspection, usage events, the
+//!   runtime contract, billing webhook.
 
+pub mod apps;
 pub mod auth;
 pub mod device;
 pub mod error;
@@ -50,6 +53,14 @@ pub fn routes(r: &mut RouteTable) {
         .get("/api/v1/teams/{slug}/secrets", Api, secrets::list_secrets)
         .put("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::set_secret)
         .delete("/api/v1/teams/{slug}/secrets/{secret}", Api, secrets::delete_secret)
+        .get("/api/v1/teams/{slug}/apps", Api, apps::list_apps)
+        .post("/api/v1/teams/{slug}/apps/{name}/deployments", Api, apps::deploy)
+        .get("/api/v1/teams/{slug}/apps/{name}/revisions", Api, apps::list_revisions)
+        .post("/api/v1/teams/{slug}/apps/{name}/revisions/{number}/rollback", Api, apps::rollback)
+        .delete("/api/v1/teams/{slug}/apps/{name}", Api, apps::delete_app)
+        .get("/api/v1/runtime/changes", Api, platform::runtime::changes)
+        .get("/api/v1/runtime/apps/{app}/revisions/{number}/environment", Api, platform::runtime::environment)
+        .post("/api/v1/runtime/apps/{app}/reports", Api, platform::runtime::report)
         .post("/api/v1/introspect", Api, platform::introspect::introspect)
         .post("/api/v1/usage/events", Api, platform::usage::usage_events)
         .post("/api/v1/billing/webhook", Api, platform::webhook::billing_webhook);

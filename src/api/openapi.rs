@@ -5,11 +5,12 @@
 //! operation with the module path it is named by here: the first resources stay untagged,
 //! and the secrets and platform handlers declare the tags they were published with.
 
+use super::apps::*;
 use super::device::*;
 use super::error::ErrorBody;
 use super::keys::*;
 use super::members::*;
-use super::platform::{introspect::*, usage::*, webhook::*};
+use super::platform::{introspect::*, runtime::*, usage::*, webhook::*};
 use super::requests::*;
 use super::secrets::*;
 use super::whoami::*;
@@ -36,6 +37,14 @@ Authenticate with `Authorization: Key <team key>` (calls are attributed to the t
         list_secrets,
         set_secret,
         delete_secret,
+        deploy,
+        list_apps,
+        list_revisions,
+        rollback,
+        delete_app,
+        changes,
+        environment,
+        report,
         device_code,
         device_token,
         logout,
@@ -58,6 +67,16 @@ Authenticate with `Authorization: Key <team key>` (calls are attributed to the t
         SecretOut,
         SecretsOut,
         SetSecret,
+        Deployment,
+        AppOut,
+        AppsOut,
+        RevisionOut,
+        RevisionsOut,
+        ChangesOut,
+        DesiredAppOut,
+        EnvironmentOut,
+        ReportIn,
+        ReportOut,
         IntrospectRequest,
         IntrospectResponse,
         AccountOut,

@@ -19,12 +19,12 @@ const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub struct ServerArg {
     /// The Teamdeck server [default: the one you logged in to, else http://127.0.0.1:8080].
     #[arg(long, env = "TEAMDECK_SERVER")]
-    server: Option<String>,
+    pub(super) server: Option<String>,
 }
 
 /// What `auth login` and `teams set` save.
 #[derive(Serialize, Deserialize, Default)]
-struct Saved {
+pub(super) struct Saved {
     server: Option<String>,
     token: Option<String>,
     team: Option<String>,
@@ -45,7 +45,7 @@ fn credentials_path() -> anyhow::Result<PathBuf> {
     Ok(config_dir()?.join("credentials.json"))
 }
 
-fn load() -> anyhow::Result<Saved> {
+pub(super) fn load() -> anyhow::Result<Saved> {
     let path = credentials_path()?;
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).with_context(|| format!("reading {}", path.display())),
@@ -77,7 +77,7 @@ fn save(saved: &Saved) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn server_of(arg: &ServerArg, saved: &Saved) -> String {
+pub(super) fn server_of(arg: &ServerArg, saved: &Saved) -> String {
     arg.server
         .clone()
         .or_else(|| saved.server.clone())
@@ -87,13 +87,13 @@ fn server_of(arg: &ServerArg, saved: &Saved) -> String {
 }
 
 /// The credential to send and, in words, where it came from.
-struct Credential {
+pub(super) struct Credential {
     header: String,
     source: String,
     is_key: bool,
 }
 
-fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Credential> {
+pub(super) fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Credential> {
     let forced = std::env::var("TEAMDECK_FORCE_AUTH_BY_USER").is_ok_and(|v| is_yes(&v));
     if !forced
         && let Ok(key) = std::env::var("TEAMDECK_KEY").map(|k| k.trim().to_owned())
@@ -126,7 +126,7 @@ fn is_yes(value: &str) -> bool {
 }
 
 /// A request with the credential, and the chosen team for a login token.
-fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq::Request {
+pub(super) fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq::Request {
     let mut request = ureq::request(method, url).set("Authorization", &cred.header).timeout(Duration::from_secs(30));
     if let (false, Some(team)) = (cred.is_key, team) {
         request = request.set("X-Teamdeck-Team", team);
@@ -135,7 +135,7 @@ fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq:
 }
 
 /// The JSON body of a response, or the server's `{code, message}` as an error.
-fn json_of(result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
+pub(super) fn json_of(result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
     match result {
         Ok(response) if response.status() == 204 => Ok(Value::Null),
         Ok(response) => Ok(response.into_json()?),
@@ -314,7 +314,7 @@ pub fn teams_set(arg: &ServerArg, slug: &str) -> anyhow::Result<()> {
 }
 
 /// The team the keys commands act on: the key's own, or the one chosen with `teams set`.
-fn current_team(server: &str, cred: &Credential, saved: &Saved) -> anyhow::Result<String> {
+pub(super) fn current_team(server: &str, cred: &Credential, saved: &Saved) -> anyhow::Result<String> {
     if cred.is_key {
         let me = json_of(call("GET", &format!("{server}/api/v1/whoami"), cred, None).call())?;
         return Ok(me["team"]["slug"].as_str().unwrap_or_default().to_owned());
@@ -448,7 +448,7 @@ pub fn secrets_delete(arg: &ServerArg, names: &[String]) -> anyhow::Result<()> {
 }
 
 /// A path segment with everything but unreserved characters percent-encoded.
-fn urlencoded(segment: &str) -> String {
+pub(super) fn urlencoded(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {

@@ -128,6 +128,7 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
                 unit: unit.into(),
                 unit_price: price,
                 at: crate::domain::When::from_ms(at).iso,
+                app: None,
             }));
         }
     }

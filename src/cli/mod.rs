@@ -1,10 +1,12 @@
 //! The command line: `teamdeck serve` (also the default with no subcommand) runs the server;
 //! the other commands are the client of a running server (`auth`, `whoami`, `teams`, `keys`,
-//! `secrets`).
+//! `secrets`, `apps`); `runtime --exec` is a reference runtime for local development.
 
+mod apps;
 mod billing;
 mod client;
 mod demo;
+mod runtime;
 mod seed;
 
 use crate::config::Settings;
@@ -51,6 +53,12 @@ enum Command {
     /// List, set or delete the team's secrets (values its apps receive as environment variables).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Deploy the team's apps, list them and their revisions, roll back, delete.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// A reference runtime for local development: runs each deployed revision's command as a
+    /// local process (`--exec`), following the runtime contract with the service token.
+    Runtime(runtime::RuntimeArgs),
     /// Fill a database with a large generated dataset (for the load benchmark), or with
     /// `--demo` one lived-in team to look around.
     Seed(seed::SeedArgs),
@@ -129,6 +137,33 @@ enum SecretsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Deploy a new revision (reads teamdeck.toml in this directory if there is one).
+    Deploy(apps::DeployArgs),
+    /// The team's apps with their status.
+    List(client::ServerArg),
+    /// An app's revisions, newest first.
+    Revisions {
+        name: String,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+    /// Deploy the configuration of an earlier revision again.
+    Rollback {
+        name: String,
+        revision: i32,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+    /// Delete an app (the runtime stops it).
+    Delete {
+        name: String,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or_else(|| Command::Serve(Box::new(cli.serve))) {
         Command::Serve(settings) => serve(*settings),
@@ -143,6 +178,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secrets(SecretsCommand::List(server)) => client::secrets_list(&server),
         Command::Secrets(SecretsCommand::Set { assignments, server }) => client::secrets_set(&server, &assignments),
         Command::Secrets(SecretsCommand::Delete { names, server }) => client::secrets_delete(&server, &names),
+        Command::Apps(AppsCommand::Deploy(args)) => apps::deploy(&args),
+        Command::Apps(AppsCommand::List(server)) => apps::list(&server),
+        Command::Apps(AppsCommand::Revisions { name, server }) => apps::revisions(&server, &name),
+        Command::Apps(AppsCommand::Rollback { name, revision, server }) => apps::rollback(&server, &name, revision),
+        Command::Apps(AppsCommand::Delete { name, server }) => apps::delete(&server, &name),
+        Command::Runtime(args) => runtime::run(&args),
         Command::Seed(args) => seed::run(args),
         Command::Billing(command) => billing::run(command),
     }

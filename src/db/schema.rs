@@ -182,6 +182,7 @@ diesel::table! {
         amount -> BigInt,
         at -> BigInt,
         received_at -> BigInt,
+        app -> Nullable<Text>,
     }
 }
 
@@ -320,6 +321,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    apps (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        name -> Text,
+        created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        current_revision -> Integer,
+        change_seq -> BigInt,
+        status -> Text,
+        status_message -> Text,
+        instances -> Integer,
+        endpoint -> Nullable<Text>,
+        status_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    app_revisions (id) {
+        id -> BigInt,
+        app_id -> BigInt,
+        number -> Integer,
+        deployment_id -> Text,
+        image -> Text,
+        command -> Nullable<Text>,
+        machine_type -> Text,
+        min_instances -> Integer,
+        max_instances -> Integer,
+        env -> Text,
+        public -> Bool,
+        rollback_of -> Nullable<Integer>,
+        deployed_by -> Nullable<BigInt>,
+        deployed_by_name -> Text,
+        created_at -> BigInt,
+        status -> Text,
+        status_message -> Text,
+        instances -> Integer,
+        endpoint -> Nullable<Text>,
+        status_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    app_status_reports (id) {
+        id -> BigInt,
+        app_id -> BigInt,
+        revision -> Integer,
+        report_id -> Text,
+        status -> Text,
+        message -> Text,
+        instances -> Integer,
+        endpoint -> Nullable<Text>,
+        received_at -> BigInt,
+        applied -> Bool,
+    }
+}
+
+diesel::table! {
+    app_change_counter (id) {
+        id -> Integer,
+        last -> BigInt,
+    }
+}
+
+diesel::joinable!(apps -> accounts (account_id));
+diesel::joinable!(app_revisions -> apps (app_id));
+diesel::joinable!(app_status_reports -> apps (app_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(secrets -> accounts (account_id));
 diesel::joinable!(login_tokens -> users (user_id));
@@ -354,5 +422,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     rate_limits,
     email_links,
-    security_events
+    security_events,
+    apps,
+    app_revisions,
+    app_status_reports,
+    app_change_counter
 );

@@ -1,5 +1,6 @@
 //! Domain types that parse their input: once built they are valid everywhere.
 
+pub mod app;
 mod characters;
 mod clock;
 pub mod email;
@@ -13,6 +14,7 @@ mod states;
 pub mod stored;
 mod when;
 
+pub use app::{AppConfig, AppName, AppNameError, AppStatus};
 pub use clock::Clock;
 pub use email::EmailAddress;
 pub use names::NameError;

@@ -23,6 +23,8 @@ pub enum Permission {
     /// The names of the team's secrets (never their values).
     ViewSecrets,
     ManageSecrets,
+    /// Deploy, roll back and delete the team's apps.
+    ManageApps,
     /// API key metadata, never the secret.
     ViewKeys,
     ManageKeys,
@@ -46,7 +48,7 @@ impl Role {
         use Permission::*;
         match permission {
             ViewTeam | UseTeamResources | LeaveTeam => true,
-            ViewSecrets | ManageSecrets => matches!(self, Role::Admin | Role::Developer),
+            ViewSecrets | ManageSecrets | ManageApps => matches!(self, Role::Admin | Role::Developer),
             ViewKeys | ViewBilling | ManageBilling => matches!(self, Role::Admin | Role::Billing),
             ManageKeys | ManageInvites | ManageMembers | ManageTeam | ViewAdmin => self == Role::Admin,
         }
@@ -123,6 +125,7 @@ impl Permission {
             Permission::UseTeamResources => "use this team's resources",
             Permission::ViewSecrets => "see the team's secrets",
             Permission::ManageSecrets => "manage secrets",
+            Permission::ManageApps => "deploy or change apps",
             Permission::ViewKeys => "view API keys",
             Permission::ManageKeys => "create or delete API keys",
             Permission::ViewBilling => "view billing",
@@ -142,11 +145,12 @@ mod tests {
     use Permission::*;
 
     /// DESIGN.md §2, row by row: (permission, admin, developer, billing).
-    const TABLE: [(Permission, bool, bool, bool); 13] = [
+    const TABLE: [(Permission, bool, bool, bool); 14] = [
         (ViewTeam, true, true, true),
         (UseTeamResources, true, true, true),
         (ViewSecrets, true, true, false),
         (ManageSecrets, true, true, false),
+        (ManageApps, true, true, false),
         (ViewKeys, true, false, true),
         (ManageKeys, true, false, false),
         (ViewBilling, true, false, true),

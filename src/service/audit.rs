@@ -42,6 +42,9 @@ pub enum Action {
     SecretAdded,
     SecretReplaced,
     SecretDeleted,
+    AppDeployed,
+    AppRolledBack,
+    AppDeleted,
     BillingDetailsChanged,
     SpendLimitChanged,
     CreditsOrdered,
@@ -50,7 +53,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 23] = [
         Action::InviteSent,
         Action::InviteResent,
         Action::InviteCancelled,
@@ -66,6 +69,9 @@ impl Action {
         Action::SecretAdded,
         Action::SecretReplaced,
         Action::SecretDeleted,
+        Action::AppDeployed,
+        Action::AppRolledBack,
+        Action::AppDeleted,
         Action::BillingDetailsChanged,
         Action::SpendLimitChanged,
         Action::CreditsOrdered,
@@ -90,6 +96,9 @@ impl Action {
             Action::SecretAdded => "secret.added",
             Action::SecretReplaced => "secret.replaced",
             Action::SecretDeleted => "secret.deleted",
+            Action::AppDeployed => "app.deployed",
+            Action::AppRolledBack => "app.rolled_back",
+            Action::AppDeleted => "app.deleted",
             Action::BillingDetailsChanged => "billing.details_changed",
             Action::SpendLimitChanged => "billing.limit_changed",
             Action::CreditsOrdered => "billing.credits_ordered",
@@ -116,6 +125,9 @@ impl Action {
             Action::SecretAdded => "added the secret",
             Action::SecretReplaced => "replaced the value of the secret",
             Action::SecretDeleted => "deleted the secret",
+            Action::AppDeployed => "deployed the app",
+            Action::AppRolledBack => "rolled back the app",
+            Action::AppDeleted => "deleted the app",
             Action::BillingDetailsChanged => "changed the billing details:",
             Action::SpendLimitChanged => "changed the monthly spend limit:",
             Action::CreditsOrdered => "ordered credits with invoice",

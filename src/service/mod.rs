@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod apps;
 pub mod audit;
 pub mod billing;
 pub mod committed;

@@ -147,6 +147,8 @@ pub fn archive(
             return Ok::<_, ArchiveError>(());
         }
         let cancelled = invitations::cancel_all_pending(conn, account.id)?;
+        // The runtime hears that the team's apps must stop.
+        super::apps::stop_all(conn, account.id)?;
         diesel::update(accounts_t::table.find(account.id).filter(accounts_t::archived_at.is_null()))
             .set(accounts_t::archived_at.eq(now_ms()))
             .execute(conn)?;

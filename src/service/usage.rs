@@ -43,6 +43,9 @@ pub struct EventIn {
     pub unit_price: i64,
     /// RFC 3339.
     pub at: String,
+    /// The name of the team's app that used it, when an app did.
+    #[serde(default)]
+    pub app: Option<String>,
 }
 
 /// One event the batch could not keep, and why.
@@ -201,6 +204,18 @@ fn record(
         .load::<(i64, i64)>(conn)?
         .into_iter()
         .collect();
+    let app_names: Vec<&str> = checked.iter().filter_map(|c| c.event.app.as_deref()).map(str::trim).collect();
+    let apps: HashSet<(i64, String)> = if app_names.is_empty() {
+        HashSet::new()
+    } else {
+        crate::db::schema::apps::table
+            .filter(crate::db::schema::apps::account_id.eq_any(&account_ids))
+            .filter(crate::db::schema::apps::name.eq_any(&app_names))
+            .select((crate::db::schema::apps::account_id, crate::db::schema::apps::name))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
     let ids: Vec<&str> = checked.iter().map(|c| c.event.id.trim()).collect();
     let mut seen: HashSet<String> = usage_events::table
         .filter(usage_events::id.eq_any(&ids))
@@ -245,6 +260,13 @@ fn record(
             report.rejected.push(reject("`user` is not a member of this account"));
             continue;
         }
+        let app = c.event.app.as_deref().map(str::trim);
+        if let Some(app) = app
+            && !apps.contains(&(account_id, app.to_owned()))
+        {
+            report.rejected.push(reject("`app` is not an app of this account"));
+            continue;
+        }
         if invoiced.contains(&(account_id, Month::of_ms(c.at).to_string())) {
             report.rejected.push(reject("that month is closed and invoiced"));
             continue;
@@ -262,6 +284,7 @@ fn record(
                 usage_events::amount.eq(c.amount),
                 usage_events::at.eq(c.at),
                 usage_events::received_at.eq(now),
+                usage_events::app.eq(app),
             ))
             .execute(conn)?;
         seen.insert(id.to_owned());

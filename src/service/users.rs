@@ -316,6 +316,7 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<Committed
             .execute(conn)?;
             diesel::delete(billing_profiles::table.find(personal)).execute(conn)?;
             diesel::delete(secrets::table.filter(secrets::account_id.eq(personal))).execute(conn)?;
+            super::apps::stop_all(conn, personal)?;
         }
         diesel::update(
             login_tokens::table.filter(login_tokens::user_id.eq(user_id)).filter(login_tokens::revoked_at.is_null()),

@@ -126,6 +126,7 @@ pub mod need {
         UseTeamResources,
         ViewSecrets,
         ManageSecrets,
+        ManageApps,
         ViewKeys,
         ManageKeys,
         ViewBilling,

@@ -84,6 +84,7 @@ const NAV: &[(&str, &str, Permission, bool)] = &[
     ("Requests", "/requests", Permission::ViewTeam, false),
     ("Usage", "/usage", Permission::ViewBilling, false),
     ("Billing", "/billing", Permission::ViewBilling, false),
+    ("Apps", "/apps", Permission::ViewTeam, false),
     ("Secrets", "/secrets", Permission::ViewSecrets, false),
     ("Audit log", "/audit", Permission::ViewAdmin, true),
     ("Settings", "/settings", Permission::ViewAdmin, false),

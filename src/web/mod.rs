@@ -14,6 +14,7 @@ pub mod render;
 
 mod account;
 mod accounts;
+mod apps;
 mod auth;
 mod billing;
 mod device;
@@ -67,6 +68,11 @@ pub fn routes(r: &mut RouteTable) {
         .post("/a/{slug}/keys", Team(Permission::ManageKeys), keys::create)
         .get("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::confirm_delete)
         .post("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::delete)
+        .get("/a/{slug}/apps", Team(Permission::ViewTeam), apps::list)
+        .get("/a/{slug}/apps/{name}", Team(Permission::ViewTeam), apps::show)
+        .post("/a/{slug}/apps/{name}/rollback", Team(Permission::ManageApps), apps::rollback)
+        .get("/a/{slug}/apps/{name}/delete", Team(Permission::ManageApps), apps::confirm_delete)
+        .post("/a/{slug}/apps/{name}/delete", Team(Permission::ManageApps), apps::delete)
         .get("/a/{slug}/secrets", Team(Permission::ViewSecrets), secrets::show)
         .post("/a/{slug}/secrets", Team(Permission::ManageSecrets), secrets::set)
         .get("/a/{slug}/secrets/{secret}/delete", Team(Permission::ManageSecrets), secrets::confirm_delete)

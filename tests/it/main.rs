@@ -7,6 +7,7 @@ mod smtp;
 
 mod account;
 mod addresses;
+mod apps;
 mod auth;
 mod billing_pages;
 mod cli;

@@ -1143,6 +1143,7 @@ async fn an_event_that_arrives_while_its_month_is_being_closed_is_invoiced_or_re
         unit: "token".into(),
         unit_price: 4_000_000,
         at: rfc3339(month.start_ms() + 2),
+        app: None,
     };
     let batch = tokio::task::spawn_blocking(move || {
         let mut conn = db.get().unwrap();

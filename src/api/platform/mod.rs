@@ -3,10 +3,12 @@
 //! token>`, off unless `TEAMDECK_SERVICE_TOKEN` is set) and the payment webhook (HMAC-signed,
 //! off unless `TEAMDECK_BILLING_WEBHOOK_SECRET` is set).
 //!
-//! One file per endpoint: `introspect.rs`, `usage.rs`, `webhook.rs`; this one holds what
+//! One file per endpoint: `introspect.rs`, `usage.rs`, `webhook.rs`, and `runtime.rs` (the
+//! runtime contract for apps, with the service token); this one holds what
 //! they share (the settings, the service-token check, reading a bounded body).
 
 pub mod introspect;
+pub mod runtime;
 pub mod usage;
 pub mod webhook;
 
