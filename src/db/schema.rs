@@ -320,6 +320,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> BigInt,
+        sealed -> Binary,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sign_in_challenges (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        next -> Text,
+        failures -> Integer,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(secrets -> accounts (account_id));
 diesel::joinable!(login_tokens -> users (user_id));
@@ -354,5 +387,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     rate_limits,
     email_links,
-    security_events
+    security_events,
+    totp_factors,
+    recovery_codes,
+    sign_in_challenges
 );

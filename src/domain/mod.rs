@@ -8,6 +8,7 @@ pub mod money;
 mod names;
 mod password;
 mod role;
+pub mod second_factor;
 pub mod secret;
 mod states;
 pub mod stored;
