@@ -120,6 +120,7 @@ impl Application {
             },
         )?);
         let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());
+        let clock = actix_web::web::Data::new(settings.clock.clone());
         let app_site = site.clone();
         let app_signal = signal.clone();
         let server = HttpServer::new(move || {
@@ -136,6 +137,7 @@ impl Application {
                 .app_data(app_changes.clone())
                 .app_data(sealer.clone())
                 .app_data(identity.clone())
+                .app_data(clock.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 // A path whose id is not a number names nothing: 404, as an unknown id does.

@@ -14,8 +14,9 @@
 //!   10 s and get in.
 //!
 //! The rest: sign-ups, started CLI logins and password reset requests per client address,
-//! wrong user codes per browser session on `/device`, and reset and verification emails per
-//! email address.
+//! wrong user codes per browser session on `/device`, reset and verification emails per
+//! email address, and wrong second-factor codes per person (besides the five each half-done
+//! sign-in takes).
 
 use crate::db::{Db, DbError};
 use crate::domain::Clock;
@@ -61,6 +62,9 @@ pub struct Rules {
     /// per address alone lets one client mail every address it knows).
     pub reset_requests_per_client: Rule,
     pub verification_emails_per_address: Rule,
+    /// Wrong second-factor codes for one person, whatever the browser or the form (the
+    /// second step of sign-in, and the forms that ask for a code again).
+    pub second_factor_codes_per_user: Rule,
 }
 
 impl Default for Rules {
@@ -75,6 +79,7 @@ impl Default for Rules {
             reset_emails_per_address: Rule::new(5, HOUR),
             reset_requests_per_client: Rule::new(20, HOUR),
             verification_emails_per_address: Rule::new(5, HOUR),
+            second_factor_codes_per_user: Rule::new(10, SIGN_IN_WINDOW),
         }
     }
 }
@@ -90,6 +95,7 @@ pub enum Limit {
     ResetEmails,
     ResetRequests,
     VerificationEmails,
+    SecondFactorCodes,
 }
 
 impl Limit {
@@ -104,6 +110,7 @@ impl Limit {
             Limit::ResetEmails => "reset_email_address",
             Limit::ResetRequests => "reset_request_client",
             Limit::VerificationEmails => "verification_email_address",
+            Limit::SecondFactorCodes => "second_factor_user",
         }
     }
 }
@@ -141,6 +148,7 @@ impl Refused {
             Limit::ResetEmails => "Too many password reset emails were sent to this address.",
             Limit::ResetRequests => "Too many password resets were asked for from this network.",
             Limit::VerificationEmails => "Too many verification emails were sent to this address.",
+            Limit::SecondFactorCodes => "Too many wrong codes for this account.",
         };
         format!("{what} {}", self.try_again())
     }
@@ -260,7 +268,16 @@ impl Limits {
         Ok(counted.map(|()| Place { limit: Limit::CodeGuesses, key: limits::key(&[&key]) }))
     }
 
-    /// The code tried was a pending one: it does not count as a wrong guess.
+    /// A second-factor code typed for `user_id`: give the place back with
+    /// [`Limits::right_code`] when it was right.
+    pub async fn second_factor_guess(&self, user_id: i64) -> Counted<Place> {
+        let key = user_id.to_string();
+        let counted = self.count(Limit::SecondFactorCodes, self.rules.second_factor_codes_per_user, &[&key]).await?;
+        Ok(counted.map(|()| Place { limit: Limit::SecondFactorCodes, key: limits::key(&[&key]) }))
+    }
+
+    /// The code tried was a pending one (or a right second-factor code): it does not count as
+    /// a wrong guess.
     pub async fn right_code(&self, place: Place) -> Result<(), DbError> {
         let now = self.clock.now_ms();
         self.db.query(move |conn| limits::give_back(conn, place.limit.what(), &place.key, now)).await

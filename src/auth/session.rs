@@ -6,6 +6,8 @@
 //! - **What the pages keep between requests** (actix-session, signed and encrypted): the CSRF
 //!   token, the account used last and flash messages. It signs no one in; it is renewed at
 //!   sign-in, so a token planted before is worthless after, and cleared at sign-out.
+//! - Between the password and the second factor, a third cookie names the half-done sign-in
+//!   (`service::two_factor::challenges`); it signs nothing in.
 
 use actix_session::Session;
 use actix_web::HttpRequest;
@@ -81,6 +83,35 @@ pub fn signed_in_cookie(token: String, https: bool, max_age_ms: i64) -> Cookie<'
 /// Tells the browser to drop its session cookie.
 pub fn signed_out_cookie(https: bool) -> Cookie<'static> {
     let mut cookie = signed_in_cookie(String::new(), https, 0);
+    cookie.make_removal();
+    cookie
+}
+
+/// The cookie of a half-done sign-in (the password was right, a second factor is awaited):
+/// a random token naming it, which signs nothing in.
+fn second_step_name(https: bool) -> &'static str {
+    if https { "__Host-teamdeck_second_step" } else { "teamdeck_second_step" }
+}
+
+/// The half-done sign-in's token the browser presented, if any (not yet checked).
+pub fn presented_second_step(req: &HttpRequest, https: bool) -> Option<String> {
+    req.cookie(second_step_name(https)).map(|c| c.value().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// The cookie that holds a half-done sign-in's token, for as long as the sign-in waits.
+pub fn second_step_cookie(token: String, https: bool, max_age_ms: i64) -> Cookie<'static> {
+    Cookie::build(second_step_name(https), token)
+        .path("/")
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Strict)
+        .max_age(CookieAge::milliseconds(max_age_ms))
+        .finish()
+}
+
+/// Tells the browser to drop the half-done sign-in's cookie.
+pub fn second_step_removal(https: bool) -> Cookie<'static> {
+    let mut cookie = second_step_cookie(String::new(), https, 0);
     cookie.make_removal();
     cookie
 }

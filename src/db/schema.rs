@@ -385,6 +385,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> BigInt,
+        sealed -> Binary,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sign_in_challenges (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        next -> Text,
+        failures -> Integer,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(apps -> accounts (account_id));
 diesel::joinable!(app_revisions -> apps (app_id));
 diesel::joinable!(app_status_reports -> apps (app_id));
@@ -426,5 +459,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     apps,
     app_revisions,
     app_status_reports,
-    app_change_counter
+    app_change_counter,
+    totp_factors,
+    recovery_codes,
+    sign_in_challenges
 );

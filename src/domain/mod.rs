@@ -9,6 +9,7 @@ pub mod money;
 mod names;
 mod password;
 mod role;
+pub mod second_factor;
 pub mod secret;
 mod states;
 pub mod stored;

@@ -149,12 +149,19 @@ impl Identity {
 
     /// Starts a session for `user_id` signing in from `origin`: the token for its cookie.
     pub async fn start_session(&self, user_id: i64, origin: Origin) -> Result<String, DbError> {
-        self.start_session_after(user_id, origin, |_| Ok(())).await
+        self.start_session_after(user_id, origin, false, |_| Ok(())).await
     }
 
     /// Starts a session as [`Identity::start_session`] does, in one transaction with `first`,
-    /// which runs before it (what a sign-in records beside its session).
-    pub async fn start_session_after<F>(&self, user_id: i64, origin: Origin, first: F) -> Result<String, DbError>
+    /// which runs before it (what a sign-in records beside its session); `second_factor` when
+    /// the person passed one to sign in.
+    pub async fn start_session_after<F>(
+        &self,
+        user_id: i64,
+        origin: Origin,
+        second_factor: bool,
+        first: F,
+    ) -> Result<String, DbError>
     where
         F: FnOnce(&mut DbConnection) -> diesel::QueryResult<()> + Send + 'static,
     {
@@ -165,7 +172,7 @@ impl Identity {
             .query(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
                     first(conn)?;
-                    sessions::start(conn, user_id, &origin, now, &lifetimes)
+                    sessions::start(conn, user_id, &origin, now, &lifetimes, second_factor)
                 })
             })
             .await?;

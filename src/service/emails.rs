@@ -387,3 +387,38 @@ pub fn sign_up_attempt(m: &SignUpAttemptEmail<'_>) -> Result<Composed, askama::E
         html: SignUpAttemptHtml { m }.render()?,
     })
 }
+
+/// Tells a person that a second factor of theirs was added, removed or replaced, and what to
+/// do if it was not them.
+pub struct SecondFactorNotice<'a> {
+    pub name: &'a str,
+    /// "An authenticator app was added to your account": the subject and the first words.
+    pub what: &'a str,
+    pub at: i64,
+    pub client_address: &'a str,
+    /// The browser it was done from ("Firefox on Linux").
+    pub device: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/second_factor.txt")]
+struct SecondFactorText<'a> {
+    m: &'a SecondFactorNotice<'a>,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/second_factor.html")]
+struct SecondFactorHtml<'a> {
+    m: &'a SecondFactorNotice<'a>,
+    at: String,
+}
+
+pub fn second_factor_notice(m: &SecondFactorNotice<'_>) -> Result<Composed, askama::Error> {
+    let at = When::from_ms(m.at).text;
+    Ok(Composed {
+        subject: m.what.to_owned(),
+        text: SecondFactorText { m, at: at.clone() }.render()?,
+        html: SecondFactorHtml { m, at }.render()?,
+    })
+}

@@ -28,6 +28,7 @@ pub mod security_log;
 pub mod sessions;
 pub mod teams;
 pub mod tokens;
+pub mod two_factor;
 pub mod usage;
 pub mod users;
 pub mod verification;

@@ -105,6 +105,13 @@ impl Sealer {
         self.seal_raw(account_id, name.as_str(), value)
     }
 
+    /// Seals a person's own secret (an authenticator app's): bound to them and to `label`, a
+    /// lowercase word that no team secret's name can be.
+    pub fn seal_personal(&self, user_id: i64, label: &str, value: &str) -> Vec<u8> {
+        debug_assert!(SecretName::parse(label).map_or(true, |n| n.as_str() != label));
+        self.seal_raw(user_id, label, value)
+    }
+
     fn seal_raw(&self, account_id: i64, name: &str, value: &str) -> Vec<u8> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = Self::aad(account_id, name);

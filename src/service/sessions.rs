@@ -77,13 +77,15 @@ pub fn token_hash(token: &str) -> Option<String> {
 const KEPT_AFTER_END_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Starts a session for `user_id`: the token for the cookie (never stored) and the row's id.
-/// The user's sessions that ended more than a month ago go (they are no use to anyone).
+/// `second_factor` says the person passed a second factor to sign in (at `now`). The user's
+/// sessions that ended more than a month ago go (they are no use to anyone).
 pub fn start(
     conn: &mut DbConnection,
     user_id: i64,
     origin: &Origin,
     now: i64,
     lifetimes: &Lifetimes,
+    second_factor: bool,
 ) -> QueryResult<(String, i64)> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let id = new_id();
@@ -98,6 +100,7 @@ pub fn start(
             sessions::expires_at.eq(now + lifetimes.absolute_ms),
             sessions::client_address.eq(&origin.client_address),
             sessions::user_agent.eq(user_agent),
+            sessions::second_factor_at.eq(second_factor.then_some(now)),
         ))
         .execute(conn)?;
     let long_ago = now - KEPT_AFTER_END_MS;

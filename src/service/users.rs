@@ -324,6 +324,7 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<Committed
         .set(login_tokens::revoked_at.eq(now))
         .execute(conn)?;
         super::sessions::revoke_all(conn, user_id, None, now)?;
+        super::two_factor::forget_all(conn, user_id)?;
         let placeholder = format!("deleted-{user_id}@deleted.invalid");
         diesel::update(users::table.find(user_id))
             .set((

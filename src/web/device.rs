@@ -1,8 +1,10 @@
 //! `/device`: where a signed-in person confirms the code their terminal shows
 //! (`teamdeck auth login`), seeing where and when that login was started, and revoking a
 //! login token (listed on `/account/sessions`). Codes that match no pending login are
-//! limited per browser session.
+//! limited per browser session. A person with a second factor approves with a fresh one: a
+//! code is asked when the session's last one passed more than ten minutes ago.
 
+use super::account::reauth;
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::layout::Layout;
@@ -14,7 +16,7 @@ use crate::domain::{When, now_ms, time_ago};
 use crate::identity::Identity;
 use crate::service::tokens::{self, DeviceError, PendingDevice};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -26,6 +28,13 @@ struct DevicePage {
     device: Option<Requester>,
     error: Option<String>,
     done: Option<String>,
+    /// Approving asks for a second-factor code too (the session's last one is not fresh).
+    factor: Option<FactorField>,
+}
+
+/// The second-factor code field of the approval, and why a code was refused.
+struct FactorField {
+    error: Option<String>,
 }
 
 /// A pending CLI login as the page shows it: where and when it was started, and what the
@@ -49,13 +58,19 @@ impl From<PendingDevice> for Requester {
     }
 }
 
-fn page(user: &SignedIn, code: String, outcome: Outcome, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn page(
+    user: &SignedIn,
+    code: String,
+    outcome: Outcome,
+    status: StatusCode,
+    factor: Option<FactorField>,
+) -> Result<HttpResponse, AppError> {
     let (device, error, done) = match outcome {
         Outcome::Asking(device) => (device.map(Requester::from), None, None),
         Outcome::Error(error) => (None, Some(error), None),
         Outcome::Done(done) => (None, None, Some(done)),
     };
-    let page = DevicePage { layout: Layout::for_user(user, "Confirm a device"), code, device, error, done };
+    let page = DevicePage { layout: Layout::for_user(user, "Confirm a device"), code, device, error, done, factor };
     page_with_status(status, &page)
 }
 
@@ -67,7 +82,7 @@ enum Outcome {
 
 /// The code form again, saying when the browser may try codes again.
 fn refused(user: &SignedIn, code: String, refused: Refused) -> Result<HttpResponse, AppError> {
-    let response = page(user, code, Outcome::Error(refused.message()), StatusCode::TOO_MANY_REQUESTS)?;
+    let response = page(user, code, Outcome::Error(refused.message()), StatusCode::TOO_MANY_REQUESTS, None)?;
     Ok(retry_after(response, refused.seconds()))
 }
 
@@ -80,6 +95,7 @@ pub struct CodeQuery {
 /// The code form, or the login a code belongs to. A code that matches no pending login counts
 /// against the browser session's wrong codes.
 pub async fn show(
+    req: HttpRequest,
     user: SignedIn,
     query: web::Query<CodeQuery>,
     db: web::Data<Db>,
@@ -87,7 +103,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let code = query.into_inner().code;
     if code.is_empty() {
-        return page(&user, code, Outcome::Asking(None), StatusCode::OK);
+        return page(&user, code, Outcome::Asking(None), StatusCode::OK, None);
     }
     let place = match limits.code_guess(user.signed_in.id).await? {
         Ok(place) => place,
@@ -97,9 +113,10 @@ pub async fn show(
     match db.query(move |conn| tokens::pending_device(conn, &lookup)).await? {
         Some(device) => {
             limits.right_code(place).await?;
-            page(&user, code, Outcome::Asking(Some(device)), StatusCode::OK)
+            let factor = reauth::needs_fresh_factor(&req, &user).await?.then_some(FactorField { error: None });
+            page(&user, code, Outcome::Asking(Some(device)), StatusCode::OK, factor)
         }
-        None => page(&user, code, Outcome::Error(DeviceError::Unusable.to_string()), StatusCode::OK),
+        None => page(&user, code, Outcome::Error(DeviceError::Unusable.to_string()), StatusCode::OK, None),
     }
 }
 
@@ -107,20 +124,32 @@ pub async fn show(
 pub struct Decision {
     user_code: String,
     decision: String,
+    /// A current second-factor code, asked when the session's last one is not fresh.
+    #[serde(default)]
+    factor_code: String,
 }
 
 pub async fn decide(
+    req: HttpRequest,
     user: SignedIn,
     form: web::Form<Decision>,
     db: web::Data<Db>,
     limits: web::Data<Limits>,
 ) -> Result<HttpResponse, AppError> {
-    let Decision { user_code, decision } = form.into_inner();
+    let Decision { user_code, decision, factor_code } = form.into_inner();
     let place = match limits.code_guess(user.signed_in.id).await? {
         Ok(place) => place,
         Err(r) => return refused(&user, user_code, r),
     };
     let approve = decision == "approve";
+    // Approving signs a device in as the person: with a second factor, a fresh one.
+    if approve && let Err(refusal) = reauth::fresh_factor(&req, &user, &factor_code).await? {
+        let lookup = user_code.clone();
+        let device = db.query(move |conn| tokens::pending_device(conn, &lookup)).await?;
+        let factor = Some(FactorField { error: Some(refusal.message.clone()) });
+        let response = page(&user, user_code, Outcome::Asking(device), refusal.status, factor)?;
+        return Ok(refusal.answer(response));
+    }
     let (code, user_id) = (user_code.clone(), user.user.id);
     let decided = db.run(move |conn| Ok::<_, AppError>(tokens::decide(conn, &code, user_id, approve))).await?;
     match decided {
@@ -131,10 +160,10 @@ pub async fn decide(
             } else {
                 format!("The login of {device} was denied. Nothing was signed in.")
             };
-            page(&user, user_code, Outcome::Done(done), StatusCode::OK)
+            page(&user, user_code, Outcome::Done(done), StatusCode::OK, None)
         }
         Err(DeviceError::Db(e)) => Err(AppError::internal(e)),
-        Err(e) => page(&user, user_code, Outcome::Error(e.to_string()), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => page(&user, user_code, Outcome::Error(e.to_string()), StatusCode::UNPROCESSABLE_ENTITY, None),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct SignedIn {
     pub session: Session,
     /// The browser's sign-in, as the database has it.
     pub signed_in: BrowserSession,
+    /// Whether this session passed a second factor in the last ten minutes (what approving a
+    /// CLI login and deleting the account ask for).
+    pub factor_fresh: bool,
 }
 
 impl SignedIn {
@@ -50,7 +53,10 @@ impl SignedIn {
         };
         let session = req.get_session();
         session::keep_alive(&session, crate::domain::now_ms());
-        Ok(Self { user, accounts, session, signed_in })
+        let (_, now) = identity.session_lifetimes();
+        let factor_fresh =
+            signed_in.second_factor_at.is_some_and(|at| now - at <= crate::service::two_factor::FRESH_FOR_MS);
+        Ok(Self { user, accounts, session, signed_in, factor_fresh })
     }
 
     /// The user's personal account.

@@ -114,7 +114,7 @@ pub async fn revoke_others(
 }
 
 /// A browser as a person recognises it ("Firefox on Linux"), from its user agent.
-pub(super) fn device_of(user_agent: &str) -> String {
+pub(crate) fn device_of(user_agent: &str) -> String {
     let ua = user_agent;
     let browser = if ua.contains("Edg/") {
         "Edge"

@@ -30,5 +30,7 @@ mod security;
 mod sessions;
 mod stored_values;
 mod teams;
+mod two_factor;
+mod two_factor_guards;
 mod usage_page;
 mod verification;

@@ -1,4 +1,5 @@
-//! Deleting the account: the password asked again, refused while the person is the only
+//! Deleting the account: the password asked again (and a second-factor code, when the
+//! session's last one is more than ten minutes old), refused while the person is the only
 //! admin of a team (the page lists those teams and what to do).
 
 use super::{Forms, reauth, render};
@@ -16,6 +17,9 @@ use serde::Deserialize;
 pub struct DeleteForm {
     #[serde(default)]
     password: String,
+    /// A current second-factor code, asked when the session's last one is not fresh.
+    #[serde(default)]
+    code: String,
 }
 
 #[tracing::instrument(name = "delete account", skip_all, fields(user_id = user.user.id))]
@@ -27,7 +31,12 @@ pub async fn delete(
     identity: web::Data<Identity>,
 ) -> Result<HttpResponse, AppError> {
     let wrong = "That is not your password. Enter it to confirm.";
-    if let Err(refusal) = reauth::check(&req, &user, form.into_inner().password, wrong).await? {
+    let DeleteForm { password, code } = form.into_inner();
+    if let Err(refusal) = reauth::check(&req, &user, password, wrong).await? {
+        let forms = Forms { delete_error: Some(refusal.message.clone()), ..Forms::default() };
+        return Ok(refusal.answer(render(&user, &db, forms, refusal.status).await?));
+    }
+    if let Err(refusal) = reauth::fresh_factor(&req, &user, &code).await? {
         let forms = Forms { delete_error: Some(refusal.message.clone()), ..Forms::default() };
         return Ok(refusal.answer(render(&user, &db, forms, refusal.status).await?));
     }

@@ -1,6 +1,7 @@
 //! The signed-in person's own account (`/account`), one card per form: their name, their
 //! email address (changed through a link sent to the new one, [`email`]), their password, the
-//! latest events of their security log, then a way to their sessions and deleting the account.
+//! two-factor sign-in ([`two_factor`]), the latest events of their security log, then a way
+//! to their sessions and deleting the account.
 //! A form that is refused shows the page again with what was typed (never a password) and
 //! the reason next to its field.
 
@@ -8,7 +9,8 @@ mod delete;
 mod email;
 mod name;
 mod password;
-mod reauth;
+pub(crate) mod reauth;
+pub mod two_factor;
 
 pub use delete::delete;
 pub use email::request as change_email;
@@ -43,6 +45,8 @@ pub struct Forms {
     pub new_password_error: Option<String>,
     pub revoke_tokens: bool,
     pub delete_error: Option<String>,
+    /// Why removing the authenticator app or making new recovery codes was refused.
+    pub factor_error: Option<String>,
 }
 
 /// A new address waiting for its link to be opened, and until when the link works.
@@ -86,6 +90,9 @@ struct AccountPage {
     events: Vec<EventRow>,
     /// Working login tokens of the CLI (the password form offers to revoke them).
     cli_tokens: usize,
+    two_factor: crate::service::two_factor::Status,
+    /// Deleting the account asks for a code too (the session's last one is not fresh).
+    delete_needs_code: bool,
 }
 
 impl AccountPage {
@@ -98,8 +105,9 @@ impl AccountPage {
 /// The page with `forms` as sent, answered with `status`.
 async fn render(user: &SignedIn, db: &Db, forms: Forms, status: StatusCode) -> Result<HttpResponse, AppError> {
     let user_id = user.user.id;
-    let Overview { held, events, cli_tokens, pending_email } =
-        db.query(move |conn| profile::overview(conn, user_id)).await?;
+    let (Overview { held, events, cli_tokens, pending_email }, factors) = db
+        .query(move |conn| Ok((profile::overview(conn, user_id)?, crate::service::two_factor::status(conn, user_id)?)))
+        .await?;
     let page = AccountPage {
         layout: Layout::for_user(user, "Your account"),
         name: user.user.name.clone(),
@@ -111,6 +119,8 @@ async fn render(user: &SignedIn, db: &Db, forms: Forms, status: StatusCode) -> R
         forms,
         events: events.into_iter().map(EventRow::from).collect(),
         cli_tokens,
+        delete_needs_code: factors.any() && !user.factor_fresh,
+        two_factor: factors,
     };
     page_with_status(status, &page)
 }

@@ -1,11 +1,15 @@
 //! The password asked again before a change that needs it (a new email address, a new
 //! password, deleting the account). A guess here counts as a guess at sign-in, from this
 //! client, against the person's email: a stolen session must not make these forms a free
-//! oracle for the password.
+//! oracle for the password. The same goes for a second-factor code asked again (before a
+//! change to the factors, approving a CLI login or deleting the account): wrong ones count
+//! against the person's limit of wrong codes.
 
 use crate::auth::{HashError, Limits, PasswordHasher};
-use crate::db::Db;
-use crate::service::profile;
+use crate::db::{Db, write_transaction};
+use crate::domain::Clock;
+use crate::service::secrets::Sealer;
+use crate::service::{profile, two_factor};
 use crate::web::error::AppError;
 use crate::web::extract::SignedIn;
 use crate::web::render::retry_after;
@@ -72,7 +76,7 @@ pub async fn check(
 }
 
 /// What the app was built with (`startup` gives every handler the same).
-fn app<T: 'static>(req: &HttpRequest) -> Result<&web::Data<T>, AppError> {
+pub(crate) fn app<T: 'static>(req: &HttpRequest) -> Result<&web::Data<T>, AppError> {
     req.app_data::<web::Data<T>>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no {} in the app", std::any::type_name::<T>())))
 }
@@ -84,4 +88,70 @@ pub fn busy() -> Refusal {
         status: StatusCode::TOO_MANY_REQUESTS,
         retry_after: Some(2),
     }
+}
+
+/// Checks a current second-factor code (the app's, or a recovery code) typed by the signed-in
+/// person. Wrong codes count against the person's limit, whatever the form; a right one makes
+/// the session's second factor fresh again.
+pub async fn check_code(req: &HttpRequest, user: &SignedIn, typed: &str) -> Result<Result<(), Refusal>, AppError> {
+    if typed.trim().is_empty() {
+        return Ok(Err(Refusal {
+            message: "Enter the current code from your authenticator app (or a recovery code).".to_owned(),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            retry_after: None,
+        }));
+    }
+    let (db, limits, sealer) = (app::<Db>(req)?, app::<Limits>(req)?, app::<Sealer>(req)?.clone().into_inner());
+    let place = match limits.second_factor_guess(user.user.id).await? {
+        Ok(place) => place,
+        Err(refused) => {
+            return Ok(Err(Refusal {
+                message: refused.message(),
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after: Some(refused.seconds()),
+            }));
+        }
+    };
+    let (user_id, session_id, now, typed) =
+        (user.user.id, user.signed_in.id, app::<Clock>(req)?.now_ms(), typed.to_owned());
+    let passed = db
+        .query(move |conn| {
+            write_transaction(conn, |conn| {
+                let passed = two_factor::check_code(conn, &sealer, user_id, &typed, now)?;
+                if passed.is_some() {
+                    two_factor::passed_on_session(conn, session_id, now)?;
+                }
+                Ok(passed)
+            })
+        })
+        .await?;
+    if passed.is_none() {
+        return Ok(Err(Refusal {
+            message: "That code doesn't match. Type the current code from your authenticator app, or a recovery code."
+                .to_owned(),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            retry_after: None,
+        }));
+    }
+    limits.right_code(place).await?;
+    Ok(Ok(()))
+}
+
+/// Whether the person must type a code before a sensitive action (approving a CLI login,
+/// deleting the account): they have a second factor and this session last passed one more
+/// than ten minutes ago, or never.
+pub async fn needs_fresh_factor(req: &HttpRequest, user: &SignedIn) -> Result<bool, AppError> {
+    if user.factor_fresh {
+        return Ok(false);
+    }
+    let user_id = user.user.id;
+    Ok(app::<Db>(req)?.query(move |conn| two_factor::required(conn, user_id)).await?)
+}
+
+/// A fresh second factor when one is needed: `typed` must then be a current code.
+pub async fn fresh_factor(req: &HttpRequest, user: &SignedIn, typed: &str) -> Result<Result<(), Refusal>, AppError> {
+    if !needs_fresh_factor(req, user).await? {
+        return Ok(Ok(()));
+    }
+    check_code(req, user, typed).await
 }

@@ -2,7 +2,9 @@
 //! attempts are limited per client address, wrong passwords per email and client address,
 //! and an email under many wrong passwords is slowed down (`auth::limits`); password checks
 //! wait in a bounded queue and are refused with 429 when it is full. A sign-in with the
-//! password ends the person's unused reset links and is recorded in their security log.
+//! password ends the person's unused reset links and is recorded in their security log. A
+//! person with a second factor is not signed in by the password: the second step
+//! (`second_step`) asks for it first.
 
 use super::super::error::AppError;
 use super::super::extract::MaybeSignedIn;
@@ -10,7 +12,7 @@ use super::super::layout::Head;
 use super::super::render::{page_with_status, retry_after, safe_next, see_other};
 use crate::auth::{HashError, Limits, PasswordHasher, session};
 use crate::db::Db;
-use crate::service::users;
+use crate::service::{two_factor, users};
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -135,25 +137,39 @@ pub async fn submit(
     match checked {
         Ok((true, user_id)) => {
             let user_id = user_id.ok_or_else(|| AppError::internal(anyhow::anyhow!("verified without a user")))?;
-            let cookie = super::sign_in_with_password(&req, &session, user_id).await?;
-            tracing::info!(user_id, "signed in");
-            // Signed in from an invite for this address: accept it and land in the team, as
-            // signing up from it does. Any other case (another address, expired…) goes back
-            // to the invite page, which says what is wrong.
-            if next.starts_with("/invites/")
-                && let Some(user) = db.query(move |conn| users::find(conn, user_id)).await?
-                && let Some((slug, message)) =
-                    crate::web::invites::accept_from_next(&db, &session, &user, &next, client.clone()).await?
-            {
-                session::push_flash(&session, session::Flash::success(message));
-                return Ok(with_cookie(see_other(&format!("/a/{slug}")), &cookie));
+            // A person with a second factor is not signed in yet: the second step asks for it.
+            if db.query(move |conn| two_factor::required(conn, user_id)).await? {
+                return super::second_step::begin(&req, &db, user_id, &next).await;
             }
-            Ok(with_cookie(see_other(if next.is_empty() { "/" } else { &next }), &cookie))
+            let cookie = super::sign_in_with_password(&req, &session, user_id, false).await?;
+            tracing::info!(user_id, "signed in");
+            finish(&db, &session, user_id, &next, client, &cookie).await
         }
         Ok((false, _)) => again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()),
         Err(HashError::Busy) => busy(),
         Err(e) => Err(AppError::internal(e)),
     }
+}
+
+/// Where a browser goes once signed in: `next`, or, signed in from an invite for this
+/// address, into the team (the invite accepted, as signing up from it does). Any other case
+/// (another address, expired…) goes back to the invite page, which says what is wrong.
+pub(super) async fn finish(
+    db: &Db,
+    session: &Session,
+    user_id: i64,
+    next: &str,
+    client: String,
+    cookie: &actix_web::cookie::Cookie<'_>,
+) -> Result<HttpResponse, AppError> {
+    if next.starts_with("/invites/")
+        && let Some(user) = db.query(move |conn| users::find(conn, user_id)).await?
+        && let Some((slug, message)) = crate::web::invites::accept_from_next(db, session, &user, next, client).await?
+    {
+        session::push_flash(session, session::Flash::success(message));
+        return Ok(with_cookie(see_other(&format!("/a/{slug}")), cookie));
+    }
+    Ok(with_cookie(see_other(if next.is_empty() { "/" } else { next }), cookie))
 }
 
 /// `response` carrying `cookie`.
