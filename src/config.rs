@@ -132,6 +132,17 @@ pub struct Settings {
     #[arg(long, env = "TEAMDECK_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<String>,
 
+    /// Token a metrics scraper presents (`Authorization: Bearer …`) to read `/metrics`
+    /// [default: none, and `/metrics` answers 404].
+    #[arg(long, env = "TEAMDECK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Days the API request history is kept; older records are deleted in small batches by
+    /// a background job.
+    #[arg(long, env = "TEAMDECK_REQUEST_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub request_retention_days: u32,
+
     /// Seconds a verified credential may be answered from memory by introspection (at most
     /// 300); a change made on this instance takes effect at once, one made on another within
     /// this time.
@@ -210,6 +221,8 @@ impl Settings {
             trusted_proxies: crate::http::TrustedProxies::default(),
             shutdown_timeout: 30,
             service_token: None,
+            metrics_token: None,
+            request_retention_days: 90,
             introspect_cache_seconds: 5,
             billing_webhook_secret: None,
             issuer: IssuerSettings::default(),
@@ -265,6 +278,7 @@ impl fmt::Debug for Settings {
             .field("secrets_key", &redacted(&self.secrets_key))
             .field("smtp_url", &redacted(&self.smtp_url))
             .field("service_token", &redacted(&self.service_token))
+            .field("metrics_token", &redacted(&self.metrics_token))
             .field("billing_webhook_secret", &redacted(&self.billing_webhook_secret))
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)

@@ -2,6 +2,11 @@
 //! the request only appends a record to a buffer; a background task writes them in batches,
 //! one transaction per batch, and moves keys' `last_used_at` at most once a minute. When the
 //! server stops, the last recorder handle goes and the task writes what is left before it ends.
+//!
+//! A batch that could not be written (the database is away) goes back to the front of the
+//! buffer and is tried again after a backoff (0.1 s, doubling, at most 5 s). The buffer holds
+//! at most [`QUEUE`] records: only when it is full are records dropped, and each drop is
+//! counted ([`Recorder::dropped`]) and logged with the count so far.
 
 use super::auth::Attribution;
 use crate::db::schema::{api_keys, api_requests};
@@ -12,7 +17,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use diesel::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -39,8 +44,46 @@ pub struct Recorder {
 /// What the recorders and the writer share.
 struct Shared {
     buffer: Mutex<Vec<Record>>,
+    /// Where the queue's length and the drops are reported (`/metrics`).
+    metrics: web::Data<crate::http::metrics::Metrics>,
     wake: Notify,
     closed: AtomicBool,
+    /// Records dropped because the buffer was full, since the start.
+    dropped: AtomicU64,
+    /// When a drop was last logged (ms): at most one line a second says how many so far.
+    dropped_logged_at: AtomicI64,
+}
+
+impl Shared {
+    fn count_dropped(&self, n: usize) {
+        let total = self.dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        self.metrics.records_dropped.store(total, Ordering::Relaxed);
+        let now = now_ms();
+        let last = self.dropped_logged_at.load(Ordering::Relaxed);
+        if now - last >= 1_000
+            && self.dropped_logged_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!(
+                dropped = n,
+                dropped_total = total,
+                "request records dropped: the buffer of unwritten records is full"
+            );
+        }
+    }
+
+    /// Puts records that could not be written back before those queued since, keeping at
+    /// most [`QUEUE`]: the newest beyond it are dropped and counted.
+    fn put_back(&self, mut unwritten: Vec<Record>) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        unwritten.append(&mut buffer);
+        let over = unwritten.len().saturating_sub(QUEUE);
+        unwritten.truncate(QUEUE);
+        *buffer = unwritten;
+        drop(buffer);
+        if over > 0 {
+            self.count_dropped(over);
+        }
+    }
 }
 
 /// Held by every clone of the [`Recorder`]; when the last one goes, the writer is told to
@@ -54,16 +97,23 @@ impl Drop for Handle {
     }
 }
 
-const QUEUE: usize = 100_000;
+/// Records the buffer holds at most, written or waiting for the database to come back.
+pub const QUEUE: usize = 100_000;
 const BATCH: usize = 1_000;
 const LINGER: Duration = Duration::from_millis(200);
 const LAST_USED_EVERY_MS: i64 = 60_000;
 
 impl Recorder {
     /// Starts the writer; it ends (after writing everything) once every `Recorder` is dropped.
-    pub fn start(db: Db) -> (Self, tokio::task::JoinHandle<()>) {
-        let shared =
-            Arc::new(Shared { buffer: Mutex::new(Vec::new()), wake: Notify::new(), closed: AtomicBool::new(false) });
+    pub fn start(db: Db, metrics: web::Data<crate::http::metrics::Metrics>) -> (Self, tokio::task::JoinHandle<()>) {
+        let shared = Arc::new(Shared {
+            buffer: Mutex::new(Vec::new()),
+            metrics,
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            dropped_logged_at: AtomicI64::new(0),
+        });
         let handle = Arc::new(Handle(shared.clone()));
         (Self { handle }, tokio::spawn(write_batches(db, shared)))
     }
@@ -74,24 +124,47 @@ impl Recorder {
             let mut buffer = shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
             if buffer.len() >= QUEUE {
                 drop(buffer);
-                tracing::warn!("request records are arriving faster than they are written: one was dropped");
+                shared.count_dropped(1);
                 return;
             }
             buffer.push(record);
             buffer.len()
         };
+        shared.metrics.records_queued.store(queued as u64, Ordering::Relaxed);
         if queued == 1 || queued == BATCH {
             shared.wake.notify_one();
         }
     }
+
+    /// Records waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.handle.0.buffer.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Records dropped since the start because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.handle.0.dropped.load(Ordering::Relaxed)
+    }
 }
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// After the server stopped, how long unwritten records are retried before they are given up.
+const LAST_TRIES: Duration = Duration::from_secs(8);
 
 async fn write_batches(db: Db, shared: Arc<Shared>) {
     let take = || std::mem::take(&mut *shared.buffer.lock().unwrap_or_else(|e| e.into_inner()));
     let full = || shared.buffer.lock().unwrap_or_else(|e| e.into_inner()).len() >= BATCH;
+    let mut backoff: Option<Duration> = None;
+    let mut closed_at: Option<Instant> = None;
     loop {
         let closed = shared.closed.load(Ordering::Acquire);
-        if !closed {
+        if closed && closed_at.is_none() {
+            closed_at = Some(Instant::now());
+        }
+        if let Some(delay) = backoff {
+            tokio::time::sleep(delay).await;
+        } else if !closed {
             // Wait for a first record, then linger so a batch gathers, unless it fills first.
             shared.wake.notified().await;
             let deadline = tokio::time::Instant::now() + LINGER;
@@ -102,15 +175,28 @@ async fn write_batches(db: Db, shared: Arc<Shared>) {
             }
         }
         let mut records = take();
+        shared.metrics.records_queued.store(records.len() as u64, Ordering::Relaxed);
+        let mut failed = false;
         while !records.is_empty() {
             let rest = records.split_off(records.len().min(BATCH));
-            let batch = std::mem::replace(&mut records, rest);
+            let batch = Arc::new(std::mem::replace(&mut records, rest));
             let count = batch.len();
-            if let Err(e) = db.run(move |conn| write(conn, &batch)).await {
-                tracing::error!(error = %e, count, "could not write request records");
+            let writing = batch.clone();
+            if let Err(e) = db.run(move |conn| write(conn, &writing)).await {
+                tracing::error!(error = %e, count, "could not write request records; they are kept and tried again");
+                let mut unwritten = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
+                unwritten.append(&mut records);
+                shared.put_back(unwritten);
+                failed = true;
+                break;
             }
         }
-        if closed {
+        backoff = failed.then(|| backoff.map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF)));
+        if closed && (!failed || closed_at.is_some_and(|at| at.elapsed() >= LAST_TRIES)) {
+            let lost = take().len();
+            if lost > 0 {
+                shared.count_dropped(lost);
+            }
             return;
         }
     }

@@ -12,7 +12,7 @@
 mod pool;
 pub mod schema;
 
-pub use pool::{Backend, ConnectionManager};
+pub use pool::{Backend, ConnectionManager, parse_url};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -62,6 +62,35 @@ pub enum DbError {
     TimedOut,
 }
 
+impl DbError {
+    /// Whether the database is away (no connection to be had, a connection lost mid-query,
+    /// no answer in time) rather than a query being wrong: the caller may try again shortly.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) | DbError::TimedOut | DbError::Blocking => true,
+            DbError::Batched(inner) => inner.is_outage(),
+            DbError::Query(e) => is_lost_connection(e),
+        }
+    }
+}
+
+/// A query error that says the connection went away, not that the query was wrong.
+pub fn is_lost_connection(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("server closed the connection")
+                || message.contains("terminating connection")
+                || message.contains("the database system is")
+                || message.contains("no connection to the server")
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
 /// The application's handle on the database.
 #[derive(Clone)]
 pub struct Db {
@@ -94,6 +123,12 @@ impl Db {
             tracing::info!(%version, "applied migration");
         }
         Ok(())
+    }
+
+    /// Connections of the pool: open, and in use.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.connections - state.idle_connections)
     }
 
     /// Runs `f` with a pooled connection on the blocking pool, keeping the caller's span.

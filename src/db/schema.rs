@@ -24,6 +24,8 @@ diesel::table! {
         created_at -> BigInt,
         archived_at -> Nullable<BigInt>,
         members_version -> BigInt,
+        usage_amount -> BigInt,
+        usage_quantity -> BigInt,
     }
 }
 
@@ -170,7 +172,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    usage_events (id) {
+    usage_events (account_id, id) {
         id -> Text,
         account_id -> BigInt,
         user_id -> Nullable<BigInt>,

@@ -16,6 +16,13 @@ pub fn round_to_cents(micros: i64) -> i64 {
     cents * MICROS_PER_CENT
 }
 
+/// The sum of amounts (or counts), added in 128 bits so no page or total overflows; one
+/// beyond 64 bits (which ingestion never lets a team's usage reach) shows as the largest.
+pub fn sum(values: impl IntoIterator<Item = i64>) -> i64 {
+    let total: i128 = values.into_iter().map(i128::from).sum();
+    total.clamp(i64::MIN.into(), i64::MAX.into()) as i64
+}
+
 /// "$1,234.56" (rounded to cents), "-$3.00" for a negative amount.
 pub fn usd(micros: i64) -> String {
     let cents = round_to_cents(micros) / MICROS_PER_CENT;
@@ -59,6 +66,10 @@ fn group_thousands(n: u64) -> String {
 pub enum AmountError {
     #[error("Enter an amount in dollars, such as 50 or 49.99.")]
     Invalid,
+    #[error(
+        "Write cents after a dot and nothing else between the digits but commas for thousands, such as 50.00 or 1,000.50."
+    )]
+    Ambiguous,
     #[error("The amount must be at least {}.", usd(*.0))]
     TooSmall(i64),
     #[error("The amount must be at most {}.", usd(*.0))]
@@ -66,10 +77,23 @@ pub enum AmountError {
 }
 
 /// Dollars as a person types them ("50", "49.99", "$1,000") into micro-dollars, within
-/// `min..=max` micro-dollars.
+/// `min..=max` micro-dollars. A dot marks the cents; a comma (or a space) only groups
+/// thousands, so a form another locale writes differently (`50,00`, `1.000,5`, `1.000`) is
+/// refused with [`AmountError::Ambiguous`] rather than read as a different amount.
 pub fn parse_usd(input: &str, min: i64, max: i64) -> Result<i64, AmountError> {
-    let s: String = input.trim().trim_start_matches('$').chars().filter(|c| *c != ',' && *c != ' ').collect();
-    let (whole, fraction) = s.split_once('.').unwrap_or((s.as_str(), ""));
+    let s = input.trim().trim_start_matches('$').trim_start();
+    let (grouped, fraction) = s.split_once('.').unwrap_or((s, ""));
+    if fraction.contains([',', ' ', '.']) || (fraction.len() == 3 && fraction.chars().all(|c| c.is_ascii_digit())) {
+        return Err(AmountError::Ambiguous);
+    }
+    let groups: Vec<&str> = grouped.split([',', ' ']).collect();
+    let well_grouped = groups.len() == 1
+        || (groups[0].len() <= 3 && !groups[0].is_empty() && groups[1..].iter().all(|g| g.len() == 3));
+    if !well_grouped && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit())) {
+        return Err(AmountError::Ambiguous);
+    }
+    let whole: String = groups.concat();
+    let whole = whole.as_str();
     if whole.is_empty() && fraction.is_empty()
         || !whole.chars().all(|c| c.is_ascii_digit())
         || !fraction.chars().all(|c| c.is_ascii_digit())
@@ -169,6 +193,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sums_never_overflow() {
+        assert_eq!(sum([i64::MAX, 1, 5]), i64::MAX);
+        assert_eq!(sum([i64::MAX, -1]), i64::MAX - 1);
+        assert_eq!(sum([i64::MIN, -1]), i64::MIN);
+        assert_eq!(sum([]), 0);
+    }
+
+    #[test]
     fn amounts_print_as_dollars_and_cents() {
         assert_eq!(usd(0), "$0.00");
         assert_eq!(usd(1_234_565_000), "$1,234.57");
@@ -188,8 +220,13 @@ mod tests {
         assert_eq!(parse_usd(" $1,000.5 ", 0, max), Ok(1_000_500_000));
         assert_eq!(parse_usd("49.99", 0, max), Ok(49_990_000));
         assert_eq!(parse_usd(".5", 0, max), Ok(500_000));
-        for bad in ["", "abc", "1.234", "-5", "1e3", "."] {
+        assert_eq!(parse_usd("12,345,678", 0, i64::MAX), Ok(12_345_678_000_000));
+        assert_eq!(parse_usd("1 000", 0, max), Ok(1_000_000_000));
+        for bad in ["", "abc", "-5", "1e3", ".", "1.2345"] {
             assert_eq!(parse_usd(bad, 0, max), Err(AmountError::Invalid), "{bad}");
+        }
+        for ambiguous in ["50,00", "1.000,5", "1.000", "1,00.50", "1,0000", "50,5", "1.234", ",500"] {
+            assert_eq!(parse_usd(ambiguous, 0, max), Err(AmountError::Ambiguous), "{ambiguous}");
         }
         assert_eq!(parse_usd("4", 5_000_000, max), Err(AmountError::TooSmall(5_000_000)));
         assert_eq!(parse_usd("100001", 0, max), Err(AmountError::TooLarge(max)));

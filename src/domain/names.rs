@@ -83,6 +83,57 @@ impl fmt::Display for TeamName {
     }
 }
 
+/// Where deleted people's personal accounts go: `deleted-{user id}`.
+const DELETED_PREFIX: &str = "deleted-";
+
+/// Words of the site's own paths and of what a slug could be mistaken for (an admin, the
+/// system, the API); a name that folds to one of them gets a numbered slug instead.
+const RESERVED_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "account",
+    "accounts",
+    "admin",
+    "administrator",
+    "api",
+    "app",
+    "apps",
+    "assets",
+    "billing",
+    "device",
+    "docs",
+    "forgot",
+    "healthz",
+    "help",
+    "invites",
+    "keys",
+    "login",
+    "logout",
+    "members",
+    "metrics",
+    "new",
+    "o",
+    "org",
+    "orgs",
+    "personal",
+    "readyz",
+    "requests",
+    "reset",
+    "root",
+    "secrets",
+    "security",
+    "settings",
+    "signup",
+    "sso",
+    "static",
+    "support",
+    "system",
+    "teamdeck",
+    "teams",
+    "usage",
+    "verify",
+];
+
 /// The URL-safe identifier of an account: `[a-z0-9-]`, no leading, trailing or double dash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slug(String);
@@ -121,6 +172,36 @@ impl Slug {
         let mut rng = rand::thread_rng();
         let code: String = (0..6).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
         Self::from_name(&format!("{prefix}-{code}"), "team")
+    }
+
+    /// The slug a deleted person's personal account takes: in the reserved `deleted-`
+    /// space, so no one can hold it beforehand and make the deletion fail.
+    pub fn of_deleted_account(user_id: i64) -> Slug {
+        Slug(format!("{DELETED_PREFIX}{user_id}"))
+    }
+
+    /// Whether the system keeps this slug for itself: the deleted accounts' `deleted-…`
+    /// and the words of the site's own paths. [`free_slug`](crate::service) never hands one
+    /// out for a name a person chose.
+    pub fn is_reserved(&self) -> bool {
+        self.in_deleted_space() || RESERVED_WORDS.contains(&self.0.as_str())
+    }
+
+    /// What a person's chosen name may build its slug from: itself, unless it is in the
+    /// `deleted` space, which no numeric suffix would take it out of (`deleted-7-2`); that
+    /// one gets a `the-` in front (`the-deleted-7`). A reserved word is numbered by the caller
+    /// (`api-2`).
+    pub fn unreserved_base(&self) -> Slug {
+        if !self.in_deleted_space() {
+            return self.clone();
+        }
+        let mut slug = format!("the-{}", self.0);
+        slug.truncate(Self::MAX_LEN);
+        Slug(slug.trim_end_matches('-').to_owned())
+    }
+
+    fn in_deleted_space(&self) -> bool {
+        self.0 == "deleted" || self.0.starts_with(DELETED_PREFIX)
     }
 
     /// This slug with a numeric suffix, still within the length limit.
@@ -195,6 +276,21 @@ mod tests {
         ] {
             assert_eq!(TeamName::parse(name).map(|n| n.as_str().to_owned()), Ok(name.to_owned()), "{name:?}");
             assert!(PersonName::parse(name).is_ok(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn the_systems_own_slugs_are_reserved() {
+        for reserved in ["deleted-7", "deleted-", "deleted", "api", "new", "settings", "metrics"] {
+            assert!(Slug::from_name(reserved, "team").is_reserved(), "{reserved}");
+        }
+        assert!(Slug::of_deleted_account(7).is_reserved());
+        assert_eq!(Slug::from_name("deleted 7", "team").unreserved_base().as_str(), "the-deleted-7");
+        assert_eq!(Slug::from_name("Deleted", "team").unreserved_base().as_str(), "the-deleted");
+        assert!(!Slug::from_name("api", "team").with_suffix(2).is_reserved());
+        for free in ["acme", "deleted-things-inc", "apiary", "new-york"] {
+            let slug = Slug::from_name(free, "team");
+            assert_eq!(slug.is_reserved(), free == "deleted-things-inc", "{free}");
         }
     }
 

@@ -40,9 +40,15 @@ pub enum AppError {
     Conflict(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: Duration },
+    /// The database is away for the moment: 503 with `Retry-After`, never a 500.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
+
+/// What a client is told to wait before trying again while the database is away.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 impl AppError {
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -59,6 +65,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf_rejected",
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -82,13 +89,13 @@ impl AppError {
 
 impl From<crate::db::DbError> for AppError {
     fn from(e: crate::db::DbError) -> Self {
-        AppError::Internal(e.into())
+        if e.is_outage() { AppError::Unavailable(e.into()) } else { AppError::Internal(e.into()) }
     }
 }
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        AppError::Internal(e.into())
+        if crate::db::is_lost_connection(&e) { AppError::Unavailable(e.into()) } else { AppError::Internal(e.into()) }
     }
 }
 
@@ -101,6 +108,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,7 +116,12 @@ impl ResponseError for AppError {
     /// A bare response: the layer that rendered it gives it its body once it knows who asked.
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::new(self.status_code());
-        if let AppError::TooManyRequests { retry_after, .. } = self {
+        let retry_after = match self {
+            AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            AppError::Unavailable(_) => Some(Duration::from_secs(UNAVAILABLE_RETRY_AFTER_SECS)),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
             let secs = retry_after.as_secs().max(1).to_string();
             if let Ok(value) = header::HeaderValue::from_str(&secs) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -127,6 +140,7 @@ pub fn default_message(status: StatusCode) -> &'static str {
         404 => "There is nothing here. The address may be mistyped, or it belongs to a team you are not in.",
         405 => "That action is not available here.",
         413 => "What you sent is too large.",
+        503 => "Teamdeck cannot reach its database for the moment. Try again in a few seconds.",
         429 => "Too many requests. Wait a moment and try again.",
         _ => "Something went wrong on our side. Try again in a moment; if it keeps happening, contact support.",
     }
@@ -158,6 +172,8 @@ impl<'a> Failure<'a> {
         }
         if let Some(AppError::Internal(cause)) = app_error {
             tracing::error!(error = ?cause, "request failed");
+        } else if let Some(AppError::Unavailable(cause)) = app_error {
+            tracing::warn!(error = ?cause, "request refused: the database is unavailable");
         } else if let Some(err) = error.filter(|_| status.is_server_error() && app_error.is_none()) {
             tracing::error!(error = %err, "request failed");
         }

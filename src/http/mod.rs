@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod forwarded;
+pub mod metrics;
 pub mod routes;
 pub mod site;
 

@@ -4,8 +4,9 @@
 
 use crate::domain::Permission;
 use actix_web::http::Method;
+use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{FromRequest, Handler, HttpMessage, Responder};
+use actix_web::{FromRequest, Handler, HttpMessage, HttpResponse, Responder, Route};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,8 +46,8 @@ pub struct RouteSpec {
     pub access: Access,
 }
 
-/// Registers a route's handler at the given path (its own, or the part after its scope).
-type Register = Box<dyn Fn(&mut ServiceConfig, &'static str)>;
+/// Makes a route's handler for one method (a resource holds one per method of its path).
+type Register = Box<dyn Fn(Method) -> Route>;
 
 /// Where every account's pages live; `enforce` reads the slug from this position because
 /// middleware runs before the router fills in the path's parameters.
@@ -82,12 +83,9 @@ impl RouteTable {
             !matches!(access, Access::Team(_)) || path.starts_with(TEAM_PREFIX),
             "team routes live under {TEAM_PREFIX}: {path}"
         );
-        let route_method = method.clone();
         self.entries.push((
             RouteSpec { method, path, access },
-            Box::new(move |cfg, at| {
-                cfg.route(at, web::method(route_method.clone()).to(handler.clone()));
-            }),
+            Box::new(move |method| web::method(method).to(handler.clone())),
         ));
         self
     }
@@ -137,25 +135,56 @@ impl RouteTable {
         let declared: HashMap<(Method, &'static str), Access> =
             self.entries.iter().map(|(s, _)| ((s.method.clone(), s.path), s.access)).collect();
         cfg.app_data(web::Data::new(Declared(Arc::new(declared))));
-        // In the table's order, which is the order the router tries them in.
-        let mut scopes_done = Vec::new();
-        for (spec, register) in &self.entries {
+        // In the table's order, which is the order the router tries them in; a path's
+        // resource takes the place of its first route.
+        let mut done: Vec<&'static str> = Vec::new();
+        for (spec, _) in &self.entries {
             let Some(prefix) = scope_of(spec.path) else {
-                register(cfg, spec.path);
+                if !done.contains(&spec.path) {
+                    done.push(spec.path);
+                    self.register_resource(cfg, spec.path, spec.path);
+                }
                 continue;
             };
-            if scopes_done.contains(&prefix) {
+            if done.contains(&prefix) {
                 continue;
             }
-            scopes_done.push(prefix);
+            done.push(prefix);
             cfg.service(web::scope(prefix).configure(|inner| {
-                for (spec, register) in &self.entries {
-                    if scope_of(spec.path) == Some(prefix) {
-                        register(inner, &spec.path[prefix.len()..]);
+                let mut paths: Vec<&'static str> = Vec::new();
+                for (spec, _) in &self.entries {
+                    if scope_of(spec.path) == Some(prefix) && !paths.contains(&spec.path) {
+                        paths.push(spec.path);
+                        self.register_resource(inner, spec.path, &spec.path[prefix.len()..]);
                     }
                 }
             }));
         }
+    }
+
+    /// One resource for `path`, holding every method declared for it: `HEAD` is answered by
+    /// the `GET` handler (the server sends no body), and any other method gets 405 with
+    /// `Allow` naming those there are.
+    fn register_resource(&self, cfg: &mut ServiceConfig, path: &'static str, at: &'static str) {
+        let mut allow: Vec<Method> = Vec::new();
+        let mut resource = web::resource(at);
+        for (spec, make) in self.entries.iter().filter(|(spec, _)| spec.path == path) {
+            if allow.contains(&spec.method) {
+                continue; // registered twice: the first one serves
+            }
+            resource = resource.route(make(spec.method.clone()));
+            allow.push(spec.method.clone());
+            if spec.method == Method::GET {
+                resource = resource.route(make(Method::HEAD));
+                allow.push(Method::HEAD);
+            }
+        }
+        let allow = allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        resource = resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).finish() }
+        }));
+        cfg.service(resource);
     }
 }
 

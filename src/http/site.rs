@@ -19,6 +19,8 @@ pub struct Site {
     pub low_balance: i64,
     /// The proxies whose forwarding headers name the client and the host.
     pub proxies: super::TrustedProxies,
+    /// The token `/metrics` asks for; without one, it does not exist.
+    pub metrics_token: Option<String>,
 }
 
 impl Site {
@@ -52,6 +54,7 @@ impl Site {
             issuer: crate::service::billing::Issuer::default(),
             low_balance: 10 * crate::domain::money::MICROS_PER_DOLLAR,
             proxies: super::TrustedProxies::default(),
+            metrics_token: None,
         }
     }
 }

@@ -11,6 +11,9 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use std::path::PathBuf;
 
+/// How long one SMTP exchange may take before it counts as failed.
+pub const SMTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Mailer {
@@ -21,11 +24,14 @@ pub enum Mailer {
 impl Mailer {
     pub fn new(smtp_url: Option<&str>, outbox_dir: PathBuf) -> anyhow::Result<Self> {
         match smtp_url {
-            Some(url) => Ok(Mailer::Smtp(
-                SmtpTransport::from_url(url)?.timeout(Some(std::time::Duration::from_secs(20))).build(),
-            )),
+            Some(url) => Ok(Mailer::Smtp(SmtpTransport::from_url(url)?.timeout(Some(SMTP_TIMEOUT)).build())),
             None => {
-                std::fs::create_dir_all(&outbox_dir)?;
+                // Owner-only, like the rest of the data directory: the messages hold links.
+                let mut builder = std::fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(&outbox_dir)?;
                 Ok(Mailer::Files(outbox_dir))
             }
         }
@@ -53,7 +59,22 @@ impl Mailer {
             .map_err(|e| format!("building the message: {e}"))?;
         match self {
             Mailer::Smtp(transport) => transport.send(&message).map(|_| ()).map_err(|e| e.to_string()),
-            Mailer::Files(dir) => FileTransport::new(dir).send(&message).map(|_| ()).map_err(|e| e.to_string()),
+            Mailer::Files(dir) => {
+                let id = FileTransport::new(dir).send(&message).map_err(|e| e.to_string())?;
+                owner_only(&dir.join(format!("{id}.eml"))).map_err(|e| format!("narrowing the file's mode: {e}"))
+            }
         }
     }
+}
+
+/// A message file readable by its owner only (lettre writes it with the process's umask).
+#[cfg(unix)]
+fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
 }

@@ -140,9 +140,11 @@ pub fn insert_with_admin(
     Ok(())
 }
 
-/// A slug for a new account: the name's own slug, or the first free `slug-N`.
+/// A slug for a new account: the name's own slug, or the first free `slug-N`; never one
+/// the system reserves (see [`Slug::is_reserved`](crate::domain::Slug::is_reserved)).
 pub fn free_slug(conn: &mut DbConnection, base: &crate::domain::Slug) -> QueryResult<String> {
-    if !slug_taken(conn, base.as_str())? {
+    let base = &base.unreserved_base();
+    if !base.is_reserved() && !slug_taken(conn, base.as_str())? {
         return Ok(base.as_str().to_owned());
     }
     for n in 2..1000 {
@@ -153,4 +155,21 @@ pub fn free_slug(conn: &mut DbConnection, base: &crate::domain::Slug) -> QueryRe
     }
     // A thousand teams of one name: fall back to a random suffix.
     Ok(base.with_suffix(rand::random::<u32>() % 1_000_000 + 1000).as_str().to_owned())
+}
+
+/// The slug of a deleted person's personal account: `deleted-{id}`, in the space no chosen
+/// name gets (see [`free_slug`]). A database from before that rule may hold it already (a
+/// team named so); then a numbered one, so that no one else's slug can stop a deletion.
+pub fn deleted_account_slug(conn: &mut DbConnection, user_id: i64) -> QueryResult<String> {
+    let base = crate::domain::Slug::of_deleted_account(user_id);
+    if !slug_taken(conn, base.as_str())? {
+        return Ok(base.as_str().to_owned());
+    }
+    for n in 2.. {
+        let candidate = base.with_suffix(n);
+        if !slug_taken(conn, candidate.as_str())? {
+            return Ok(candidate.as_str().to_owned());
+        }
+    }
+    unreachable!("an unbounded range ends only with a free slug")
 }

@@ -311,7 +311,7 @@ fn issue(conn: &mut DbConnection, new: NewInvoice<'_>) -> QueryResult<(i64, Stri
     let year = Month::of_ms(new.issued_at).year;
     let number = next_number(conn, year)?;
     let id = new_id();
-    let total: i64 = new.lines.iter().map(|l| l.amount).sum();
+    let total = crate::domain::money::sum(new.lines.iter().map(|l| l.amount));
     diesel::insert_into(invoices::table)
         .values((
             invoices::id.eq(id),

@@ -11,7 +11,6 @@ use crate::db::DbConnection;
 use crate::db::schema::email_links;
 use crate::domain::secret::hash_secret;
 use crate::domain::{EmailLinkPurpose, new_id, now_ms};
-use base64::Engine;
 use diesel::prelude::*;
 
 /// Stands in a queued message for the link's token, minted when it is sent.
@@ -84,15 +83,14 @@ pub fn void(conn: &mut DbConnection, user_id: i64, purpose: EmailLinkPurpose) ->
     .execute(conn)
 }
 
-/// Gives a live link a new token (an earlier copy of it stops working) and returns it, for
-/// the message about to be sent; `None` when the link was used, voided or has expired
-/// (nothing to send).
-pub fn mint_token(conn: &mut DbConnection, link_id: i64) -> QueryResult<Option<String>> {
-    let (token, hash) = new_token();
+/// Gives a live link the token of the message about to be sent (another attempt at the same
+/// message sets the same token, see `outbox::LinkTokens`); false when the link was used,
+/// voided or has expired (nothing to send).
+pub fn mint_token(conn: &mut DbConnection, link_id: i64, token: &str) -> QueryResult<bool> {
     let updated = diesel::update(live().filter(email_links::id.eq(link_id)))
-        .set(email_links::token_hash.eq(hash))
+        .set(email_links::token_hash.eq(hash_secret(token)))
         .execute(conn)?;
-    Ok((updated == 1).then_some(token))
+    Ok(updated == 1)
 }
 
 /// The live link of `purpose` with this token, without using it (the page that asks for a
@@ -139,7 +137,9 @@ pub fn plausible(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+#[cfg(test)]
 fn new_token() -> (String, String) {
+    use base64::Engine;
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);

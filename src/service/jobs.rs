@@ -25,3 +25,36 @@ pub async fn close_months(db: Db, issuer: Issuer, every: Duration, grace: Durati
         tokio::time::sleep(every).await;
     }
 }
+
+/// Records deleted per statement by the retention job: small, so that no pass holds the
+/// write lock long enough for a request to notice.
+const RETENTION_BATCH: i64 = 1_000;
+
+/// Deletes API request records older than `retention`, at start and then every `every`, a
+/// small batch at a time with a pause between batches.
+pub async fn keep_requests(db: Db, retention: Duration, every: Duration) {
+    let retention_ms = retention.as_millis() as i64;
+    loop {
+        let mut deleted = 0;
+        loop {
+            let cutoff = now_ms() - retention_ms;
+            match db.query(move |conn| super::requests::delete_older_than(conn, cutoff, RETENTION_BATCH)).await {
+                Ok((n, more)) => {
+                    deleted += n;
+                    if !more {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "request retention failed; it is retried on the next pass");
+                    break;
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "request records past their retention deleted");
+        }
+        tokio::time::sleep(every).await;
+    }
+}

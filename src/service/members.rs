@@ -211,6 +211,7 @@ pub fn remove(
         diesel::delete(memberships::table.find((account_id, user_id))).execute(conn)?;
         let action = if actor.id == user_id { Action::MemberLeft } else { Action::MemberRemoved };
         audit::record(conn, account_id, actor, action, &member.name, member.role.label())?;
+        super::invitations::cancel_admin_invites_of(conn, account_id, actor, user_id)?;
         Ok(member)
     })?;
     Ok(Committed::new(removed, [Change::Membership { account_id, user_id }]))

@@ -2,11 +2,17 @@
 //! and delivered later by `mail::worker`, which claims due rows with a lease so several
 //! instances never send one message twice at the same time. A message is retried with
 //! backoff; after the last attempt it is marked failed (and so is its invitation's delivery).
+//!
+//! Delivery is at least once: a message handed to SMTP whose outcome was not recorded (the
+//! database went away, the process died) is sent again when its lease ends. The link in it
+//! is the same in every copy ([`LinkTokens`]), so a second copy never voids the first.
 
 use crate::db::DbConnection;
 use crate::db::schema::{invitations, outbox_emails};
 use crate::domain::{InvitationDelivery, new_id, now_ms};
+use base64::Engine;
 use diesel::prelude::*;
+use hmac::{Hmac, Mac};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -150,6 +156,84 @@ fn set_delivery(conn: &mut DbConnection, invitation: i64, delivery: InvitationDe
     Ok(())
 }
 
+/// Extends our lease of a message before it is sent; false when it is no longer ours (it ran
+/// out and another worker claimed it) or no longer due.
+pub fn renew_lease(conn: &mut DbConnection, id: i64, lease: i64, lease_ms: i64) -> QueryResult<bool> {
+    let renewed = diesel::update(
+        outbox_emails::table
+            .find(id)
+            .filter(outbox_emails::lease.eq(lease))
+            .filter(outbox_emails::sent_at.is_null())
+            .filter(outbox_emails::failed_at.is_null()),
+    )
+    .set(outbox_emails::leased_until.eq(now_ms() + lease_ms))
+    .execute(conn)?;
+    Ok(renewed == 1)
+}
+
+/// Gives back a message we hold (its handling failed before any outcome was recorded), due
+/// again at `retry_at`; nothing when it is no longer ours.
+pub fn release(conn: &mut DbConnection, id: i64, lease: i64, retry_at: i64) -> QueryResult<()> {
+    diesel::update(
+        outbox_emails::table.find(id).filter(outbox_emails::lease.eq(lease)).filter(outbox_emails::sent_at.is_null()),
+    )
+    .set((outbox_emails::leased_until.eq(None::<i64>), outbox_emails::next_attempt_at.eq(retry_at)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The token of the link a message carries: HMAC-SHA256 of the message's id under a key
+/// derived from the secrets key, so every attempt to send one message carries the same link
+/// (the database still keeps only its SHA-256), and no one without the key can work it out.
+#[derive(Clone)]
+pub struct LinkTokens(Hmac<sha2::Sha256>);
+
+impl LinkTokens {
+    /// From the secrets key's `material` (the key is HMAC-SHA256(material, a label of its own)).
+    pub fn from_material(material: &[u8]) -> Self {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(material).expect("HMAC takes a key of any length");
+        mac.update(b"teamdeck outbox links v1");
+        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        Self(<Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes a key of any length"))
+    }
+
+    /// 43 base64url characters (256 bits), the form of every emailed token.
+    pub fn for_message(&self, outbox_id: i64) -> String {
+        let mut mac = self.0.clone();
+        mac.update(&outbox_id.to_be_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Messages waiting (due now, not leased), leased (being sent), and failed for good.
+pub fn counts(conn: &mut DbConnection) -> QueryResult<(i64, i64, i64)> {
+    let now = now_ms();
+    let unsent = outbox_emails::table.filter(outbox_emails::sent_at.is_null());
+    let due = unsent
+        .filter(outbox_emails::failed_at.is_null())
+        .filter(outbox_emails::next_attempt_at.le(now))
+        .filter(outbox_emails::leased_until.is_null().or(outbox_emails::leased_until.lt(now)))
+        .count()
+        .get_result(conn)?;
+    let leased = unsent.filter(outbox_emails::leased_until.ge(now)).count().get_result(conn)?;
+    let failed = outbox_emails::table.filter(outbox_emails::failed_at.is_not_null()).count().get_result(conn)?;
+    Ok((due, leased, failed))
+}
+
 pub fn new_lease() -> i64 {
     new_id()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_has_one_link_token_and_the_key_decides_it() {
+        let tokens = LinkTokens::from_material(&[7; 64]);
+        assert_eq!(tokens.for_message(1), tokens.for_message(1), "every attempt, the same link");
+        assert_ne!(tokens.for_message(1), tokens.for_message(2));
+        assert_ne!(LinkTokens::from_material(&[8; 64]).for_message(1), tokens.for_message(1));
+        assert!(crate::service::email_links::plausible(&tokens.for_message(1)));
+    }
 }

@@ -107,3 +107,21 @@ pub fn counts_since(conn: &mut DbConnection, account_id: i64, since: i64) -> Que
     out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
     Ok(out)
 }
+
+/// Deletes, of the oldest `batch` records (by id, which follows the order they were
+/// written), those made before `cutoff_ms`; returns how many went and whether the whole batch
+/// was that old (then more may be). Reading the oldest ids walks the primary key from its
+/// start, so a pass costs its batch whatever the table's size.
+pub fn delete_older_than(conn: &mut DbConnection, cutoff_ms: i64, batch: i64) -> QueryResult<(usize, bool)> {
+    let oldest: Vec<(i64, i64)> = api_requests::table
+        .select((api_requests::id, api_requests::created_at))
+        .order(api_requests::id)
+        .limit(batch)
+        .load(conn)?;
+    let expired: Vec<i64> = oldest.iter().filter(|(_, at)| *at < cutoff_ms).map(|(id, _)| *id).collect();
+    if expired.is_empty() {
+        return Ok((0, false));
+    }
+    let deleted = diesel::delete(api_requests::table.filter(api_requests::id.eq_any(&expired))).execute(conn)?;
+    Ok((deleted, expired.len() as i64 == batch))
+}

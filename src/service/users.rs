@@ -291,6 +291,7 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<Committed
             let role = role.label();
             audit::record(conn, team.id, &actor, Action::MemberLeft, &user.name, &format!("{role}, account deleted"))?;
             diesel::delete(memberships::table.find((team.id, user_id))).execute(conn)?;
+            super::invitations::cancel_admin_invites_of(conn, team.id, &actor, user_id)?;
         }
         // The personal account stays (its invoices and usage are records), archived, so that
         // nothing can be created in it, without the person's name, members, working keys,
@@ -304,7 +305,7 @@ pub fn delete_account(conn: &mut DbConnection, user_id: i64) -> Result<Committed
             diesel::update(accounts_table::table.find(personal))
                 .set((
                     accounts_table::name.eq("Deleted user"),
-                    accounts_table::slug.eq(format!("deleted-{user_id}")),
+                    accounts_table::slug.eq(accounts::deleted_account_slug(conn, user_id)?),
                     accounts_table::archived_at.eq(now),
                 ))
                 .execute(conn)?;

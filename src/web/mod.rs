@@ -6,6 +6,7 @@
 pub mod access;
 pub mod assets;
 pub mod csrf;
+pub mod csv_export;
 pub mod error;
 pub mod extract;
 pub mod headers;
@@ -23,6 +24,7 @@ mod home;
 mod invites;
 mod keys;
 mod members;
+mod metrics;
 mod requests;
 mod secrets;
 mod sessions;
@@ -38,7 +40,11 @@ use crate::http::{Access, RouteTable};
 /// The health probes, which come first in the route table (a route that comes late pays for
 /// matching every one before it).
 pub fn probes(r: &mut RouteTable) {
-    r.get("/healthz", Access::Public, health::healthz).get("/readyz", Access::Public, health::readyz);
+    r.get("/healthz", Access::Public, health::healthz).get("/readyz", Access::Public, health::readyz).get(
+        "/metrics",
+        Access::Public,
+        metrics::metrics,
+    );
 }
 
 /// Every page of the site, each with the access it requires, in the order the router tries

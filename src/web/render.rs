@@ -37,24 +37,9 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// A CSV cell a spreadsheet will not run: text that starts with `=`, `+`, `-`, `@`, a tab
-/// or a carriage return gets a leading apostrophe (OWASP's advice on CSV injection).
-pub fn csv_cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_cells_never_start_a_formula() {
-        for evil in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
-            assert!(csv_cell(evil).starts_with('\''), "{evil:?}");
-        }
-        assert_eq!(csv_cell("GPT run"), "GPT run");
-        assert_eq!(csv_cell(""), "");
-    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

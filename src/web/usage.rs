@@ -3,18 +3,20 @@
 //! member/key for a chosen period, and its CSV export.
 //!
 //! The period is two UTC dates typed as YYYY-MM-DD, both included ([`period`]); a wrong one
-//! is shown again on the form with what was typed. CSV text cells go through
-//! [`csv_cell`] so a spreadsheet never runs a product or key name as a formula.
+//! is shown again on the form with what was typed. The CSV is written by
+//! [`CsvExport`](super::csv_export), so a spreadsheet never runs a product or key name as a
+//! formula.
 
 mod chart;
 mod period;
 
+use super::csv_export::{Cell, CsvExport};
 use super::error::AppError;
 use super::extract::{Authorized, need};
 use super::layout::Layout;
-use super::render::{csv_cell, page_with_status};
+use super::render::page_with_status;
 use crate::db::Db;
-use crate::domain::money::{decimal, usd};
+use crate::domain::money::{self, decimal, usd};
 use crate::domain::now_ms;
 use crate::service::usage::{self, Breakdown, DailyProduct, Names, Who};
 use actix_web::http::StatusCode;
@@ -112,11 +114,11 @@ fn tables(period: Period, rows: &[Breakdown], names: &Names) -> Tables {
     let mut people: HashMap<Who, (i64, i64)> = HashMap::new();
     for r in rows {
         let p = products.entry((&r.product, &r.unit)).or_default();
-        p.0 += r.quantity;
-        p.1 += r.amount;
+        p.0 = p.0.saturating_add(r.quantity);
+        p.1 = p.1.saturating_add(r.amount);
         let w = people.entry(r.who).or_default();
-        w.0 += r.events;
-        w.1 += r.amount;
+        w.0 = w.0.saturating_add(r.events);
+        w.1 = w.1.saturating_add(r.amount);
     }
     let mut products: Vec<_> = products.into_iter().collect();
     products.sort_by(|(a, (_, a_cost)), (b, (_, b_cost))| b_cost.cmp(a_cost).then_with(|| a.cmp(b)));
@@ -125,8 +127,8 @@ fn tables(period: Period, rows: &[Breakdown], names: &Names) -> Tables {
     people.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     Tables {
         label: period.label(),
-        events: thousands(rows.iter().map(|r| r.events).sum()),
-        total: usd(rows.iter().map(|r| r.amount).sum()),
+        events: thousands(money::sum(rows.iter().map(|r| r.events))),
+        total: usd(money::sum(rows.iter().map(|r| r.amount))),
         products: products
             .into_iter()
             .map(|((product, unit), (quantity, amount))| ProductRow {
@@ -219,24 +221,23 @@ pub async fn show(
 }
 
 /// `date,who,product,unit,quantity,cost_usd`, one row per day, member/key and product.
-fn csv_body(rows: &[DailyProduct], names: &Names) -> anyhow::Result<Vec<u8>> {
+fn csv_body(rows: &[DailyProduct], names: &Names) -> CsvExport {
     let mut named: Vec<(String, &DailyProduct)> = rows.iter().map(|r| (names.of(r.who), r)).collect();
     named.sort_by(|(a_name, a), (b_name, b)| {
         (a.day, a_name, &a.product, &a.unit).cmp(&(b.day, b_name, &b.product, &b.unit))
     });
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(["date", "who", "product", "unit", "quantity", "cost_usd"])?;
+    let mut out = CsvExport::new(&["date", "who", "product", "unit", "quantity", "cost_usd"]);
     for (name, r) in named {
-        out.write_record([
-            iso(date_of(r.day)),
-            csv_cell(&name),
-            csv_cell(&r.product),
-            csv_cell(&r.unit),
-            r.quantity.to_string(),
-            decimal(r.amount),
-        ])?;
+        out.row([
+            Cell::Text(&iso(date_of(r.day))),
+            Cell::Text(&name),
+            Cell::Text(&r.product),
+            Cell::Text(&r.unit),
+            Cell::Number(r.quantity.to_string()),
+            Cell::Number(decimal(r.amount)),
+        ]);
     }
-    out.into_inner().map_err(|e| anyhow::anyhow!("writing the usage CSV: {}", e.error()))
+    out
 }
 
 #[tracing::instrument(name = "usage csv", skip_all, fields(account_id = auth.account.id))]
@@ -254,12 +255,8 @@ pub async fn export(
             Ok((rows, names))
         })
         .await?;
-    let body = csv_body(&rows, &names).map_err(AppError::internal)?;
     let filename = format!("usage-{}-{}-{}.csv", auth.account.slug, iso(period.from), iso(period.to));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{filename}\"")))
-        .body(body))
+    Ok(csv_body(&rows, &names).download(&filename))
 }
 
 #[cfg(test)]
@@ -284,7 +281,7 @@ mod tests {
             quantity: 1_000,
             amount: 3_000_000,
         }];
-        let body = String::from_utf8(csv_body(&rows, &Names::default()).unwrap()).unwrap();
+        let body = String::from_utf8(csv_body(&rows, &Names::default()).into_bytes()).unwrap();
         assert_eq!(
             body,
             "date,who,product,unit,quantity,cost_usd\n\

@@ -181,3 +181,25 @@ async fn an_account_deletion_racing_another_admins_deletion_or_leaving_leaves_th
         assert_eq!(app.admins_of(&slug).await, 1, "{case}: a team always keeps an admin");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_one_can_take_the_slug_a_deletion_needs_or_a_word_of_the_site() {
+    let app = spawn_app().await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    let bob_id = app.user_id("bob@example.com").await;
+    let mallory = app.signed_up("Mallory", "mallory@example.com").await;
+    let squatted = mallory.create_team(&format!("Deleted {bob_id}")).await;
+    assert_eq!(squatted, format!("the-deleted-{bob_id}"), "the deleted accounts' slugs are kept for them");
+    for (name, slug) in [("API", "api-2"), ("New", "new-2"), ("Settings", "settings-2"), ("Deleted", "the-deleted")] {
+        assert_eq!(mallory.create_team(name).await, slug, "{name}");
+    }
+    assert_eq!(location(&delete_account(&bob, PASSWORD).await), "/login?deleted=1");
+
+    // A database from before the rule may hold such a slug already: the deletion still goes.
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let ada_id = app.user_id("ada@example.com").await;
+    app.outside(format!("UPDATE accounts SET slug = 'deleted-{ada_id}' WHERE slug = '{squatted}'")).await;
+    assert_eq!(location(&delete_account(&ada, PASSWORD).await), "/login?deleted=1");
+    let slugs = "SELECT COUNT(*) AS n FROM accounts WHERE slug LIKE 'deleted-%'";
+    assert_eq!(app.count(slugs.into()).await, 3, "bob's, the old team's and ada's, each its own");
+}

@@ -343,3 +343,23 @@ async fn an_archived_teams_billing_is_read_only() {
     let refused = buy(&ada, &slug, "50").await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amount_written_the_way_another_locale_writes_it_is_refused_not_guessed() {
+    let app = spawn_billing_app().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let billing = format!("/a/{slug}/billing");
+    for typed in ["50,00", "1.000,5"] {
+        let refused = buy(&ada, &slug, typed).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{typed}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(&format!("value=\"{typed}\"")), "what was typed stays: {page}");
+        assert!(page.contains("Write cents after a dot"), "{page}");
+        let limit = ada.submit(&billing, &format!("{billing}/limit"), &[("limit", typed)]).await;
+        assert_eq!(limit.status(), StatusCode::UNPROCESSABLE_ENTITY, "{typed}");
+        assert!(limit.text().await.unwrap().contains("Write cents after a dot"));
+    }
+    assert_eq!(app.count_rows("invoices").await, 0, "no invoice for $5,000 or $1.00");
+    assert!(location(&buy(&ada, &slug, "1,000.50").await).contains("/billing/invoices/"), "thousands grouped");
+}

@@ -27,7 +27,7 @@ fn platform_settings(s: &mut Settings) {
     s.introspect_cache_seconds = 300;
 }
 
-async fn platform_app() -> TestApp {
+pub(crate) async fn platform_app() -> TestApp {
     spawn_app_with(platform_settings).await
 }
 
@@ -47,7 +47,7 @@ where
 }
 
 /// The account `slug` as its member `user_id` sees it.
-async fn account(app: &TestApp, user_id: i64, slug: &str) -> Account {
+pub(crate) async fn account(app: &TestApp, user_id: i64, slug: &str) -> Account {
     let slug = slug.to_owned();
     with_conn(app, move |conn| {
         accounts_of(conn, user_id).unwrap().into_iter().find(|m| m.account.slug == slug).expect("a member").account
@@ -59,7 +59,7 @@ async fn balance(app: &TestApp, account_id: i64) -> i64 {
     with_conn(app, move |conn| billing::balance(conn, account_id).unwrap()).await
 }
 
-async fn usage_total(app: &TestApp, account_id: i64) -> i64 {
+pub(crate) async fn usage_total(app: &TestApp, account_id: i64) -> i64 {
     with_conn(app, move |conn| usage::total(conn, account_id, 0, i64::MAX).unwrap()).await
 }
 
@@ -88,7 +88,7 @@ async fn invoice_status(app: &TestApp, number: &str) -> String {
 }
 
 /// Creates a key on the keys page; returns its secret (shown once) and its id.
-async fn create_key(app: &TestApp, admin: &Browser, slug: &str, name: &str, scope: &str) -> (String, i64) {
+pub(crate) async fn create_key(app: &TestApp, admin: &Browser, slug: &str, name: &str, scope: &str) -> (String, i64) {
     let response =
         admin.submit(&format!("/a/{slug}/keys"), &format!("/a/{slug}/keys"), &[("name", name), ("scope", scope)]).await;
     assert_eq!(location(&response), format!("/a/{slug}/keys"));
@@ -163,7 +163,7 @@ fn assert_inactive(answer: &Value, reason: &str, what: &str) {
 }
 
 /// Sends a batch of usage events with the service token; asserts a 200.
-async fn send_usage(app: &TestApp, events: &[Value]) -> Value {
+pub(crate) async fn send_usage(app: &TestApp, events: &[Value]) -> Value {
     let (status, body) = post_json(app, "/api/v1/usage/events", Some(SERVICE), &json!({ "events": events })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
@@ -179,13 +179,21 @@ fn rfc3339(ms: i64) -> String {
 
 /// Who an event is attributed to.
 #[derive(Clone, Copy)]
-enum By {
+pub(crate) enum By {
     Key(i64),
     User(i64),
 }
 
 /// One usage event as a gateway reports it.
-fn event(id: &str, account: &str, by: By, product: &str, quantity: i64, unit_price: i64, at_ms: i64) -> Value {
+pub(crate) fn event(
+    id: &str,
+    account: &str,
+    by: By,
+    product: &str,
+    quantity: i64,
+    unit_price: i64,
+    at_ms: i64,
+) -> Value {
     let mut e = json!({
         "id": id,
         "account": account,

@@ -219,3 +219,43 @@ async fn every_route_that_needs_a_verified_address_refuses_an_unverified_person(
         assert!(html.contains("Resend the link"), "{what}");
     }
 }
+
+/// `HEAD` is answered wherever `GET` is, with the headers and no body; any method a known
+/// path does not take gets 405 with `Allow` (pages and API alike), and an unknown path 404.
+#[tokio::test]
+async fn head_is_answered_on_every_get_route_and_other_methods_get_405_with_allow() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.signed_up("Admin", "admin@example.com").await;
+    let slug = admin.create_team("Acme").await;
+    let mut gets = 0;
+    for spec in teamdeck::startup::routes().specs() {
+        if spec.method != Method::GET || spec.path.contains('{') && !spec.path.ends_with("{slug}") {
+            continue;
+        }
+        let path = spec.path.replace("{slug}", &slug);
+        let (get, head) = (admin.get(&path).await, admin.client.head(admin.url(&path)).send().await.unwrap());
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert_eq!(head.headers().get("content-type"), get.headers().get("content-type"), "HEAD {path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path} sends no body");
+        gets += 1;
+    }
+    assert!(gets > 10, "the walk reached the routes: {gets}");
+    let head = admin.client.head(admin.url(&format!("/a/{slug}/members"))).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK, "a team page, through its access check");
+
+    for (method, path, allow) in [
+        (Method::DELETE, "/login".to_owned(), "GET, HEAD, POST"),
+        (Method::PUT, format!("/a/{slug}/members"), "GET, HEAD"),
+        (Method::PATCH, "/api/v1/whoami".to_owned(), "GET, HEAD"),
+        (Method::GET, "/api/v1/device/code".to_owned(), "POST"),
+    ] {
+        let response = admin.client.request(method.as_str().parse().unwrap(), admin.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        let json = path.starts_with("/api/");
+        let body = response.text().await.unwrap();
+        assert_eq!(body.contains("\"code\":\"method_not_allowed\""), json, "{method} {path}: {body}");
+        assert!(body.contains("That action is not available here."), "{method} {path}: {body}");
+    }
+    assert_eq!(admin.client.delete(admin.url("/no/such/page")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}

@@ -169,6 +169,47 @@ async fn a_generated_session_key_is_readable_by_its_owner_only() {
     assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_and_every_file_in_it_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app_with(|s| {
+        s.data_dir = s.data_dir.join("data");
+        if s.database_url.as_deref().is_some_and(|u| u.starts_with("sqlite")) {
+            s.database_url = None; // the default: a file in the data directory
+        }
+    })
+    .await;
+    app.browser().sign_up("Ada", "ada@example.com", crate::helpers::PASSWORD).await;
+    let data = app.data_dir.path().join("data");
+    let outbox = data.join("outbox");
+    for _ in 0..100 {
+        if std::fs::read_dir(&outbox).is_ok_and(|mut d| d.next().is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&outbox), 0o700);
+    let mut files = Vec::new();
+    for dir in [&data, &outbox] {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().any(|n| n.ends_with(".eml")), "the verification email: {names:?}");
+    assert!(names.iter().any(|n| n == "secrets.key"), "{names:?}");
+    if app.sqlite_file.is_some() {
+        assert!(names.iter().any(|n| n == "teamdeck.db-wal"), "{names:?}");
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+}
+
 #[tokio::test]
 async fn static_files_are_cached_for_a_year_under_their_content_hash() {
     let app = spawn_app().await;

@@ -120,20 +120,21 @@ fn new_token() -> (String, String) {
     (token, hash)
 }
 
-/// Gives a pending invitation a new token (the previous link stops working) and returns it,
-/// for the email about to be sent; `None` when the invitation is no longer pending, or its
-/// team is archived (an invitation that raced the archive is never sent).
-pub fn mint_token(conn: &mut DbConnection, invitation_id: i64) -> QueryResult<Option<String>> {
-    let (token, hash) = new_token();
+/// Gives a pending invitation the token of the email about to be sent (the link of an
+/// earlier email stops working; another attempt at the same email sets the same token, see
+/// `outbox::LinkTokens`); false when the invitation is no longer pending, or its team is
+/// archived (an invitation that raced the archive is never sent).
+pub fn mint_token(conn: &mut DbConnection, invitation_id: i64, token: &str) -> QueryResult<bool> {
+    let hash = hash_token(token);
     write_transaction(conn, |conn| {
-        let Some(team) = team_of(conn, invitation_id)? else { return Ok(None) };
+        let Some(team) = team_of(conn, invitation_id)? else { return Ok(false) };
         if super::accounts::lock_for_change(conn, team)?.0 {
-            return Ok(None);
+            return Ok(false);
         }
         let updated = diesel::update(invitations::table.find(invitation_id).filter(invitations::state.eq(Pending)))
             .set(invitations::token_hash.eq(hash))
             .execute(conn)?;
-        Ok((updated == 1).then_some(token))
+        Ok(updated == 1)
     })
 }
 
@@ -368,4 +369,38 @@ pub fn cancel_all_pending(conn: &mut DbConnection, account_id: i64) -> QueryResu
     )
     .set((invitations::state.eq(InvitationState::Cancelled), invitations::updated_at.eq(now_ms())))
     .execute(conn)
+}
+
+/// The pending invitations `user_id` sent in `account_id`, newest first (the removal
+/// confirmation lists them).
+pub fn pending_sent_by(conn: &mut DbConnection, account_id: i64, user_id: i64) -> QueryResult<Vec<Invitation>> {
+    invitations::table
+        .filter(invitations::account_id.eq(account_id))
+        .filter(invitations::invited_by.eq(user_id))
+        .filter(invitations::state.eq(Pending))
+        .order(invitations::created_at.desc())
+        .select(Invitation::as_select())
+        .load(conn)
+}
+
+/// Cancels the pending invitations to the admin role that `user_id` sent, when they leave or
+/// are removed (in the caller's transaction, the team's row locked): a person who lost their
+/// place may not still hand someone else the team's highest role. Invitations to the other
+/// roles stay. Each cancellation is in the audit log, by `actor`.
+pub fn cancel_admin_invites_of(
+    conn: &mut DbConnection,
+    account_id: i64,
+    actor: &Actor,
+    user_id: i64,
+) -> QueryResult<Vec<Invitation>> {
+    let sent = pending_sent_by(conn, account_id, user_id)?;
+    let mut cancelled = Vec::new();
+    for invitation in sent.into_iter().filter(|i| i.role == Role::Admin) {
+        if set_state(conn, invitation.id, InvitationState::Cancelled)? {
+            let detail = format!("{}, its sender left the team", invitation.role.label());
+            audit::record(conn, account_id, actor, Action::InviteCancelled, &invitation.email, &detail)?;
+            cancelled.push(invitation);
+        }
+    }
+    Ok(cancelled)
 }

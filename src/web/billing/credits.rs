@@ -84,6 +84,7 @@ pub async fn set_limit(
                         format!("The limit must be at least {}; leave the field empty for no limit.", money::usd(min))
                     }
                     AmountError::TooLarge(max) => format!("The limit can be at most {}.", money::usd(max)),
+                    AmountError::Ambiguous => e.to_string(),
                 };
                 let typed = Typed::Limit(Field::wrong(typed, message));
                 return render(&auth, &db, &site, typed, StatusCode::UNPROCESSABLE_ENTITY).await;

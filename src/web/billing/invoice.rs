@@ -8,10 +8,11 @@ use crate::db::Db;
 use crate::domain::money;
 use crate::domain::{InvoiceKind, InvoiceStatus, Permission};
 use crate::service::billing::{self, BillingError, Invoice, Line};
+use crate::web::csv_export::{Cell, CsvExport};
 use crate::web::error::AppError;
 use crate::web::extract::{Authorized, need};
 use crate::web::layout::Layout;
-use crate::web::render::{csv_cell, page_with_status, see_other};
+use crate::web::render::{page_with_status, see_other};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -109,21 +110,21 @@ fn plain_unit_price(micros: i64) -> String {
     money::unit_price(micros).replace(['$', ','], "")
 }
 
-fn lines_csv(invoice: &Invoice, lines: &[Line]) -> Result<Vec<u8>, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(["invoice", "position", "description", "quantity", "unit", "unit_price_usd", "amount_usd"])?;
+fn lines_csv(invoice: &Invoice, lines: &[Line]) -> CsvExport {
+    let mut out =
+        CsvExport::new(&["invoice", "position", "description", "quantity", "unit", "unit_price_usd", "amount_usd"]);
     for line in lines {
-        out.write_record([
-            csv_cell(&invoice.number),
-            line.position.to_string(),
-            csv_cell(&line.description),
-            line.quantity.to_string(),
-            csv_cell(&line.unit),
-            plain_unit_price(line.unit_price),
-            money::decimal(line.amount),
-        ])?;
+        out.row([
+            Cell::Text(&invoice.number),
+            Cell::Number(line.position.to_string()),
+            Cell::Text(&line.description),
+            Cell::Number(line.quantity.to_string()),
+            Cell::Text(&line.unit),
+            Cell::Number(plain_unit_price(line.unit_price)),
+            Cell::Number(money::decimal(line.amount)),
+        ]);
     }
-    out.into_inner().map_err(|e| e.into_error().into())
+    out
 }
 
 pub async fn invoice_csv(
@@ -132,13 +133,9 @@ pub async fn invoice_csv(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
     let (invoice, lines) = find(&db, auth.account.id, invoice_id(path)?).await?;
-    let body = lines_csv(&invoice, &lines).map_err(AppError::internal)?;
     // Invoice numbers are ours ("TD-2026-000001"), safe in a header.
     let filename = invoice.number.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{filename}.csv\"")))
-        .body(body))
+    Ok(lines_csv(&invoice, &lines).download(&format!("{filename}.csv")))
 }
 
 /// Cancels an open credits invoice the team no longer means to pay.

@@ -149,6 +149,15 @@ struct RemovePage {
     user_id: i64,
     /// Team keys this member created: they keep working after the removal.
     keys: Vec<String>,
+    /// Pending invitations this member sent: to the admin role cancelled by the removal,
+    /// the others kept.
+    invites: Vec<SentInvite>,
+}
+
+struct SentInvite {
+    email: String,
+    role: &'static str,
+    cancelled: bool,
 }
 
 /// The confirmation page (when the dialog is not available).
@@ -158,17 +167,22 @@ pub async fn confirm_remove(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, AppError> {
     let (account_id, user_id) = (auth.account.id, path.into_inner().1);
-    let (member, keys) = db
+    let (member, keys, invites) = db
         .query(move |conn| {
             Ok((
                 members::find(conn, account_id, user_id)?,
                 crate::service::keys::created_by(conn, account_id, user_id)?,
+                crate::service::invitations::pending_sent_by(conn, account_id, user_id)?,
             ))
         })
         .await?;
     let member = member.ok_or(AppError::NotFound)?;
     let page = RemovePage {
         keys: keys.into_iter().map(|k| format!("{} ({}, {})", k.name, k.scope.as_str(), k.masked())).collect(),
+        invites: invites
+            .into_iter()
+            .map(|i| SentInvite { email: i.email, role: i.role.label(), cancelled: i.role == Role::Admin })
+            .collect(),
         layout: Layout::for_account(&auth, format!("Remove {}", member.name), "/members"),
         base: auth.base_path(),
         team: auth.account.name.clone(),

@@ -4,7 +4,7 @@
 //! legend, the summary read to screen readers and a table for those who want the figures.
 
 use super::period::{date_of, long, short};
-use crate::domain::money::{MICROS_PER_DOLLAR, unit_price, usd};
+use crate::domain::money::{self, MICROS_PER_DOLLAR, unit_price, usd};
 use crate::service::usage::{DailySpend, Names, Who};
 use std::collections::HashMap;
 
@@ -108,7 +108,8 @@ pub fn build(spend: &[DailySpend], names: &Names, first_day: i64) -> Option<Char
     }
     let mut by_who: HashMap<Who, i64> = HashMap::new();
     for s in &in_window {
-        *by_who.entry(s.who).or_default() += s.amount;
+        let spent = by_who.entry(s.who).or_default();
+        *spent = spent.saturating_add(s.amount);
     }
     let mut ranked: Vec<(String, Who, i64)> =
         by_who.into_iter().map(|(who, amount)| (names.of(who), who, amount)).collect();
@@ -128,16 +129,17 @@ pub fn build(spend: &[DailySpend], names: &Names, first_day: i64) -> Option<Char
             name: "Others".into(),
             note: Some(format!("{} members and keys", rest.len())),
             class: OTHERS_CLASS,
-            total: usd(rest.iter().map(|r| r.2).sum()),
+            total: usd(money::sum(rest.iter().map(|r| r.2))),
         });
     }
 
     let mut amounts = vec![vec![0_i64; series.len()]; DAYS as usize];
     for s in &in_window {
-        amounts[(s.day - first_day) as usize][series_of[&s.who]] += s.amount;
+        let cell = &mut amounts[(s.day - first_day) as usize][series_of[&s.who]];
+        *cell = cell.saturating_add(s.amount);
     }
-    let day_totals: Vec<i64> = amounts.iter().map(|day| day.iter().sum()).collect();
-    let total: i64 = day_totals.iter().sum();
+    let day_totals: Vec<i64> = amounts.iter().map(|day| money::sum(day.iter().copied())).collect();
+    let total = money::sum(day_totals.iter().copied());
     let max = day_totals.iter().copied().max().unwrap_or(0);
     let step = nice_step(max);
     let steps = ((max + step - 1) / step).max(1);

@@ -23,6 +23,8 @@ use std::path::Path;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
+pub mod data_dir;
+
 pub struct Application {
     port: u16,
     site: Site,
@@ -34,10 +36,12 @@ pub struct Application {
 const SESSION_DAYS: i64 = 14;
 
 impl Application {
+    /// Every check that can refuse a start (the data directory, the database and its
+    /// migrations, the keys, the listener) runs before anything starts work: a server that
+    /// will not start never claims mail or answers a request.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         let database_url = settings.database_url();
+        data_dir::prepare(&settings.data_dir, &database_url)?;
         let backend = crate::db::ConnectionManager::new(&database_url)?.backend();
         // SQLite: each connection keeps its own page cache (up to 2 MiB) and reads run side by
         // side in WAL mode; 8 served the bench as well as 16 with less memory. PostgreSQL
@@ -48,8 +52,24 @@ impl Application {
         });
         let db = tokio::task::spawn_blocking(move || Db::connect(&database_url, pool_size)).await??;
         Self::renormalize_addresses(&db).await?;
-        let signal = OutboxSignal::default();
-
+        let key = session_key(&settings)?;
+        let secrets_material = secrets_material(&settings)?;
+        let sealer = crate::service::secrets::Sealer::from_material(&secrets_material);
+        let checked = (db.clone(), sealer.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = checked.0.get()?;
+            Ok(crate::service::secrets::check_key(&mut conn, &checked.1)?)
+        })
+        .await??;
+        let mailer = Mailer::new(settings.smtp_url.as_deref(), settings.data_dir.join("outbox"))?;
+        let outbox_config = OutboxConfig {
+            from: settings.mail_from.parse().context("TEAMDECK_MAIL_FROM is not a mailbox")?,
+            retry_base: Duration::from_secs(settings.email_retry_seconds),
+            max_attempts: settings.email_max_attempts.max(1) as i32,
+            poll: Duration::from_secs(2),
+            log_links: settings.smtp_url.is_none(),
+            links: crate::service::outbox::LinkTokens::from_material(&secrets_material),
+        };
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
         let mut site = Site::new(&settings.base_url.clone().unwrap_or_else(|| format!("http://{address}")));
@@ -61,33 +81,12 @@ impl Application {
         site.issuer = settings.issuer.issuer();
         site.low_balance = i64::from(settings.low_balance_usd) * crate::domain::money::MICROS_PER_DOLLAR;
         site.proxies = settings.trusted_proxies.clone();
+        site.metrics_token = settings.metrics_token.clone().filter(|t| !t.is_empty());
         let platform = actix_web::web::Data::new(crate::api::platform::Platform::new(
             settings.service_token.as_deref(),
             settings.billing_webhook_secret.as_deref(),
         ));
-        tokio::spawn(crate::service::jobs::close_months(
-            db.clone(),
-            site.issuer.clone(),
-            Duration::from_secs(settings.month_close_interval.max(1)),
-            Duration::from_secs(u64::from(settings.month_close_grace_hours) * 3600),
-        ));
-        let mailer = Mailer::new(settings.smtp_url.as_deref(), settings.data_dir.join("outbox"))?;
-        let outbox_config = OutboxConfig {
-            from: settings.mail_from.parse().context("TEAMDECK_MAIL_FROM is not a mailbox")?,
-            retry_base: Duration::from_secs(settings.email_retry_seconds),
-            max_attempts: settings.email_max_attempts.max(1) as i32,
-            poll: Duration::from_secs(2),
-            log_links: settings.smtp_url.is_none(),
-        };
-        Self::start_outbox(db.clone(), mailer, outbox_config, signal.clone());
-        let key = session_key(&settings)?;
-        let sealer = secrets_sealer(&settings)?;
-        let checked = (db.clone(), sealer.clone());
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut conn = checked.0.get()?;
-            Ok(crate::service::secrets::check_key(&mut conn, &checked.1)?)
-        })
-        .await??;
+        let signal = OutboxSignal::default();
         let sealer = actix_web::web::Data::new(sealer);
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let hasher = PasswordHasher::start(cores, settings.password_queue);
@@ -119,7 +118,21 @@ impl Application {
                 clock: settings.clock.clone(),
             },
         )?);
-        let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone());
+        // Checks passed: the background work starts.
+        tokio::spawn(crate::service::jobs::close_months(
+            db.clone(),
+            site.issuer.clone(),
+            Duration::from_secs(settings.month_close_interval.max(1)),
+            Duration::from_secs(u64::from(settings.month_close_grace_hours) * 3600),
+        ));
+        tokio::spawn(crate::service::jobs::keep_requests(
+            db.clone(),
+            Duration::from_secs(u64::from(settings.request_retention_days) * 24 * 3600),
+            Duration::from_secs(3600),
+        ));
+        Self::start_outbox(db.clone(), mailer, outbox_config, signal.clone());
+        let metrics = actix_web::web::Data::new(crate::http::metrics::Metrics::default());
+        let (recorder, recorder_task) = crate::api::recorder::Recorder::start(db.clone(), metrics.clone());
         let clock = actix_web::web::Data::new(settings.clock.clone());
         let app_site = site.clone();
         let app_signal = signal.clone();
@@ -138,6 +151,7 @@ impl Application {
                 .app_data(sealer.clone())
                 .app_data(identity.clone())
                 .app_data(clock.clone())
+                .app_data(metrics.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(64 * 1024))
                 .app_data(actix_web::web::FormConfig::default().limit(64 * 1024))
                 // A path whose id is not a number names nothing: 404, as an unknown id does.
@@ -153,6 +167,7 @@ impl Application {
                 .wrap(from_fn(web::error::render_errors))
                 .wrap(from_fn(crate::api::error::json_errors))
                 .wrap(web::headers::security_headers(app_site.https))
+                .wrap(from_fn(crate::http::metrics::observe))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .workers(workers)
@@ -253,11 +268,16 @@ fn session_key(settings: &Settings) -> anyhow::Result<Key> {
     load_or_create_key(&path)
 }
 
-/// The sealer of the teams' secrets: its key from the settings, else the one kept in the data
-/// directory, else a new one written there (as [`session_key`], in a file of its own so that
-/// rotating the session key keeps the secrets).
+/// The sealer of the teams' secrets (see [`secrets_material`]).
 pub fn secrets_sealer(settings: &Settings) -> anyhow::Result<crate::service::secrets::Sealer> {
-    use crate::service::secrets::Sealer;
+    Ok(crate::service::secrets::Sealer::from_material(&secrets_material(settings)?))
+}
+
+/// The secrets key: from the settings, else the one kept in the data directory, else a new
+/// one written there (as [`session_key`], in a file of its own so that rotating the session
+/// key keeps the secrets). The teams' secrets are sealed and the emailed links' tokens made
+/// under keys derived from it.
+fn secrets_material(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     match &settings.secrets_key {
         Some(secret) => {
             anyhow::ensure!(secret.len() >= 32, "TEAMDECK_SECRETS_KEY must be at least 32 bytes long");
@@ -265,9 +285,9 @@ pub fn secrets_sealer(settings: &Settings) -> anyhow::Result<crate::service::sec
                 settings.session_key.as_ref() != Some(secret),
                 "TEAMDECK_SECRETS_KEY must differ from TEAMDECK_SESSION_KEY"
             );
-            Ok(Sealer::from_material(secret.as_bytes()))
+            Ok(secret.as_bytes().to_vec())
         }
-        None => Ok(Sealer::from_material(load_or_create_key(&settings.data_dir.join("secrets.key"))?.master())),
+        None => Ok(load_or_create_key(&settings.data_dir.join("secrets.key"))?.master().to_vec()),
     }
 }
 

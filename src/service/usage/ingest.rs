@@ -1,17 +1,13 @@
-//! Metered usage reported by the platform's gateways: ingested in idempotent batches, and
-//! read back by day, product and member/key for the usage page, its CSV and the requests page.
-//!
-//! Each accepted batch also writes one usage debit per team to the credit ledger, in the
-//! same transaction as its events, so the balance always equals purchases − usage.
+//! Ingesting the gateways' usage batches: each event checked on its own, then against the
+//! database in one transaction per batch (ids unique per team, a team's totals kept under
+//! 64 bits), with one ledger debit per team and batch.
 
-use super::billing;
-use crate::db::schema::{accounts, api_keys, invoices, ledger_entries, memberships, usage_events, users};
+use crate::db::schema::{accounts, api_keys, invoices, ledger_entries, memberships, usage_events};
 use crate::db::{DbConnection, is_unique_violation, write_transaction};
 use crate::domain::money::Month;
 use crate::domain::{LedgerKind, new_id, now_ms};
-use diesel::dsl::sql;
+use crate::service::billing;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Events one batch may carry.
@@ -61,7 +57,8 @@ pub struct Rejected {
 pub struct IngestReport {
     /// New events recorded.
     pub accepted: usize,
-    /// Events already recorded (by id): nothing changed for them.
+    /// Events already recorded (same id in the same team, same content): nothing changed for
+    /// them.
     pub duplicates: usize,
     pub rejected: Vec<Rejected>,
     /// Teams whose spend crossed an alert threshold (an email is queued).
@@ -79,7 +76,9 @@ struct Checked<'a> {
 }
 
 /// Records a batch: new events are kept, re-sent ones counted as duplicates, bad ones
-/// rejected with their index and reason (the good ones of the batch are still kept).
+/// rejected with their index and reason (the good ones of the batch are still kept). An id
+/// already recorded for the team with different content is rejected as a conflict; an
+/// event that would carry the team's total past 64 bits is rejected.
 /// `events` holds each event decoded, or the reason it could not be.
 pub fn ingest(
     conn: &mut DbConnection,
@@ -173,20 +172,24 @@ fn record(
     report: &mut IngestReport,
 ) -> QueryResult<()> {
     let slugs: Vec<&str> = checked.iter().map(|c| c.event.account.trim()).collect::<HashSet<_>>().into_iter().collect();
-    let query = accounts::table.filter(accounts::slug.eq_any(&slugs)).select((
-        accounts::id,
-        accounts::slug,
-        accounts::archived_at,
-    ));
-    // PostgreSQL: the share lock makes a month close of these accounts (which locks its
-    // account for update) wait for this batch, or this batch wait for it and then see its
-    // invoice below. SQLite's write lock already does.
-    let found: Vec<(i64, String, Option<i64>)> = match conn {
-        DbConnection::Postgres(pg) => query.for_share().load(pg)?,
+    let query = accounts::table
+        .filter(accounts::slug.eq_any(&slugs))
+        .select((accounts::id, accounts::slug, accounts::archived_at, accounts::usage_amount, accounts::usage_quantity))
+        .order(accounts::id);
+    // PostgreSQL: the lock (taken in id order, so two batches never wait for each other)
+    // makes a month close of these accounts (which locks its account for update) wait for
+    // this batch, or this batch wait for it and then see its invoice below, and keeps the
+    // team's usage totals this batch moves. SQLite's write lock already does.
+    let found: Vec<(i64, String, Option<i64>, i64, i64)> = match conn {
+        DbConnection::Postgres(pg) => query.for_update().load(pg)?,
         DbConnection::Sqlite(_) => query.load(conn)?,
     };
+    let mut totals: HashMap<i64, Totals> = found
+        .iter()
+        .map(|(id, _, _, amount, quantity)| (*id, Totals { amount: *amount, quantity: *quantity }))
+        .collect();
     let by_slug: HashMap<String, (i64, bool)> =
-        found.into_iter().map(|(id, slug, a)| (slug, (id, a.is_some()))).collect();
+        found.into_iter().map(|(id, slug, a, _, _)| (slug, (id, a.is_some()))).collect();
     let account_ids: Vec<i64> = by_slug.values().map(|(id, _)| *id).collect();
 
     let key_ids: Vec<i64> = checked.iter().filter_map(|c| c.key_id).collect();
@@ -217,11 +220,15 @@ fn record(
             .collect()
     };
     let ids: Vec<&str> = checked.iter().map(|c| c.event.id.trim()).collect();
-    let mut seen: HashSet<String> = usage_events::table
+    // Ids are the gateway's and unique within a team: another team's event of the same id is
+    // another event.
+    let mut seen: HashMap<(i64, String), Recorded> = usage_events::table
         .filter(usage_events::id.eq_any(&ids))
-        .select(usage_events::id)
-        .load(conn)?
+        .filter(usage_events::account_id.eq_any(&account_ids))
+        .select((usage_events::account_id, usage_events::id, Recorded::as_select()))
+        .load::<(i64, String, Recorded)>(conn)?
         .into_iter()
+        .map(|(account_id, id, recorded)| ((account_id, id), recorded))
         .collect();
     let invoiced: HashSet<(i64, String)> = invoices::table
         .filter(invoices::account_id.eq_any(&account_ids))
@@ -236,14 +243,18 @@ fn record(
         let reject =
             |reason: &str| Rejected { index: c.index, id: Some(c.event.id.clone()), reason: reason.to_owned() };
         let id = c.event.id.trim();
-        if seen.contains(id) {
-            report.duplicates += 1;
-            continue;
-        }
         let Some(&(account_id, archived)) = by_slug.get(c.event.account.trim()) else {
             report.rejected.push(reject("no account has this slug"));
             continue;
         };
+        if let Some(recorded) = seen.get(&(account_id, id.to_owned())) {
+            if *recorded == Recorded::of(c) {
+                report.duplicates += 1;
+            } else {
+                report.rejected.push(reject("conflict: an event with this id was recorded with different content"));
+            }
+            continue;
+        }
         if archived {
             report.rejected.push(reject("the team is archived: it takes no usage"));
             continue;
@@ -271,6 +282,12 @@ fn record(
             report.rejected.push(reject("that month is closed and invoiced"));
             continue;
         }
+        let team = totals.entry(account_id).or_default();
+        let Some(after) = team.plus(c.amount, c.event.quantity) else {
+            report.rejected.push(reject("the team's total usage would pass the largest amount this server can count"));
+            continue;
+        };
+        *team = after;
         diesel::insert_into(usage_events::table)
             .values((
                 usage_events::id.eq(id),
@@ -287,7 +304,7 @@ fn record(
                 usage_events::app.eq(app),
             ))
             .execute(conn)?;
-        seen.insert(id.to_owned());
+        seen.insert((account_id, id.to_owned()), Recorded::of(c));
         report.accepted += 1;
         let entry = spent.entry(account_id).or_default();
         entry.0 += c.amount;
@@ -306,248 +323,55 @@ fn record(
             ))
             .execute(conn)?;
     }
+    for &account_id in spent.keys() {
+        let team = totals[&account_id];
+        diesel::update(accounts::table.find(account_id))
+            .set((accounts::usage_amount.eq(team.amount), accounts::usage_quantity.eq(team.quantity)))
+            .execute(conn)?;
+    }
     let touched: Vec<i64> = spent.keys().copied().collect();
     report.alerts_queued = billing::queue_spend_alerts(conn, &touched, now, base_url)?;
     Ok(())
 }
 
-/// Whom spend is attributed to: a member (login token), a team key, or neither any more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Who {
-    Member(i64),
-    Key(i64),
-    Unknown,
+/// A team's usage so far (`accounts.usage_amount`, `usage_quantity`): no event may carry it
+/// past `i64::MAX`, so every sum of its events, in SQL or here, fits in 64 bits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    amount: i64,
+    quantity: i64,
 }
 
-impl Who {
-    fn of(user_id: Option<i64>, key_id: Option<i64>) -> Self {
-        match (user_id, key_id) {
-            (Some(u), _) => Who::Member(u),
-            (None, Some(k)) => Who::Key(k),
-            (None, None) => Who::Unknown,
-        }
+impl Totals {
+    fn plus(self, amount: i64, quantity: i64) -> Option<Totals> {
+        Some(Totals { amount: self.amount.checked_add(amount)?, quantity: self.quantity.checked_add(quantity)? })
     }
 }
 
-/// Display names of members and keys: "Alice Smith", "team key ci-deploy".
-#[derive(Debug, Default)]
-pub struct Names {
-    users: HashMap<i64, String>,
-    keys: HashMap<i64, String>,
+/// What a recorded event says, to tell a re-sent event (a duplicate) from another event
+/// under the same id (a conflict).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = usage_events)]
+struct Recorded {
+    user_id: Option<i64>,
+    key_id: Option<i64>,
+    product: String,
+    quantity: i64,
+    unit: String,
+    unit_price: i64,
+    at: i64,
 }
 
-impl Names {
-    pub fn load(conn: &mut DbConnection, who: impl IntoIterator<Item = Who>) -> QueryResult<Self> {
-        let (mut user_ids, mut key_ids) = (Vec::new(), Vec::new());
-        for w in who {
-            match w {
-                Who::Member(u) => user_ids.push(u),
-                Who::Key(k) => key_ids.push(k),
-                Who::Unknown => {}
-            }
-        }
-        let users = users::table
-            .filter(users::id.eq_any(&user_ids))
-            .select((users::id, users::name))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .collect();
-        let keys = api_keys::table
-            .filter(api_keys::id.eq_any(&key_ids))
-            .select((api_keys::id, api_keys::name))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .collect();
-        Ok(Names { users, keys })
-    }
-
-    pub fn of(&self, who: Who) -> String {
-        match who {
-            Who::Member(u) => self.users.get(&u).cloned().unwrap_or_else(|| "a former member".into()),
-            Who::Key(k) => format!("team key {}", self.keys.get(&k).map(String::as_str).unwrap_or("(deleted)")),
-            Who::Unknown => "a deleted member or key".into(),
+impl Recorded {
+    fn of(c: &Checked<'_>) -> Self {
+        Recorded {
+            user_id: c.user_id,
+            key_id: c.key_id,
+            product: c.event.product.trim().to_owned(),
+            quantity: c.event.quantity,
+            unit: c.event.unit.trim().to_owned(),
+            unit_price: c.event.unit_price,
+            at: c.at,
         }
     }
-}
-
-/// Spend of one member or key on one UTC day.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailySpend {
-    /// Days since the epoch (UTC).
-    pub day: i64,
-    pub who: Who,
-    pub amount: i64,
-}
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
-/// Spend per day and member/key in `[from_ms, to_ms)`.
-pub fn daily(conn: &mut DbConnection, account_id: i64, from_ms: i64, to_ms: i64) -> QueryResult<Vec<DailySpend>> {
-    let rows: Vec<(i64, Option<i64>, Option<i64>, i64)> = usage_events::table
-        .filter(usage_events::account_id.eq(account_id))
-        .filter(usage_events::at.ge(from_ms))
-        .filter(usage_events::at.lt(to_ms))
-        .group_by(sql::<BigInt>(&format!("at / {DAY_MS}, user_id, key_id")))
-        .select(sql::<(BigInt, Nullable<BigInt>, Nullable<BigInt>, BigInt)>(&format!(
-            "at / {DAY_MS}, user_id, key_id, CAST(SUM(amount) AS BIGINT)"
-        )))
-        .load(conn)?;
-    Ok(rows.into_iter().map(|(day, u, k, amount)| DailySpend { day, who: Who::of(u, k), amount }).collect())
-}
-
-/// Spend of one member or key on one product over a period.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Breakdown {
-    pub product: String,
-    pub unit: String,
-    pub who: Who,
-    pub quantity: i64,
-    pub amount: i64,
-    pub events: i64,
-}
-
-/// Spend by product and member/key in `[from_ms, to_ms)`, largest first.
-pub fn breakdown(conn: &mut DbConnection, account_id: i64, from_ms: i64, to_ms: i64) -> QueryResult<Vec<Breakdown>> {
-    type Row = (String, String, Option<i64>, Option<i64>, i64, i64, i64);
-    let rows: Vec<Row> = usage_events::table
-        .filter(usage_events::account_id.eq(account_id))
-        .filter(usage_events::at.ge(from_ms))
-        .filter(usage_events::at.lt(to_ms))
-        .group_by((usage_events::product, usage_events::unit, usage_events::user_id, usage_events::key_id))
-        .select((
-            usage_events::product,
-            usage_events::unit,
-            usage_events::user_id,
-            usage_events::key_id,
-            sql::<BigInt>("CAST(SUM(quantity) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(amount) AS BIGINT)"),
-            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
-        ))
-        .load(conn)?;
-    let mut list: Vec<Breakdown> = rows
-        .into_iter()
-        .map(|(product, unit, u, k, quantity, amount, events)| Breakdown {
-            product,
-            unit,
-            who: Who::of(u, k),
-            quantity,
-            amount,
-            events,
-        })
-        .collect();
-    list.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.product.cmp(&b.product)).then(a.who.cmp(&b.who)));
-    Ok(list)
-}
-
-/// Spend of the account in `[from_ms, to_ms)`.
-pub fn total(conn: &mut DbConnection, account_id: i64, from_ms: i64, to_ms: i64) -> QueryResult<i64> {
-    usage_events::table
-        .filter(usage_events::account_id.eq(account_id))
-        .filter(usage_events::at.ge(from_ms))
-        .filter(usage_events::at.lt(to_ms))
-        .select(sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"))
-        .first(conn)
-}
-
-/// A recorded model call, for the requests page.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub id: String,
-    pub at: i64,
-    pub who: Who,
-    pub product: String,
-    pub quantity: i64,
-    pub unit: String,
-    pub amount: i64,
-}
-
-/// The latest `limit` model calls of the account, newest first.
-pub fn recent_calls(conn: &mut DbConnection, account_id: i64, limit: i64) -> QueryResult<Vec<Call>> {
-    type Row = (String, i64, Option<i64>, Option<i64>, String, i64, String, i64);
-    let rows: Vec<Row> = usage_events::table
-        .filter(usage_events::account_id.eq(account_id))
-        .order((usage_events::at.desc(), usage_events::id.desc()))
-        .limit(limit)
-        .select((
-            usage_events::id,
-            usage_events::at,
-            usage_events::user_id,
-            usage_events::key_id,
-            usage_events::product,
-            usage_events::quantity,
-            usage_events::unit,
-            usage_events::amount,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, at, u, k, product, quantity, unit, amount)| Call {
-            id,
-            at,
-            who: Who::of(u, k),
-            product,
-            quantity,
-            unit,
-            amount,
-        })
-        .collect())
-}
-
-/// Millisecond time of the start of day number `day`.
-pub fn day_ms(day: i64) -> i64 {
-    day * DAY_MS
-}
-
-/// Spend of one member or key on one product on one UTC day.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyProduct {
-    /// Days since the epoch (UTC).
-    pub day: i64,
-    pub who: Who,
-    pub product: String,
-    pub unit: String,
-    pub quantity: i64,
-    pub amount: i64,
-}
-
-/// Spend per day, member/key and product in `[from_ms, to_ms)`, by day then member/key then
-/// product: the rows of the usage CSV.
-pub fn daily_by_product(
-    conn: &mut DbConnection,
-    account_id: i64,
-    from_ms: i64,
-    to_ms: i64,
-) -> QueryResult<Vec<DailyProduct>> {
-    /// Day, user, key, product, unit, quantity, amount.
-    type Row = (i64, Option<i64>, Option<i64>, String, String, i64, i64);
-    let rows: Vec<Row> = usage_events::table
-        .filter(usage_events::account_id.eq(account_id))
-        .filter(usage_events::at.ge(from_ms))
-        .filter(usage_events::at.lt(to_ms))
-        .group_by(sql::<BigInt>(&format!("at / {DAY_MS}, user_id, key_id, product, unit")))
-        .select(sql::<(
-            BigInt,
-            Nullable<BigInt>,
-            Nullable<BigInt>,
-            diesel::sql_types::Text,
-            diesel::sql_types::Text,
-            BigInt,
-            BigInt,
-        )>(&format!(
-            "at / {DAY_MS}, user_id, key_id, product, unit, CAST(SUM(quantity) AS BIGINT), CAST(SUM(amount) AS BIGINT)"
-        )))
-        .load(conn)?;
-    let mut list: Vec<DailyProduct> = rows
-        .into_iter()
-        .map(|(day, u, k, product, unit, quantity, amount)| DailyProduct {
-            day,
-            who: Who::of(u, k),
-            product,
-            unit,
-            quantity,
-            amount,
-        })
-        .collect();
-    list.sort_by(|a, b| (a.day, a.who, &a.product, &a.unit).cmp(&(b.day, b.who, &b.product, &b.unit)));
-    Ok(list)
 }

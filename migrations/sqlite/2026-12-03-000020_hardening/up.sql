@@ -1,0 +1,32 @@
+-- A usage event's id is the gateway's, unique within its team only: one team's ids can no
+-- longer shadow (and so drop) another's events. SQLite changes a primary key by copying.
+CREATE TABLE usage_events_new (
+    -- the gateway's own id: a re-sent event is recognised by it and changes nothing
+    id TEXT NOT NULL,
+    account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    -- the member behind a login token, or NULL for a team key
+    user_id BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    key_id BIGINT REFERENCES api_keys (id) ON DELETE SET NULL,
+    product TEXT NOT NULL,
+    quantity BIGINT NOT NULL,
+    unit TEXT NOT NULL,
+    unit_price BIGINT NOT NULL,
+    -- quantity × unit_price
+    amount BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, id)
+);
+INSERT INTO usage_events_new SELECT id, account_id, user_id, key_id, product, quantity, unit, unit_price, amount, at, received_at FROM usage_events;
+DROP TABLE usage_events;
+ALTER TABLE usage_events_new RENAME TO usage_events;
+CREATE INDEX usage_events_by_account ON usage_events (account_id, at);
+CREATE INDEX usage_events_by_time ON usage_events (at, account_id);
+
+-- Each team's usage so far, kept by every ingestion in its transaction: an event that would
+-- carry either past a 64-bit integer is refused, so every sum of a team's usage fits.
+ALTER TABLE accounts ADD COLUMN usage_amount BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN usage_quantity BIGINT NOT NULL DEFAULT 0;
+UPDATE accounts SET
+    usage_amount = (SELECT COALESCE(SUM(amount), 0) FROM usage_events WHERE usage_events.account_id = accounts.id),
+    usage_quantity = (SELECT COALESCE(SUM(quantity), 0) FROM usage_events WHERE usage_events.account_id = accounts.id);
