@@ -355,3 +355,32 @@ async fn usage_events_may_name_one_of_the_teams_apps() {
     assert_eq!(body["rejected"][0]["reason"], "`app` is not an app of this account");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM usage_events WHERE app = 'web'".into()).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_runtime_runs_a_revisions_command_with_its_secrets_and_reports_it_running() {
+    let app = apps_app().await;
+    let (slug, _ada, admin_key, ..) = team(&app).await;
+    let out = app.data_dir.path().join("seen-env");
+    let command = format!("printf %s \"$HF_TOKEN\" > '{}'; exec sleep 5", out.display());
+    let body = json!({ "deployment_id": "d-1", "image": "local", "command": command, "env": ["HF_TOKEN"] });
+    let (status, _) = deploy(&app, &slug, "web", &admin_key, body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut runtime = std::process::Command::new(env!("CARGO_BIN_EXE_teamdeck"))
+        .args(["runtime", "--exec", "--server", &app.address, "--service-token", "svc-token"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listed = loop {
+        let (_, listed) = call(&app, Method::GET, &format!("/api/v1/teams/{slug}/apps"), &admin_key, None).await;
+        if listed["apps"][0]["status"] == "running" || Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    runtime.kill().unwrap();
+    runtime.wait().unwrap();
+    assert_eq!(listed["apps"][0]["status"], "running", "{listed}");
+    assert!(listed["apps"][0]["endpoint"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{listed}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hf_secret_value", "the command got its secret");
+}

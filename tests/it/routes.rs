@@ -14,14 +14,51 @@ fn concrete(path: &str, slug: &str, user_id: i64, invitation_id: i64, key_id: i6
         .replace("{invoice_id}", invoice_id)
         .replace("{key_id}", &key_id.to_string())
         .replace("{name}", "app.css")
+        .replace("{app}", APP)
         .replace("{secret}", SECRET)
         .replace("{user_id}", &user_id.to_string())
         .replace("{id}", &invitation_id.to_string())
         .replace("{token}", "not-a-real-token")
 }
 
+/// An app of the team, deployed again before each call that names it (it may be deleted).
+const APP: &str = "web";
+
 /// A secret of the team, added again before each call that names it (a developer may delete it too).
 const SECRET: &str = "HF_TOKEN";
+
+/// Deploys (or brings back) the team's app [`APP`].
+async fn deploy_app(app: &crate::helpers::TestApp, slug: &str) {
+    use teamdeck::domain::{AppConfig, AppName};
+    let slug = slug.to_owned();
+    app.db
+        .query(move |conn| {
+            use diesel::prelude::*;
+            use teamdeck::db::schema::accounts;
+            let account_id: i64 = accounts::table.filter(accounts::slug.eq(&slug)).select(accounts::id).first(conn)?;
+            let config = AppConfig {
+                image: "img:1".into(),
+                command: None,
+                machine_type: String::new(),
+                min_instances: 0,
+                max_instances: 1,
+                env: vec![],
+                public: false,
+            }
+            .check()
+            .unwrap();
+            let actor = teamdeck::service::audit::Actor::team_key("routes");
+            let id = format!("routes-{}", teamdeck::domain::new_id());
+            teamdeck::service::apps::deploy(conn, account_id, &actor, &AppName::parse(APP).unwrap(), &id, &config)
+                .map_err(|e| match e {
+                    teamdeck::service::apps::AppError::Db(e) => e,
+                    other => panic!("{other}"),
+                })?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
 
 async fn call(browser: &Browser, method: &Method, path: &str, token: &str) -> reqwest::Response {
     let request = if method == Method::GET {
@@ -130,6 +167,9 @@ async fn every_route_declares_its_access_and_enforces_it() {
                     "the secret {SECRET} is there: {}",
                     set.status()
                 );
+            }
+            if spec.path.starts_with("/a/{slug}/apps/{app}") {
+                deploy_app(&app, &slug).await;
             }
             let status = call(browser, &spec.method, &path, token).await.status();
             if role.allows(permission) {

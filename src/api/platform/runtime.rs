@@ -121,14 +121,16 @@ pub struct EnvironmentOut {
     responses((status = 200, body = EnvironmentOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn environment(
     req: HttpRequest,
-    path: web::Path<(String, i32)>,
+    path: web::Path<(String, String)>,
     platform: web::Data<Platform>,
     db: web::Data<Db>,
     sealer: web::Data<Sealer>,
 ) -> Result<web::Json<EnvironmentOut>, ApiError> {
     platform.require_service(&req)?;
+    // Parsed after the credential is checked, so a caller without it learns nothing.
     let (app, number) = path.into_inner();
     let app = app_id(&app)?;
+    let number: i32 = number.parse().map_err(|_| AppError::NotFound)?;
     let sealer = sealer.into_inner();
     let env = db
         .run(move |conn| Ok::<_, AppError>(runtime::environment(conn, &sealer, app, number)))
