@@ -15,13 +15,17 @@ CREATE TABLE usage_events_new (
     amount BIGINT NOT NULL,
     at BIGINT NOT NULL,
     received_at BIGINT NOT NULL,
+    -- the team's app the work was for, if the gateway said (000019)
+    app TEXT,
     PRIMARY KEY (account_id, id)
 );
-INSERT INTO usage_events_new SELECT id, account_id, user_id, key_id, product, quantity, unit, unit_price, amount, at, received_at FROM usage_events;
+INSERT INTO usage_events_new SELECT id, account_id, user_id, key_id, product, quantity, unit, unit_price, amount, at, received_at, app FROM usage_events;
 DROP TABLE usage_events;
 ALTER TABLE usage_events_new RENAME TO usage_events;
 CREATE INDEX usage_events_by_account ON usage_events (account_id, at);
 CREATE INDEX usage_events_by_time ON usage_events (at, account_id);
+-- a key's spend this month (000018)
+CREATE INDEX usage_events_by_key ON usage_events (key_id, at);
 
 -- Each team's usage so far, kept by every ingestion in its transaction: an event that would
 -- carry either past a 64-bit integer is refused, so every sum of a team's usage fits.
