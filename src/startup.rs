@@ -71,6 +71,11 @@ impl Application {
             Duration::from_secs(settings.month_close_interval.max(1)),
             Duration::from_secs(u64::from(settings.month_close_grace_hours) * 3600),
         ));
+        tokio::spawn(crate::service::jobs::remind_expiring_keys(
+            db.clone(),
+            site.base_url.clone(),
+            Duration::from_secs(settings.month_close_interval.clamp(1, 3600)),
+        ));
         let mailer = Mailer::new(settings.smtp_url.as_deref(), settings.data_dir.join("outbox"))?;
         let outbox_config = OutboxConfig {
             from: settings.mail_from.parse().context("TEAMDECK_MAIL_FROM is not a mailbox")?,

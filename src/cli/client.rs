@@ -19,12 +19,12 @@ const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub struct ServerArg {
     /// The Teamdeck server [default: the one you logged in to, else http://127.0.0.1:8080].
     #[arg(long, env = "TEAMDECK_SERVER")]
-    server: Option<String>,
+    pub(super) server: Option<String>,
 }
 
 /// What `auth login` and `teams set` save.
 #[derive(Serialize, Deserialize, Default)]
-struct Saved {
+pub(super) struct Saved {
     server: Option<String>,
     token: Option<String>,
     team: Option<String>,
@@ -45,7 +45,7 @@ fn credentials_path() -> anyhow::Result<PathBuf> {
     Ok(config_dir()?.join("credentials.json"))
 }
 
-fn load() -> anyhow::Result<Saved> {
+pub(super) fn load() -> anyhow::Result<Saved> {
     let path = credentials_path()?;
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).with_context(|| format!("reading {}", path.display())),
@@ -77,7 +77,7 @@ fn save(saved: &Saved) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn server_of(arg: &ServerArg, saved: &Saved) -> String {
+pub(super) fn server_of(arg: &ServerArg, saved: &Saved) -> String {
     arg.server
         .clone()
         .or_else(|| saved.server.clone())
@@ -87,13 +87,13 @@ fn server_of(arg: &ServerArg, saved: &Saved) -> String {
 }
 
 /// The credential to send and, in words, where it came from.
-struct Credential {
+pub(super) struct Credential {
     header: String,
     source: String,
     is_key: bool,
 }
 
-fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Credential> {
+pub(super) fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Credential> {
     let forced = std::env::var("TEAMDECK_FORCE_AUTH_BY_USER").is_ok_and(|v| v == "1");
     if !forced
         && let Ok(key) = std::env::var("TEAMDECK_KEY").map(|k| k.trim().to_owned())
@@ -121,7 +121,7 @@ fn credential(saved: &Saved, asked_server: Option<&str>) -> anyhow::Result<Crede
 }
 
 /// A request with the credential, and the chosen team for a login token.
-fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq::Request {
+pub(super) fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq::Request {
     let mut request = ureq::request(method, url).set("Authorization", &cred.header).timeout(Duration::from_secs(30));
     if let (false, Some(team)) = (cred.is_key, team) {
         request = request.set("X-Teamdeck-Team", team);
@@ -130,7 +130,7 @@ fn call(method: &str, url: &str, cred: &Credential, team: Option<&str>) -> ureq:
 }
 
 /// The JSON body of a response, or the server's `{code, message}` as an error.
-fn json_of(result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
+pub(super) fn json_of(result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
     match result {
         Ok(response) if response.status() == 204 => Ok(Value::Null),
         Ok(response) => Ok(response.into_json()?),
@@ -305,61 +305,12 @@ pub fn teams_set(arg: &ServerArg, slug: &str) -> anyhow::Result<()> {
 }
 
 /// The team the keys commands act on: the key's own, or the one chosen with `teams set`.
-fn current_team(server: &str, cred: &Credential, saved: &Saved) -> anyhow::Result<String> {
+pub(super) fn current_team(server: &str, cred: &Credential, saved: &Saved) -> anyhow::Result<String> {
     if cred.is_key {
         let me = json_of(call("GET", &format!("{server}/api/v1/whoami"), cred, None).call())?;
         return Ok(me["team"]["slug"].as_str().unwrap_or_default().to_owned());
     }
     saved.team.clone().ok_or_else(|| anyhow!("No team chosen: run `teamdeck teams set SLUG`."))
-}
-
-pub fn keys_list(arg: &ServerArg) -> anyhow::Result<()> {
-    let saved = load()?;
-    let server = server_of(arg, &saved);
-    let cred = credential(&saved, arg.server.as_deref())?;
-    let team = current_team(&server, &cred, &saved)?;
-    let body = json_of(call("GET", &format!("{server}/api/v1/teams/{team}/keys"), &cred, Some(&team)).call())?;
-    for key in body["keys"].as_array().cloned().unwrap_or_default() {
-        println!(
-            "{:<20} {:<24} {:<6} {}  last used {}",
-            key["id"].as_str().unwrap_or_default(),
-            key["name"].as_str().unwrap_or_default(),
-            key["scope"].as_str().unwrap_or_default(),
-            key["masked"].as_str().unwrap_or_default(),
-            key["last_used_at"].as_str().unwrap_or("never")
-        );
-    }
-    Ok(())
-}
-
-pub fn keys_create(arg: &ServerArg, name: &str, scope: &str) -> anyhow::Result<()> {
-    let saved = load()?;
-    let server = server_of(arg, &saved);
-    let cred = credential(&saved, arg.server.as_deref())?;
-    let team = current_team(&server, &cred, &saved)?;
-    let body = json_of(
-        call("POST", &format!("{server}/api/v1/teams/{team}/keys"), &cred, Some(&team))
-            .send_json(json!({ "name": name, "scope": scope })),
-    )?;
-    println!(
-        "Created key {} (id {}, scope {}).",
-        body["key"]["name"].as_str().unwrap_or_default(),
-        body["key"]["id"].as_str().unwrap_or_default(),
-        body["key"]["scope"].as_str().unwrap_or_default()
-    );
-    println!("{}", body["secret"].as_str().unwrap_or_default());
-    println!("You won't see this key again: store it now.");
-    Ok(())
-}
-
-pub fn keys_delete(arg: &ServerArg, id: &str) -> anyhow::Result<()> {
-    let saved = load()?;
-    let server = server_of(arg, &saved);
-    let cred = credential(&saved, arg.server.as_deref())?;
-    let team = current_team(&server, &cred, &saved)?;
-    json_of(call("DELETE", &format!("{server}/api/v1/teams/{team}/keys/{id}"), &cred, Some(&team)).call())?;
-    println!("Key {id} deleted: programs using it are refused from now on.");
-    Ok(())
 }
 
 pub fn secrets_list(arg: &ServerArg) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@ mod characters;
 mod clock;
 pub mod email;
 pub mod invite_csv;
+mod key_terms;
 pub mod money;
 mod names;
 mod password;
@@ -15,6 +16,7 @@ mod when;
 
 pub use clock::Clock;
 pub use email::EmailAddress;
+pub use key_terms::{Allowlist, Expiry, Grace};
 pub use names::NameError;
 pub use names::{PersonName, Slug, TeamName};
 pub use password::{NewPassword, PasswordError};

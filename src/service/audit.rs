@@ -39,6 +39,8 @@ pub enum Action {
     TeamArchived,
     KeyCreated,
     KeyDeleted,
+    KeyRotated,
+    KeyChanged,
     SecretAdded,
     SecretReplaced,
     SecretDeleted,
@@ -50,7 +52,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::InviteSent,
         Action::InviteResent,
         Action::InviteCancelled,
@@ -63,6 +65,8 @@ impl Action {
         Action::TeamArchived,
         Action::KeyCreated,
         Action::KeyDeleted,
+        Action::KeyRotated,
+        Action::KeyChanged,
         Action::SecretAdded,
         Action::SecretReplaced,
         Action::SecretDeleted,
@@ -87,6 +91,8 @@ impl Action {
             Action::TeamArchived => "team.archived",
             Action::KeyCreated => "key.created",
             Action::KeyDeleted => "key.deleted",
+            Action::KeyRotated => "key.rotated",
+            Action::KeyChanged => "key.changed",
             Action::SecretAdded => "secret.added",
             Action::SecretReplaced => "secret.replaced",
             Action::SecretDeleted => "secret.deleted",
@@ -113,6 +119,8 @@ impl Action {
             Action::TeamArchived => "archived the team",
             Action::KeyCreated => "created the API key",
             Action::KeyDeleted => "deleted the API key",
+            Action::KeyRotated => "rotated the API key",
+            Action::KeyChanged => "changed the limits of the API key",
             Action::SecretAdded => "added the secret",
             Action::SecretReplaced => "replaced the value of the secret",
             Action::SecretDeleted => "deleted the secret",

@@ -25,3 +25,17 @@ pub async fn close_months(db: Db, issuer: Issuer, every: Duration, grace: Durati
         tokio::time::sleep(every).await;
     }
 }
+
+/// Emails the admins of teams whose keys expire within 7 days (once per key): at start, then
+/// every `every`.
+pub async fn remind_expiring_keys(db: Db, base_url: String, every: Duration) {
+    loop {
+        let base = base_url.clone();
+        match db.query(move |conn| super::keys::reminders::remind_expiring(conn, now_ms(), &base)).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "key expiry reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "key expiry reminders failed; retried on the next pass"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
