@@ -87,7 +87,7 @@ fn failed(e: KeyError) -> AppError {
     match e {
         KeyError::Db(e) => AppError::internal(e),
         KeyError::NotFound => AppError::NotFound,
-        KeyError::Invalid(m) => AppError::Conflict(m),
+        KeyError::Invalid(m) => AppError::BadRequest(m),
         KeyError::Archived => AppError::Forbidden(e.to_string()),
     }
 }
