@@ -19,7 +19,7 @@ use futures_util::future::LocalBoxFuture;
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// A team API key: the call acts as the team.
-    TeamKey { key: ApiKey, account: Account },
+    TeamKey { key: Box<ApiKey>, account: Account },
     /// A member's login token: the call acts as the member, in the team they choose.
     LoginToken { token: LoginToken, user: User },
 }
@@ -106,7 +106,7 @@ impl FromRequest for ApiCaller {
                         old_secret,
                         client: Some(client),
                     });
-                    Credential::TeamKey { key, account }
+                    Credential::TeamKey { key: Box::new(key), account }
                 }
                 "Bearer" => {
                     let verified = identity.login_token(presented).await?;
