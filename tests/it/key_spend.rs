@@ -163,3 +163,27 @@ async fn a_hard_team_limit_stops_every_key_and_login_token_and_warning_only_stay
     set_limit(false).await;
     assert_eq!(introspect(&app, &token, Some(&slug)).await["active"], true, "back to warning only");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_are_reminded_once_of_a_key_that_expires_within_7_days() {
+    let (app, _) = app_with_clock().await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    for (name, expires) in [("soon", "5d"), ("later", "30d"), ("never", "never")] {
+        let fields = [("name", name), ("scope", "API"), ("expires", expires)];
+        let response = ada.submit(&format!("/a/{slug}/keys"), &format!("/a/{slug}/keys"), &fields).await;
+        assert_eq!(location(&response), format!("/a/{slug}/keys"));
+    }
+    let remind = |now: i64| {
+        let db = app.db.clone();
+        async move {
+            db.query(move |conn| teamdeck::service::keys::reminders::remind_expiring(conn, now, "http://td.test"))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(remind(now_ms()).await, 1, "only the key expiring in 5 days");
+    assert_eq!(remind(now_ms()).await, 0, "once");
+    assert_eq!(emails_about(&app, "The key “soon” of the team “Acme” expires on").await, 1);
+    assert_eq!(remind(now_ms() + 24 * 24 * 3600 * 1000).await, 1, "the 30-day key, 24 days on");
+}
