@@ -187,3 +187,32 @@ async fn the_admins_are_reminded_once_of_a_key_that_expires_within_7_days() {
     assert_eq!(emails_about(&app, "The key “soon” of the team “Acme” expires on").await, 1);
     assert_eq!(remind(now_ms() + 24 * 24 * 3600 * 1000).await, 1, "the 30-day key, 24 days on");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_cap_reached_through_one_instance_stops_the_key_on_another_within_moments() {
+    let (app, _) = app_with_clock().await;
+    if app.sqlite_file.is_some() {
+        return; // SQLite cannot hear another process's commit: its bound is the cache's TTL
+    }
+    let (url, data_dir) = (app.database_url.clone(), app.data_dir.path().to_path_buf());
+    let other = spawn_app_with(move |s| {
+        s.data_dir = data_dir; // the same secrets key
+        s.service_token = Some("svc-token".into());
+        s.introspect_cache_seconds = 300;
+        s.database_url = Some(url);
+    })
+    .await;
+    let ada = app.signed_up("Ada", "ada@example.com").await;
+    let slug = ada.create_team("Acme").await;
+    let (secret, key_id) = create_key(&app, &ada, &slug, "ci", "1").await;
+    let credential = format!("Key {secret}");
+    assert_eq!(introspect(&other, &credential, None).await["active"], true, "kept by the other instance");
+
+    spend(&app, "e1", &slug, key_id, 1_200_000).await;
+    let started = std::time::Instant::now();
+    while introspect(&other, &credential, None).await["active"] == true {
+        assert!(started.elapsed() < Duration::from_secs(1), "the other instance still answers active after 1 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(introspect(&other, &credential, None).await["reason"], "key_spend_cap");
+}
