@@ -309,3 +309,59 @@ flow('pages without an account navigation use the page width (Sessions & tokens,
   const main = await page.getByRole('main').boundingBox();
   assert.ok(revoke.x + revoke.width <= main.x + main.width, 'the Revoke button is shown without scrolling the table');
 });
+
+flow('a key with an expiry and a cap is rotated (new secret shown once with Copy), then deleted into the archived keys', async ({ page, server }) => {
+  const { teamPath, admin } = await adminOnKeys(page, 'Rotate');
+  const name = 'nightly';
+  await page.getByLabel('Expires', { exact: true }).selectOption({ label: 'In 90 days' });
+  await page.getByLabel('Monthly spend cap (USD, optional)', { exact: true }).fill('50');
+  const { dialog, secret } = await app.createKey(page, name, 'API');
+  await app.closeKeyDialog(page, dialog);
+  const keys = app.table(page);
+  const row = app.rowNamed(keys, name);
+  const values = await app.rowValues(keys, row);
+  assert.notEqual(values.Expires, 'No expiry', 'the expiry is shown');
+  assert.match(values.Key, /Cap \$50\.00 a month/);
+
+  await row.getByRole('link', { name: `Rotate ${name}`, exact: true }).click();
+  const confirm = page.getByRole('dialog', { name: `Rotate key ${name}?` });
+  await confirm.waitFor({ state: 'visible' });
+  await app.animationsDone(confirm);
+  await confirm.getByLabel('Keep the old secret working for').selectOption({ label: '3 days' });
+  await checkPage(page, 'keys-rotate-dialog');
+  await app.loads(page, `${teamPath}/keys`, () => confirm.getByRole('button', { name: 'Rotate key', exact: true }).click());
+  const rotated = page.getByRole('dialog', { name: `Key ${name} rotated: its new secret` });
+  await rotated.waitFor({ state: 'visible' });
+  await app.animationsDone(rotated);
+  const fresh = await rotated.getByRole('textbox', { name: 'The new key' }).inputValue();
+  assert.notEqual(fresh, secret);
+  await rotated.getByRole('alert').filter({ hasText: "You won't see this key again" }).waitFor();
+  await rotated.getByRole('button', { name: 'Copy', exact: true }).click();
+  await rotated.getByRole('button', { name: /^(Copied|Copy failed)$/ }).waitFor();
+  await checkPage(page, 'keys-rotated-dialog');
+  await app.closeKeyDialog(page, rotated);
+
+  // Both secrets work during the grace; the row says until when the old one does.
+  assert.equal((await app.api(server, 'GET', '/api/v1/whoami', { key: secret })).status, 200);
+  assert.equal((await app.api(server, 'GET', '/api/v1/whoami', { key: fresh })).status, 200);
+  await app.rowNamed(app.table(page), name).getByText(`Old secret ${maskOf(secret)} works until`).waitFor();
+  await app.loads(page, `${teamPath}/keys`, () => app.rowNamed(app.table(page), name)
+    .getByRole('button', { name: `Retire the old secret now of ${name}`, exact: true }).click());
+  const retired = await app.api(server, 'GET', '/api/v1/whoami', { key: secret });
+  assert.equal(retired.status, 401);
+  assert.equal(retired.body.code, 'key_rotated');
+
+  // Deleted: the key moves to "Archived keys", collapsed until opened.
+  await app.rowNamed(app.table(page), name).getByRole('link', { name: `Delete ${name}`, exact: true }).click();
+  const del = page.getByRole('dialog', { name: `Delete key ${name}?` });
+  await del.waitFor({ state: 'visible' });
+  await app.loads(page, `${teamPath}/keys`, () => del.getByRole('button', { name: 'Delete key', exact: true }).click());
+  const archived = page.locator('details#archived-keys');
+  assert.equal(await archived.getAttribute('open'), null, 'collapsed by default');
+  await archived.locator('summary').click();
+  const archivedRow = archived.getByRole('row').filter({ hasText: maskOf(fresh) });
+  await archivedRow.waitFor();
+  const archivedValues = await app.rowValues(archived.getByRole('table'), archivedRow);
+  assert.equal(archivedValues['Archived by'], admin.name);
+  await checkPage(page, 'keys-archived');
+});

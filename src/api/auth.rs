@@ -6,7 +6,8 @@ use crate::domain::{KeyScope, Permission, Role};
 use crate::http::AppError;
 use crate::identity::{Identity, Person};
 use crate::service::accounts::Account;
-use crate::service::keys::ApiKey;
+use crate::service::keys::guards::Refusal;
+use crate::service::keys::{ApiKey, Found};
 use crate::service::tokens::LoginToken;
 use crate::service::users::User;
 use actix_web::dev::Payload;
@@ -18,7 +19,7 @@ use futures_util::future::LocalBoxFuture;
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// A team API key: the call acts as the team.
-    TeamKey { key: ApiKey, account: Account },
+    TeamKey { key: Box<ApiKey>, account: Account },
     /// A member's login token: the call acts as the member, in the team they choose.
     LoginToken { token: LoginToken, user: User },
 }
@@ -35,11 +36,15 @@ pub struct ApiCaller {
 pub const TEAM_HEADER: &str = "X-Teamdeck-Team";
 
 /// Who a recorded request is attributed to (read by the request recorder).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Attribution {
     pub account_id: i64,
     pub user_id: Option<i64>,
     pub key_id: Option<i64>,
+    /// Made with a rotated key's old secret.
+    pub old_secret: bool,
+    /// The client's address, for a key's "last used".
+    pub client: Option<String>,
 }
 
 /// The team a call acts on, with the caller's standing in it.
@@ -53,6 +58,13 @@ pub struct TeamAccess {
 
 fn unauthenticated(message: &str) -> ApiError {
     AppError::Unauthenticated(message.to_owned()).into()
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal.api_code() {
+        Some(code) => AppError::CredentialRefused { code, message: refusal.message().to_owned() }.into(),
+        None => unauthenticated(refusal.message()),
+    }
 }
 
 impl FromRequest for ApiCaller {
@@ -84,16 +96,17 @@ impl FromRequest for ApiCaller {
             let presented = presented.trim().to_owned();
             let credential = match kind {
                 "Key" => {
-                    let verified = identity.team_key(presented).await?;
-                    let (key, account) = verified.ok_or_else(|| {
-                        unauthenticated("This key is not valid: it is unknown, deleted, or its team is archived.")
-                    })?;
+                    let client = crate::http::client_address(&req);
+                    let Found { key, account, old_secret } =
+                        identity.team_key(presented, Some(&client)).await?.map_err(refused)?;
                     req.extensions_mut().insert(Attribution {
                         account_id: account.id,
                         user_id: None,
                         key_id: Some(key.id),
+                        old_secret,
+                        client: Some(client),
                     });
-                    Credential::TeamKey { key, account }
+                    Credential::TeamKey { key: Box::new(key), account }
                 }
                 "Bearer" => {
                     let verified = identity.login_token(presented).await?;
@@ -151,6 +164,8 @@ impl ApiCaller {
                     account_id: membership.account.id,
                     user_id: Some(user.id),
                     key_id: None,
+                    old_secret: false,
+                    client: None,
                 });
                 Ok(TeamAccess { account: membership.account, role: Some(membership.role), scope: None })
             }

@@ -221,6 +221,7 @@ struct NewRequest<'a> {
     status: i32,
     duration_ms: i32,
     created_at: i64,
+    old_secret: bool,
 }
 
 impl<'a> From<&'a Record> for NewRequest<'a> {
@@ -234,6 +235,7 @@ impl<'a> From<&'a Record> for NewRequest<'a> {
             status: r.status,
             duration_ms: r.duration_ms,
             created_at: r.at,
+            old_secret: r.attribution.old_secret,
         }
     }
 }
@@ -255,17 +257,23 @@ fn write(conn: &mut crate::db::DbConnection, batch: &[Record]) -> Result<(), DbE
                 }
             }
         }
+        // Each key's latest call in the batch, with the address it came from.
         let now = now_ms();
-        let mut keys: Vec<i64> = batch.iter().filter_map(|r| r.attribution.key_id).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        if !keys.is_empty() {
+        let mut last: Vec<(i64, Option<&str>)> = Vec::new();
+        for r in batch.iter().rev() {
+            if let Some(key_id) = r.attribution.key_id
+                && !last.iter().any(|(k, _)| *k == key_id)
+            {
+                last.push((key_id, r.attribution.client.as_deref()));
+            }
+        }
+        for (key_id, client) in last {
             diesel::update(
                 api_keys::table
-                    .filter(api_keys::id.eq_any(&keys))
+                    .filter(api_keys::id.eq(key_id))
                     .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(now - LAST_USED_EVERY_MS))),
             )
-            .set(api_keys::last_used_at.eq(now))
+            .set((api_keys::last_used_at.eq(now), api_keys::last_used_ip.eq(client)))
             .execute(conn)?;
         }
         Ok::<_, DbError>(())
@@ -285,7 +293,7 @@ pub async fn record(
     let (method, path) = (req.method().to_string(), req.path().to_owned());
     let recorder = req.app_data::<web::Data<Recorder>>().cloned();
     let res = next.call(req).await?;
-    let attribution = res.request().extensions().get::<Attribution>().copied();
+    let attribution = res.request().extensions().get::<Attribution>().cloned();
     // A secret's name is not for everyone who sees the team's requests (billing members
     // see those, not the secrets): its calls are recorded with `{secret}` in its place.
     let path = match (res.request().match_info().get("secret"), path.rsplit_once('/')) {

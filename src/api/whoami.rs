@@ -56,7 +56,7 @@ pub async fn whoami(caller: ApiCaller) -> Result<web::Json<WhoAmI>, ApiError> {
             team: team.as_ref().map(team_ref),
             role: None,
             scope: Some(key.scope.as_str().to_owned()),
-            key: Some(key.clone().into()),
+            key: Some((**key).clone().into()),
             user: None,
         },
         Credential::LoginToken { user, .. } => WhoAmI {

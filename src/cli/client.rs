@@ -322,55 +322,6 @@ pub(super) fn current_team(server: &str, cred: &Credential, saved: &Saved) -> an
     saved.team.clone().ok_or_else(|| anyhow!("No team chosen: run `teamdeck teams set SLUG`."))
 }
 
-pub fn keys_list(arg: &ServerArg) -> anyhow::Result<()> {
-    let saved = load()?;
-    let server = server_of(arg, &saved);
-    let cred = credential(&saved, arg.server.as_deref())?;
-    let team = current_team(&server, &cred, &saved)?;
-    let body = json_of(call("GET", &format!("{server}/api/v1/teams/{team}/keys"), &cred, Some(&team)).call())?;
-    for key in body["keys"].as_array().cloned().unwrap_or_default() {
-        println!(
-            "{:<20} {:<24} {:<6} {}  last used {}",
-            key["id"].as_str().unwrap_or_default(),
-            key["name"].as_str().unwrap_or_default(),
-            key["scope"].as_str().unwrap_or_default(),
-            key["masked"].as_str().unwrap_or_default(),
-            key["last_used_at"].as_str().unwrap_or("never")
-        );
-    }
-    Ok(())
-}
-
-pub fn keys_create(arg: &ServerArg, name: &str, scope: &str) -> anyhow::Result<()> {
-    let saved = load()?;
-    let server = server_of(arg, &saved);
-    let cred = credential(&saved, arg.server.as_deref())?;
-    let team = current_team(&server, &cred, &saved)?;
-    let body = json_of(
-        call("POST", &format!("{server}/api/v1/teams/{team}/keys"), &cred, Some(&team))
-            .send_json(json!({ "name": name, "scope": scope })),
-    )?;
-    println!(
-        "Created key {} (id {}, scope {}).",
-        body["key"]["name"].as_str().unwrap_or_default(),
-        body["key"]["id"].as_str().unwrap_or_default(),
-        body["key"]["scope"].as_str().unwrap_or_default()
-    );
-    println!("{}", body["secret"].as_str().unwrap_or_default());
-    println!("You won't see this key again: store it now.");
-    Ok(())
-}
-
-pub fn keys_delete(arg: &ServerArg, id: &str) -> anyhow::Result<()> {
-    let saved = load()?;
-    let server = server_of(arg, &saved);
-    let cred = credential(&saved, arg.server.as_deref())?;
-    let team = current_team(&server, &cred, &saved)?;
-    json_of(call("DELETE", &format!("{server}/api/v1/teams/{team}/keys/{id}"), &cred, Some(&team)).call())?;
-    println!("Key {id} deleted: programs using it are refused from now on.");
-    Ok(())
-}
-
 pub fn secrets_list(arg: &ServerArg) -> anyhow::Result<()> {
     let saved = load()?;
     let server = server_of(arg, &saved);

@@ -76,7 +76,7 @@ pub fn run(conn: &mut DbConnection, password_hash: &str, issuer: &Issuer) -> any
     for (key_name, scope) in [("production", KeyScope::Api), ("ci-deploy", KeyScope::Admin), ("staging", KeyScope::Api)]
     {
         let key_name = TeamName::parse(key_name)?;
-        let (key, _secret) = keys::create(conn, &team, &actor, &key_name, scope)?;
+        let (key, _secret) = keys::create(conn, &team, &actor, &key_name, scope, &keys::KeyTerms::default())?;
         key_ids.push(key.id);
     }
     billing::save_details(

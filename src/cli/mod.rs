@@ -6,6 +6,7 @@ mod apps;
 mod billing;
 mod client;
 mod demo;
+mod keys;
 mod runtime;
 mod seed;
 
@@ -104,6 +105,25 @@ enum KeysCommand {
         /// API (call models, run workloads) or ADMIN (also deploy and manage).
         #[arg(long, default_value = "API")]
         scope: String,
+        /// When the key stops working: 30d, 90d, 365d, a date (2027-01-31) or never.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Monthly spend cap in dollars (e.g. 50).
+        #[arg(long)]
+        cap: Option<f64>,
+        /// An address range the key may be used from (CIDR, IPv4 or IPv6); repeat for more.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        #[command(flatten)]
+        server: client::ServerArg,
+    },
+    /// Rotate a key (by name or id): a new secret is printed once; the old one keeps working
+    /// for the grace period.
+    Rotate {
+        name: String,
+        /// How long the old secret keeps working: 1h to 7d.
+        #[arg(long, default_value = "24h")]
+        grace: String,
         #[command(flatten)]
         server: client::ServerArg,
     },
@@ -172,9 +192,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Whoami(server) => client::whoami(&server),
         Command::Teams(TeamsCommand::List(server)) => client::teams_list(&server),
         Command::Teams(TeamsCommand::Set { slug, server }) => client::teams_set(&server, &slug),
-        Command::Keys(KeysCommand::List(server)) => client::keys_list(&server),
-        Command::Keys(KeysCommand::Create { name, scope, server }) => client::keys_create(&server, &name, &scope),
-        Command::Keys(KeysCommand::Delete { id, server }) => client::keys_delete(&server, &id),
+        Command::Keys(KeysCommand::List(server)) => keys::list(&server),
+        Command::Keys(KeysCommand::Create { name, scope, expires, cap, allow, server }) => keys::create(
+            &server,
+            &name,
+            &keys::NewKey { scope: &scope, expires: expires.as_deref(), cap, allow: &allow },
+        ),
+        Command::Keys(KeysCommand::Rotate { name, grace, server }) => keys::rotate(&server, &name, &grace),
+        Command::Keys(KeysCommand::Delete { id, server }) => keys::delete(&server, &id),
         Command::Secrets(SecretsCommand::List(server)) => client::secrets_list(&server),
         Command::Secrets(SecretsCommand::Set { assignments, server }) => client::secrets_set(&server, &assignments),
         Command::Secrets(SecretsCommand::Delete { names, server }) => client::secrets_delete(&server, &names),

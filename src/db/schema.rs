@@ -24,6 +24,7 @@ diesel::table! {
         created_at -> BigInt,
         archived_at -> Nullable<BigInt>,
         members_version -> BigInt,
+        spend_blocked_until -> Nullable<BigInt>,
         usage_amount -> BigInt,
         usage_quantity -> BigInt,
     }
@@ -127,6 +128,18 @@ diesel::table! {
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        previous_secret_hash -> Nullable<Text>,
+        previous_last4 -> Nullable<Text>,
+        previous_until -> Nullable<BigInt>,
+        rotated_at -> Nullable<BigInt>,
+        allowed_ips -> Text,
+        spend_cap -> Nullable<BigInt>,
+        spend_capped_until -> Nullable<BigInt>,
+        last_used_ip -> Nullable<Text>,
+        created_by_key -> Nullable<Text>,
+        revoked_by -> Nullable<Text>,
+        expiry_reminded_at -> Nullable<BigInt>,
     }
 }
 
@@ -154,6 +167,7 @@ diesel::table! {
         status -> Integer,
         duration_ms -> Integer,
         created_at -> BigInt,
+        old_secret -> Bool,
     }
 }
 
@@ -254,6 +268,16 @@ diesel::table! {
         tax_id -> Text,
         monthly_limit -> Nullable<BigInt>,
         updated_at -> BigInt,
+        hard_limit -> Bool,
+    }
+}
+
+diesel::table! {
+    key_spend_alerts (key_id, period, threshold) {
+        key_id -> BigInt,
+        period -> Text,
+        threshold -> Integer,
+        sent_at -> BigInt,
     }
 }
 

@@ -42,6 +42,13 @@ pub fn mint(prefix: &str) -> Minted {
     let mut rng = rand::rngs::OsRng;
     let public_id: String =
         (0..PUBLIC_LEN).map(|_| b"abcdefghijkmnpqrstuvwxyz23456789"[rng.gen_range(0..32)] as char).collect();
+    mint_for(prefix, public_id)
+}
+
+/// A new secret under an existing public id (a rotated key keeps its id: both secrets are
+/// found by the one lookup).
+pub fn mint_for(prefix: &str, public_id: String) -> Minted {
+    let mut rng = rand::rngs::OsRng;
     let secret: String = (&mut rng).sample_iter(&Alphanumeric).take(SECRET_LEN).map(char::from).collect();
     let body = format!("{prefix}{public_id}_{secret}");
     let full = format!("{body}{}", checksum(&body));

@@ -19,6 +19,10 @@ pub enum AppError {
     /// An API credential that is missing or does not work; the message says which.
     #[error("{0}")]
     Unauthenticated(String),
+    /// A credential that is known but refused now, with a code of its own (`key_expired`,
+    /// `key_rotated`, `ip_not_allowed`): 401 as `Unauthenticated`.
+    #[error("{message}")]
+    CredentialRefused { code: &'static str, message: String },
     /// Unknown, or not the caller's to know about (another team's pages).
     #[error("not found")]
     NotFound,
@@ -59,6 +63,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::SignInRequired | AppError::Unauthenticated(_) => "unauthenticated",
+            AppError::CredentialRefused { code, .. } => code,
             AppError::NotFound | AppError::Missing(_) => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::Forbidden(_) => "forbidden",
@@ -78,7 +83,7 @@ impl AppError {
             | AppError::Unauthenticated(m)
             | AppError::Conflict(m)
             | AppError::Missing(m) => m.clone(),
-            AppError::TooManyRequests { message, .. } => message.clone(),
+            AppError::TooManyRequests { message, .. } | AppError::CredentialRefused { message, .. } => message.clone(),
             AppError::CsrfRejected => {
                 "This form has expired or was sent from another site. Reload the page and try again.".into()
             }
@@ -102,7 +107,9 @@ impl From<diesel::result::Error> for AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::SignInRequired | AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::SignInRequired | AppError::Unauthenticated(_) | AppError::CredentialRefused { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::NotFound | AppError::Missing(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,

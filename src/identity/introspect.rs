@@ -7,7 +7,8 @@ use crate::db::schema::{accounts, memberships};
 use crate::domain::secret::{KEY_PREFIX, TOKEN_PREFIX};
 use crate::domain::{KeyScope, Role};
 use crate::service::accounts::{Account, AccountMembership};
-use crate::service::keys::{self, ApiKey};
+use crate::service::keys::guards::{self, Refusal};
+use crate::service::keys::{self, ApiKey, Found};
 use crate::service::tokens;
 use crate::service::users::User;
 use diesel::prelude::*;
@@ -16,7 +17,8 @@ use diesel::prelude::*;
 #[derive(Debug, Clone)]
 pub enum Introspection {
     Active(Box<Grant>),
-    /// Why not, in words a gateway can log: `unknown`, `revoked`, `archived`, `not_a_member`.
+    /// Why not, in words a gateway can log: `unknown`, `revoked`, `archived`, `not_a_member`,
+    /// `expired`, `key_rotated`, `ip_not_allowed`, `key_spend_cap`, `team_spend_limit`.
     Inactive(&'static str),
 }
 
@@ -31,6 +33,20 @@ pub struct Grant {
     pub key: Option<ApiKey>,
     /// The scope of the key.
     pub scope: Option<KeyScope>,
+    /// The key's secret presented is the one a rotation replaced.
+    pub old_secret: bool,
+}
+
+impl Grant {
+    /// The guardrails that depend on the time and the caller (checked on every call, kept
+    /// answer or not): `Ok` with the next time the answer changes by itself, if any.
+    pub fn check(&self, now: i64, client: Option<&str>) -> Result<Option<i64>, Refusal> {
+        if let Some(key) = &self.key {
+            guards::check_key(key, &self.account, self.old_secret, now, client)?;
+        }
+        guards::check_spend(self.key.as_ref(), &self.account, now)?;
+        Ok(self.key.as_ref().and_then(|k| guards::next_change(k, self.old_secret)).filter(|at| *at > now))
+    }
 }
 
 /// Checks `credential` — an `Authorization` header value (`Key …` or `Bearer …`) or a bare
@@ -52,11 +68,20 @@ pub fn introspect(conn: &mut DbConnection, credential: &str, team: Option<&str>)
 fn key(conn: &mut DbConnection, presented: &str) -> QueryResult<Introspection> {
     Ok(match keys::lookup(conn, presented)? {
         None => Introspection::Inactive("unknown"),
-        Some((key, _)) if key.revoked_at.is_some() => Introspection::Inactive("revoked"),
-        Some((_, account)) if account.is_archived() => Introspection::Inactive("archived"),
-        Some((key, account)) => {
+        Some(found) if found.key.revoked_at.is_some() => Introspection::Inactive("revoked"),
+        Some(found) if found.account.is_archived() => Introspection::Inactive("archived"),
+        // The guardrails that depend on time and address are checked by the caller, after
+        // its cache ([`Grant::check`]).
+        Some(Found { key, account, old_secret }) => {
             let scope = Some(key.scope);
-            Introspection::Active(Box::new(Grant { account, user: None, role: None, key: Some(key), scope }))
+            Introspection::Active(Box::new(Grant {
+                account,
+                user: None,
+                role: None,
+                key: Some(key),
+                scope,
+                old_secret,
+            }))
         }
     })
 }
@@ -84,6 +109,7 @@ fn login_token(conn: &mut DbConnection, presented: &str, team: Option<&str>) -> 
             role: Some(role),
             key: None,
             scope: None,
+            old_secret: false,
         })),
     })
 }

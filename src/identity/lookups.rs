@@ -12,7 +12,7 @@ use crate::db::schema::{
 use crate::domain::Role;
 use crate::domain::secret::{self, KEY_PREFIX};
 use crate::service::accounts::{self, Account, AccountMembership};
-use crate::service::keys::{self, ApiKey};
+use crate::service::keys::{self, ApiKey, Found, LookupRow};
 use crate::service::sessions::BrowserSession;
 use crate::service::users::{self, User};
 use diesel::prelude::*;
@@ -46,25 +46,25 @@ pub fn people(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<Opti
         .collect())
 }
 
-/// A working team key and its team ([`keys::verify`]) for a batch of presented keys.
-pub fn team_keys(conn: &mut DbConnection, presented: &[String]) -> QueryResult<Vec<Option<(ApiKey, Account)>>> {
+/// The key a presented secret belongs to, whatever its state ([`keys::lookup`]), for a batch
+/// of presented keys.
+pub fn team_keys(conn: &mut DbConnection, presented: &[String]) -> QueryResult<Vec<Option<Found>>> {
     let DbConnection::Postgres(c) = conn else {
-        return one_by_one(conn, presented, |conn, p| keys::verify(conn, p));
+        return one_by_one(conn, presented, |conn, p| keys::lookup(conn, p));
     };
     let parsed: Vec<Option<(String, String)>> = presented.iter().map(|p| secret::parse(KEY_PREFIX, p)).collect();
     let ids: Vec<&str> = parsed.iter().flatten().map(|(id, _)| id.as_str()).collect();
-    let found: Vec<(ApiKey, String, Account)> = api_keys::table
+    let found: Vec<LookupRow> = api_keys::table
         .inner_join(accounts_table::table)
         .filter(api_keys::public_id.eq_any(&ids))
-        .select((ApiKey::as_select(), api_keys::secret_hash, Account::as_select()))
+        .select((ApiKey::as_select(), api_keys::secret_hash, api_keys::previous_secret_hash, Account::as_select()))
         .load(c)?;
     Ok(parsed
         .iter()
         .map(|parsed| {
             let (public_id, presented_hash) = parsed.as_ref()?;
-            let at = found.iter().position(|(key, _, _)| &key.public_id == public_id)?;
-            let (key, stored_hash, account) = found[at].clone();
-            Some((key, account)).filter(|_| secret::hashes_match(presented_hash, &stored_hash)).filter(keys::works)
+            let at = found.iter().position(|(key, _, _, _)| &key.public_id == public_id)?;
+            keys::matched(found[at].clone(), presented_hash)
         })
         .collect())
 }

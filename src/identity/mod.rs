@@ -21,6 +21,17 @@
 //! answers are an exception the gateways agreed to: without a live listener they may be
 //! reused for their configured TTL (`TEAMDECK_INTROSPECT_CACHE_SECONDS`), and a gateway is
 //! told to keep one only for what is left of it.
+//!
+//! **Key guardrails** (`service::keys::guards`) are checked after the cache, on every call,
+//! from what the kept answer already holds: the key's expiry and a rotated secret's grace
+//! against the clock, its allowlist against the caller's address, and the spend flags. A
+//! spend cap (or a team's hard limit) reached is written as a flag on the key (the team) row
+//! by the usage ingestion that reached it, `spend_capped_until` (`spend_blocked_until`): the
+//! end of that month, so the month turning lifts it without a write, and raising the cap
+//! clears it. On PostgreSQL writing the flag notifies every instance like any other key
+//! change, so introspection everywhere refuses within the notification delay; where the
+//! listener is not live (SQLite, or the listener down) another instance still serves its kept
+//! answer for at most the introspection TTL, after which it reads the flag.
 
 mod batch;
 mod cache;
@@ -34,8 +45,9 @@ pub use listener::LISTENER_APPLICATION;
 
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::Clock;
-use crate::service::accounts::{Account, AccountMembership};
-use crate::service::keys::ApiKey;
+use crate::service::accounts::AccountMembership;
+use crate::service::keys::Found;
+use crate::service::keys::guards::{self, Refusal};
 use crate::service::sessions::{self, BrowserSession, Lifetimes, Origin};
 use crate::service::tokens::{self, LoginToken};
 use crate::service::users::User;
@@ -100,8 +112,8 @@ struct Inner {
     sessions: Batcher<String, Option<(BrowserSession, Person)>>,
     lifetimes: Lifetimes,
     clock: Clock,
-    keys: Batcher<String, Option<(ApiKey, Account)>>,
-    working_keys: CredentialCache<(ApiKey, Account)>,
+    keys: Batcher<String, Option<Found>>,
+    working_keys: CredentialCache<Found>,
     introspections: CredentialCache<Arc<Introspection>>,
     epoch: Epoch,
     listener: Changes,
@@ -196,8 +208,15 @@ impl Identity {
         self.0.people.get(user_id).await
     }
 
-    /// The key and its team when `presented` is a working team key.
-    pub async fn team_key(&self, presented: String) -> Result<Option<(ApiKey, Account)>, DbError> {
+    /// The key, its team, and whether the secret presented is a rotated-out one, when
+    /// `presented` is a team key that may be used now from `client` (the caller's address);
+    /// else why not.
+    pub async fn team_key(&self, presented: String, client: Option<&str>) -> Result<Result<Found, Refusal>, DbError> {
+        let Some(found) = self.found_key(presented).await? else { return Ok(Err(Refusal::Unknown)) };
+        Ok(guards::check(&found, self.0.clock.now_ms(), client).map(|()| found))
+    }
+
+    async fn found_key(&self, presented: String) -> Result<Option<Found>, DbError> {
         let inner = &*self.0;
         if !inner.listener.can_listen() {
             return inner.keys.get(presented).await;
@@ -210,7 +229,7 @@ impl Identity {
         }
         let epoch = inner.working_keys.epoch();
         let found = inner.keys.get(presented).await?;
-        if let Some(found) = &found {
+        if let Some(found) = found.as_ref().filter(|f| f.may_work()) {
             inner.working_keys.put(kept_as, epoch, found.clone());
         }
         Ok(found)
@@ -222,23 +241,37 @@ impl Identity {
     }
 
     /// What `credential` (an `Authorization` value or a bare secret) is worth now, acting for
-    /// `team` (a login token's chosen team; its personal account without one), and for how
-    /// long the answer may be reused.
+    /// `team` (a login token's chosen team; its personal account without one), called from
+    /// `client` (the address the gateway saw), and for how long the answer may be reused.
     pub async fn introspect(
         &self,
         credential: String,
         team: Option<String>,
+        client: Option<String>,
     ) -> Result<(Arc<Introspection>, Duration), DbError> {
         let kept = &self.0.introspections;
         let kept_as = cache_key(&credential, team.as_deref());
-        if let Some(answer) = kept.get(&kept_as) {
-            return Ok(answer);
+        let (answer, fresh_for) = match kept.get(&kept_as) {
+            Some(kept) => kept,
+            None => {
+                let epoch = kept.epoch();
+                let answer =
+                    self.0.db.query(move |conn| introspect::introspect(conn, &credential, team.as_deref())).await?;
+                let answer = Arc::new(answer);
+                kept.put_active(kept_as, epoch, answer.clone());
+                (answer, kept.ttl())
+            }
+        };
+        let Introspection::Active(grant) = &*answer else { return Ok((answer, fresh_for)) };
+        let now = self.0.clock.now_ms();
+        match grant.check(now, client.as_deref()) {
+            Err(refused) => Ok((Arc::new(Introspection::Inactive(refused.reason())), Duration::ZERO)),
+            Ok(Some(change_at)) => {
+                let until_change = Duration::from_millis(u64::try_from(change_at - now).unwrap_or(0));
+                Ok((answer.clone(), fresh_for.min(until_change)))
+            }
+            Ok(None) => Ok((answer, fresh_for)),
         }
-        let epoch = kept.epoch();
-        let answer = self.0.db.query(move |conn| introspect::introspect(conn, &credential, team.as_deref())).await?;
-        let answer = Arc::new(answer);
-        kept.put_active(kept_as, epoch, answer.clone());
-        Ok((answer, kept.ttl()))
     }
 
     /// Runs a write on the database and, once it has committed, takes note of what it

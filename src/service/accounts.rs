@@ -18,6 +18,8 @@ pub struct Account {
     pub archived_at: Option<i64>,
     /// Counts every change to what the account's members page shows (kept by triggers).
     pub members_version: i64,
+    /// The end of the month whose spend reached the team's hard monthly limit.
+    pub spend_blocked_until: Option<i64>,
 }
 
 impl Account {

@@ -39,6 +39,8 @@ pub enum Action {
     TeamArchived,
     KeyCreated,
     KeyDeleted,
+    KeyRotated,
+    KeyChanged,
     SecretAdded,
     SecretReplaced,
     SecretDeleted,
@@ -53,7 +55,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::InviteSent,
         Action::InviteResent,
         Action::InviteCancelled,
@@ -66,6 +68,8 @@ impl Action {
         Action::TeamArchived,
         Action::KeyCreated,
         Action::KeyDeleted,
+        Action::KeyRotated,
+        Action::KeyChanged,
         Action::SecretAdded,
         Action::SecretReplaced,
         Action::SecretDeleted,
@@ -93,6 +97,8 @@ impl Action {
             Action::TeamArchived => "team.archived",
             Action::KeyCreated => "key.created",
             Action::KeyDeleted => "key.deleted",
+            Action::KeyRotated => "key.rotated",
+            Action::KeyChanged => "key.changed",
             Action::SecretAdded => "secret.added",
             Action::SecretReplaced => "secret.replaced",
             Action::SecretDeleted => "secret.deleted",
@@ -122,6 +128,8 @@ impl Action {
             Action::TeamArchived => "archived the team",
             Action::KeyCreated => "created the API key",
             Action::KeyDeleted => "deleted the API key",
+            Action::KeyRotated => "rotated the API key",
+            Action::KeyChanged => "changed the limits of the API key",
             Action::SecretAdded => "added the secret",
             Action::SecretReplaced => "replaced the value of the secret",
             Action::SecretDeleted => "deleted the secret",

@@ -78,6 +78,8 @@ pub struct Profile {
     pub address: String,
     pub tax_id: String,
     pub monthly_limit: Option<i64>,
+    /// Calls stop at the limit (at introspection) instead of only warning.
+    pub hard_limit: bool,
 }
 
 pub fn profile(conn: &mut DbConnection, account_id: i64) -> QueryResult<Profile> {
@@ -163,6 +165,15 @@ pub fn set_limit(
         let old = p.monthly_limit;
         p.monthly_limit = limit;
         store_profile(conn, account.id, &p)?;
+        // A hard limit raised (or removed) lifts the team's flag; one lowered under this
+        // month's spend sets it.
+        let hard = p.hard_limit;
+        let month = Month::of_ms(now_ms());
+        let spent = super::usage::total(conn, account.id, month.start_ms(), month.end_ms())?;
+        let blocked = hard && limit.is_some_and(|l| spent >= l);
+        diesel::update(accounts::table.find(account.id))
+            .set(accounts::spend_blocked_until.eq(blocked.then_some(month.end_ms())))
+            .execute(conn)?;
         let show = |l: Option<i64>| l.map(money::usd).unwrap_or_else(|| "none".into());
         audit::record(
             conn,
@@ -174,6 +185,38 @@ pub fn set_limit(
         )?;
         Ok(())
     })
+}
+
+/// Makes the monthly limit hard (every key and login token of the team is refused at
+/// introspection once this month's spend reaches it) or warning-only (the default). The
+/// team's flag is re-read at once: set when the month's spend is already over a hard limit,
+/// cleared otherwise.
+pub fn set_hard_limit(
+    conn: &mut DbConnection,
+    account: &Account,
+    actor: &Actor,
+    hard: bool,
+) -> Result<super::Committed<()>, BillingError> {
+    write_transaction(conn, |conn| {
+        ensure_writable(conn, account.id)?;
+        let p = profile(conn, account.id)?;
+        store_profile(conn, account.id, &p)?;
+        diesel::update(billing_profiles::table.find(account.id))
+            .set(billing_profiles::hard_limit.eq(hard))
+            .execute(conn)?;
+        let month = Month::of_ms(now_ms());
+        let blocked = hard
+            && p.monthly_limit.is_some_and(|limit| {
+                super::usage::total(conn, account.id, month.start_ms(), month.end_ms()).is_ok_and(|s| s >= limit)
+            });
+        diesel::update(accounts::table.find(account.id))
+            .set(accounts::spend_blocked_until.eq(blocked.then_some(month.end_ms())))
+            .execute(conn)?;
+        let mode = if hard { "hard: calls stop at the limit" } else { "warning only" };
+        audit::record(conn, account.id, actor, Action::SpendLimitChanged, &account.name, mode)?;
+        Ok::<_, BillingError>(())
+    })?;
+    Ok(super::Committed::new((), [super::Change::Account { account_id: account.id }]))
 }
 
 /// The credit balance: the sum of the ledger.

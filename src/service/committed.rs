@@ -7,6 +7,10 @@
 pub enum Change {
     /// A team key stopped working.
     KeyRevoked { account_id: i64 },
+    /// A team key's secret or guardrails changed (rotation, its cap or allowlist).
+    KeyChanged { account_id: i64 },
+    /// Usage reached a key's spend cap or a team's hard monthly limit.
+    SpendCapped,
     /// A team was renamed or archived (its keys name it, or stop working).
     Account { account_id: i64 },
     /// A member's role changed, or they left the team.

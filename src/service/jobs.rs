@@ -26,6 +26,20 @@ pub async fn close_months(db: Db, issuer: Issuer, every: Duration, grace: Durati
     }
 }
 
+/// Emails the admins of teams whose keys expire within 7 days (once per key): at start, then
+/// every `every`.
+pub async fn remind_expiring_keys(db: Db, base_url: String, every: Duration) {
+    loop {
+        let base = base_url.clone();
+        match db.query(move |conn| super::keys::reminders::remind_expiring(conn, now_ms(), &base)).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "key expiry reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "key expiry reminders failed; retried on the next pass"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Records deleted per statement by the retention job: small, so that no pass holds the
 /// write lock long enough for a request to notice.
 const RETENTION_BATCH: i64 = 1_000;

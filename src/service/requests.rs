@@ -16,13 +16,17 @@ pub struct RequestRow {
     pub user_name: Option<String>,
     pub key_id: Option<i64>,
     pub key_name: Option<String>,
+    /// Made with a rotated key's old secret.
+    pub old_secret: bool,
 }
 
 impl RequestRow {
-    /// Who made it, in words: the member, or the team key.
+    /// Who made it, in words: the member, or the team key (and whether with the secret a
+    /// rotation replaced, so the team can find who has not switched).
     pub fn by(&self) -> String {
         match (&self.user_name, &self.key_name) {
             (Some(name), _) => name.clone(),
+            (None, Some(key)) if self.old_secret => format!("team key {key} (old secret)"),
             (None, Some(key)) => format!("team key {key}"),
             (None, None) => "a deleted member or key".into(),
         }
@@ -59,6 +63,7 @@ pub fn recent(
             users::name.nullable(),
             api_requests::key_id,
             api_keys::name.nullable(),
+            api_requests::old_secret,
         ))
         .order((api_requests::created_at.desc(), api_requests::id.desc()))
         .limit(limit)

@@ -84,6 +84,7 @@ pub fn create(
                 created_at: now,
                 archived_at: None,
                 members_version,
+                spend_blocked_until: None,
             })
         });
         match result {

@@ -125,6 +125,11 @@ impl Application {
             Duration::from_secs(settings.month_close_interval.max(1)),
             Duration::from_secs(u64::from(settings.month_close_grace_hours) * 3600),
         ));
+        tokio::spawn(crate::service::jobs::remind_expiring_keys(
+            db.clone(),
+            site.base_url.clone(),
+            Duration::from_secs(settings.month_close_interval.clamp(1, 3600)),
+        ));
         tokio::spawn(crate::service::jobs::keep_requests(
             db.clone(),
             Duration::from_secs(u64::from(settings.request_retention_days) * 24 * 3600),

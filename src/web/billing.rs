@@ -129,6 +129,8 @@ struct BillingPage {
     month: String,
     spent: String,
     limit: Option<LimitView>,
+    /// The monthly limit stops calls (at introspection) instead of only warning.
+    hard_limit: bool,
     invoices: Vec<InvoiceRow>,
     ledger: Vec<LedgerRow>,
     forms: Forms,
@@ -217,6 +219,7 @@ async fn render<P>(
         month: s.month.label(),
         spent: money::usd(s.spent),
         limit,
+        hard_limit: s.profile.hard_limit,
         invoices: s
             .invoices
             .iter()

@@ -72,6 +72,10 @@ pub fn routes(r: &mut RouteTable) {
         .get("/a/{slug}/requests", Team(Permission::ViewTeam), requests::show)
         .get("/a/{slug}/keys", Team(Permission::ViewKeys), keys::show)
         .post("/a/{slug}/keys", Team(Permission::ManageKeys), keys::create)
+        // Before the delete routes: the route walk deletes the key it tries them on.
+        .get("/a/{slug}/keys/{key_id}/rotate", Team(Permission::ManageKeys), keys::confirm_rotate)
+        .post("/a/{slug}/keys/{key_id}/rotate", Team(Permission::ManageKeys), keys::rotate)
+        .post("/a/{slug}/keys/{key_id}/retire-old-secret", Team(Permission::ManageKeys), keys::retire)
         .get("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::confirm_delete)
         .post("/a/{slug}/keys/{key_id}/delete", Team(Permission::ManageKeys), keys::delete)
         .get("/a/{slug}/apps", Team(Permission::ViewTeam), apps::list)

@@ -126,24 +126,24 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
     let lookups = Identity::start(&app.db, &Settings::default()).unwrap();
     until("the listener is live", async || lookups.keys_from_memory()).await;
     for secret in [&heard, &unheard, &lost] {
-        assert!(lookups.team_key(secret.clone()).await.unwrap().is_some(), "a working key");
+        assert!(lookups.team_key(secret.clone(), None).await.unwrap().is_ok(), "a working key");
     }
 
     // Unheard: still answered from memory.
     revoke_unheard(&app, &unheard).await;
     until("the listener is live", async || lookups.keys_from_memory()).await;
-    assert!(lookups.team_key(unheard.clone()).await.unwrap().is_some(), "answered from memory");
+    assert!(lookups.team_key(unheard.clone(), None).await.unwrap().is_ok(), "answered from memory");
 
     // A notification (any change to a key or a team) makes every kept answer stale.
     app.outside(format!("UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{}'", public_id(&heard))).await;
-    until("the revoked key is refused", async || lookups.team_key(heard.clone()).await.unwrap().is_none()).await;
-    assert!(lookups.team_key(unheard.clone()).await.unwrap().is_none(), "the unheard revocation is read too");
+    until("the revoked key is refused", async || lookups.team_key(heard.clone(), None).await.unwrap().is_err()).await;
+    assert!(lookups.team_key(unheard.clone(), None).await.unwrap().is_err(), "the unheard revocation is read too");
 
     // The listener's connection is closed: no answer from memory until it listens again,
     // and nothing kept before it listens again counts after that (it did not hear what
     // happened meanwhile).
     let [lost, between] = [lost, create_key(&ada, &slug, "between", "API").await];
-    assert!(lookups.team_key(lost.clone()).await.unwrap().is_some());
+    assert!(lookups.team_key(lost.clone(), None).await.unwrap().is_ok());
     let closed = app
         .count(format!(
             "SELECT COUNT(*) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
@@ -153,12 +153,15 @@ async fn keys_are_answered_from_memory_only_while_the_listener_hears_every_chang
     assert!(closed >= 1, "the listeners' connections were closed");
     until("the listener notices", async || !lookups.keys_from_memory()).await;
     revoke_unheard(&app, &lost).await;
-    assert!(lookups.team_key(lost.clone()).await.unwrap().is_none(), "read from the database while not listening");
-    assert!(lookups.team_key(between.clone()).await.unwrap().is_some(), "read while not listening, and kept");
+    assert!(lookups.team_key(lost.clone(), None).await.unwrap().is_err(), "read from the database while not listening");
+    assert!(lookups.team_key(between.clone(), None).await.unwrap().is_ok(), "read while not listening, and kept");
     assert!(!lookups.keys_from_memory(), "still not listening (it waits a second before connecting again)");
     revoke_unheard(&app, &between).await;
     until("the listener is live again", async || lookups.keys_from_memory()).await;
-    assert!(lookups.team_key(between.clone()).await.unwrap().is_none(), "nothing kept from before it listened again");
+    assert!(
+        lookups.team_key(between.clone(), None).await.unwrap().is_err(),
+        "nothing kept from before it listened again"
+    );
 }
 
 /// PostgreSQL only: a listener whose triggers are missing or disabled would hear nothing, so

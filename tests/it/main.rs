@@ -15,6 +15,8 @@ mod email_change;
 mod invitation_budgets;
 mod invites;
 mod key_cache;
+mod key_guards;
+mod key_spend;
 mod keys;
 mod limits;
 mod lookups;

@@ -136,10 +136,7 @@ async fn the_last_admin_cannot_be_demoted_removed_or_leave() {
     );
 
     let page = ada.page(&format!("/a/{slug}/leave"), StatusCode::OK).await;
-    assert!(
-        page.contains("You are Acme's only admin: a team always keeps an admin."),
-        "said before trying: {page}"
-    );
+    assert!(page.contains("You are Acme's only admin: a team always keeps an admin."), "said before trying: {page}");
     assert!(page.contains("disabled aria-describedby=\"leave-blocked\">Leave Acme</button>"), "{page}");
     assert!(!page.contains("you are its only member"), "bob is a member too: {page}");
     let leave = ada.submit(&format!("/a/{slug}/leave"), &format!("/a/{slug}/leave"), &[]).await;

@@ -15,6 +15,9 @@ pub struct IntrospectRequest {
     /// The team a login token acts for (the caller's `X-Teamdeck-Team`); without it, the
     /// member's personal account.
     pub team: Option<String>,
+    /// The caller's address as the gateway saw it (IPv4 or IPv6), checked against a key's
+    /// address allowlist; a key with an allowlist is refused without it.
+    pub client_ip: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -45,7 +48,10 @@ pub struct IntrospectKey {
 #[derive(Serialize, ToSchema)]
 pub struct IntrospectResponse {
     pub active: bool,
-    /// Why not, when not active: `unknown`, `revoked`, `archived` or `not_a_member`.
+    /// Why not, when not active: `unknown`, `revoked`, `archived`, `not_a_member`, `expired`,
+    /// `key_rotated` (a rotated key's old secret after its grace), `ip_not_allowed`,
+    /// `key_spend_cap` (the key's monthly cap is reached) or `team_spend_limit` (the team's
+    /// hard monthly limit is reached).
     pub reason: Option<String>,
     /// Who is billed: report usage against this account's slug.
     pub account: Option<AccountOut>,
@@ -109,11 +115,11 @@ pub async fn introspect(
 ) -> Result<web::Json<IntrospectResponse>, ApiError> {
     platform.require_service(&req)?;
     let body = read_body(payload, MAX_WEBHOOK_BODY).await?;
-    let IntrospectRequest { credential, team } = serde_json::from_slice(&body)
+    let IntrospectRequest { credential, team, client_ip } = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("The body must be {{\"credential\": \"…\"}}: {e}")))?;
     let team = team.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     // A gateway may reuse an answer only for what is left of its life here, so a change is
     // seen everywhere within one TTL.
-    let (answer, fresh_for) = identity.introspect(credential, team).await?;
+    let (answer, fresh_for) = identity.introspect(credential, team, client_ip).await?;
     Ok(web::Json(response(&answer, fresh_for.as_millis().div_ceil(1000) as u64)))
 }

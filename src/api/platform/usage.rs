@@ -5,6 +5,8 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::db::Db;
 use crate::http::AppError;
 use crate::http::Site;
+use crate::identity::Identity;
+use crate::service::Change;
 use crate::service::outbox::OutboxSignal;
 use crate::service::usage::{self, EventIn};
 use actix_web::{HttpRequest, web};
@@ -50,6 +52,7 @@ pub async fn usage_events(
     db: web::Data<Db>,
     site: web::Data<Site>,
     signal: web::Data<OutboxSignal>,
+    identity: web::Data<Identity>,
 ) -> Result<web::Json<UsageReport>, ApiError> {
     platform.require_service(&req)?;
     let body = read_body(payload, MAX_USAGE_BODY).await?;
@@ -72,6 +75,11 @@ pub async fn usage_events(
     let report = db.query(move |conn| usage::ingest(conn, &events, &base_url)).await?;
     if report.alerts_queued > 0 {
         signal.wake();
+    }
+    if report.capped > 0 {
+        // A key or team reached its cap: this instance's kept introspection answers are
+        // stale now (others hear it through the database, see `identity`).
+        identity.heard(&[Change::SpendCapped]);
     }
     Ok(web::Json(UsageReport {
         accepted: report.accepted,

@@ -63,6 +63,8 @@ pub struct IngestReport {
     pub rejected: Vec<Rejected>,
     /// Teams whose spend crossed an alert threshold (an email is queued).
     pub alerts_queued: usize,
+    /// Keys and teams whose spend cap or hard limit the batch reached.
+    pub capped: usize,
 }
 
 /// An event that passed its own checks, not yet those against the database.
@@ -331,6 +333,12 @@ fn record(
     }
     let touched: Vec<i64> = spent.keys().copied().collect();
     report.alerts_queued = billing::queue_spend_alerts(conn, &touched, now, base_url)?;
+    let mut keys_used: Vec<i64> = checked.iter().filter_map(|c| c.key_id).collect();
+    keys_used.sort_unstable();
+    keys_used.dedup();
+    let outcome = crate::service::keys::spend::after_usage(conn, &keys_used, &touched, now, base_url)?;
+    report.alerts_queued += outcome.emails;
+    report.capped += outcome.flagged;
     Ok(())
 }
 

@@ -59,6 +59,9 @@ pub async fn buy_credits(
 pub struct LimitForm {
     #[serde(default)]
     limit: String,
+    /// The "stop calls at the limit" checkbox.
+    #[serde(default)]
+    hard: Option<String>,
 }
 
 /// Sets the monthly spend limit, or removes it when the field is left empty.
@@ -68,8 +71,10 @@ pub async fn set_limit(
     form: web::Form<LimitForm>,
     db: web::Data<Db>,
     site: web::Data<Site>,
+    identity: web::Data<crate::identity::Identity>,
 ) -> Result<HttpResponse, AppError> {
-    let typed = form.into_inner().limit;
+    let LimitForm { limit: typed, hard } = form.into_inner();
+    let hard = hard.is_some();
     let limit = if typed.trim().is_empty() {
         None
     } else {
@@ -92,7 +97,12 @@ pub async fn set_limit(
         }
     };
     let (account, actor) = (auth.account.clone(), auth.actor());
-    let saved = db.run(move |conn| Ok::<_, AppError>(billing::set_limit(conn, &account, &actor, limit))).await?;
+    let saved = identity
+        .commit(move |conn| {
+            billing::set_limit(conn, &account, &actor, limit)?;
+            billing::set_hard_limit(conn, &account, &actor, hard)
+        })
+        .await?;
     saved.map_err(|e| refusal(&auth.account.name, e))?;
     let message = match limit {
         Some(l) => format!(

@@ -1,0 +1,17 @@
+DROP TABLE key_spend_alerts;
+DROP INDEX usage_events_by_key;
+ALTER TABLE api_requests DROP COLUMN old_secret;
+ALTER TABLE accounts DROP COLUMN spend_blocked_until;
+ALTER TABLE billing_profiles DROP COLUMN hard_limit;
+ALTER TABLE api_keys DROP COLUMN expiry_reminded_at;
+ALTER TABLE api_keys DROP COLUMN revoked_by;
+ALTER TABLE api_keys DROP COLUMN created_by_key;
+ALTER TABLE api_keys DROP COLUMN last_used_ip;
+ALTER TABLE api_keys DROP COLUMN spend_capped_until;
+ALTER TABLE api_keys DROP COLUMN spend_cap;
+ALTER TABLE api_keys DROP COLUMN allowed_ips;
+ALTER TABLE api_keys DROP COLUMN rotated_at;
+ALTER TABLE api_keys DROP COLUMN previous_until;
+ALTER TABLE api_keys DROP COLUMN previous_last4;
+ALTER TABLE api_keys DROP COLUMN previous_secret_hash;
+ALTER TABLE api_keys DROP COLUMN expires_at;
