@@ -11,7 +11,7 @@
 
 use super::accounts::Account;
 use super::audit::{self, Action, Actor};
-use super::outbox::{self, NewEmail};
+use super::outbox;
 use crate::db::schema::{
     accounts, billing_profiles, invoice_lines, invoice_numbers, invoices, ledger_entries, memberships, spend_alerts,
     usage_events, users, webhook_events,
@@ -719,19 +719,7 @@ pub fn queue_spend_alerts(
             link: &format!("{base_url}/a/{}/usage", account.slug),
         })
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-        for address in to {
-            outbox::enqueue(
-                conn,
-                &NewEmail {
-                    to: address,
-                    subject: composed.subject.clone(),
-                    text_body: composed.text.clone(),
-                    html_body: composed.html.clone(),
-                    invitation_id: None,
-                    email_link_id: None,
-                },
-            )?;
-        }
+        outbox::enqueue_to_each(conn, to, &composed)?;
         alerted += 1;
     }
     Ok(alerted)

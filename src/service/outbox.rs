@@ -52,6 +52,28 @@ impl OutboxSignal {
     }
 }
 
+/// Queues one copy of `composed` for each address (a notice with no link in it).
+pub fn enqueue_to_each(
+    conn: &mut DbConnection,
+    addresses: impl IntoIterator<Item = String>,
+    composed: &super::emails::Composed,
+) -> QueryResult<usize> {
+    let mut queued = 0;
+    for to in addresses {
+        let email = NewEmail {
+            to,
+            subject: composed.subject.clone(),
+            text_body: composed.text.clone(),
+            html_body: composed.html.clone(),
+            invitation_id: None,
+            email_link_id: None,
+        };
+        enqueue(conn, &email)?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
 pub fn enqueue(conn: &mut DbConnection, email: &NewEmail) -> QueryResult<i64> {
     let id = new_id();
     let now = now_ms();

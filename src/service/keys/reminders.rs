@@ -7,7 +7,7 @@ use crate::db::schema::{accounts, api_keys, memberships, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::{Role, When};
 use crate::service::accounts::Account;
-use crate::service::outbox::{self, NewEmail};
+use crate::service::outbox;
 use diesel::prelude::*;
 
 /// How long before its expiry a key's admins are reminded.
@@ -40,19 +40,7 @@ pub fn remind_expiring(conn: &mut DbConnection, now: i64, base_url: &str) -> Que
                 .filter(memberships::role.eq(Role::Admin))
                 .select(users::email)
                 .load(conn)?;
-            for to in admins {
-                outbox::enqueue(
-                    conn,
-                    &NewEmail {
-                        to,
-                        subject: composed.subject.clone(),
-                        text_body: composed.text.clone(),
-                        html_body: composed.html.clone(),
-                        invitation_id: None,
-                        email_link_id: None,
-                    },
-                )?;
-            }
+            outbox::enqueue_to_each(conn, admins, &composed)?;
         }
         Ok(due.len())
     })

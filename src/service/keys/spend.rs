@@ -13,7 +13,7 @@ use crate::domain::Role;
 use crate::domain::money::{self, Month};
 use crate::service::accounts::Account;
 use crate::service::billing::ALERT_THRESHOLDS;
-use crate::service::outbox::{self, NewEmail};
+use crate::service::outbox;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -149,21 +149,7 @@ fn alert(
     })
     .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let to = admins_and_billing(conn, key.account_id)?;
-    let sent = to.len();
-    for address in to {
-        outbox::enqueue(
-            conn,
-            &NewEmail {
-                to: address,
-                subject: composed.subject.clone(),
-                text_body: composed.text.clone(),
-                html_body: composed.html.clone(),
-                invitation_id: None,
-                email_link_id: None,
-            },
-        )?;
-    }
-    Ok(sent)
+    outbox::enqueue_to_each(conn, to, &composed)
 }
 
 /// The addresses of a team's admins and billing members.
